@@ -1,0 +1,164 @@
+//! Errors of commands, with stable numeric codes.
+//!
+//! Codes follow RealtimeKit's web error table where it has one (`1201` permission denied, `1205`
+//! action not permitted without joining room, `1001` recording permission denied, ...). Codes in
+//! the `19xx` range are Convene's own, for cases RealtimeKit does not name.
+//!
+//! | code | error |
+//! |------|-------|
+//! | 0002 | [`ClientError::JoinRefused`] |
+//! | 0004 | [`ClientError::InvalidAuthToken`] |
+//! | 0012 | [`ClientError::ConnectionLost`] |
+//! | 1001 | [`ClientError::RecordingPermissionDenied`] |
+//! | 1004 | [`ClientError::RecordingNotStarted`] |
+//! | 1005 | [`ClientError::RecordingInProgress`] |
+//! | 1201 | [`ClientError::PermissionDenied`] |
+//! | 1202 | [`ClientError::ParticipantNotFound`] |
+//! | 1203 | [`ClientError::ActionOnSelf`] |
+//! | 1205 | [`ClientError::NotJoined`] |
+//! | 1901 | [`ClientError::RoomClosed`] |
+//! | 1902 | [`ClientError::Timeout`] |
+//! | 1903 | [`ClientError::AlreadyJoining`] |
+//! | 1904 | [`ClientError::InvalidArgument`] |
+//! | any  | [`ClientError::Server`]: the server's own code |
+
+use crate::proto::WireError;
+use crate::state::RoomState;
+
+/// Why a command failed. `Clone + Eq` so tests can compare errors.
+///
+/// Local checks fail before anything is sent; the server re-checks and may refuse with
+/// [`ClientError::Server`] carrying the same code the local check would have used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The participant is not in the meeting (`1205`). Not retryable until joined.
+    #[error("action not permitted without joining room (room state is {state})")]
+    NotJoined {
+        /// The state at the time.
+        state: RoomState,
+    },
+    /// The preset lacks a host permission (`1201`). Not retryable unless permissions change.
+    #[error("permission denied: the preset lacks {permission}")]
+    PermissionDenied {
+        /// The missing permission, by its REST name.
+        permission: &'static str,
+    },
+    /// The preset lacks `can_record` (`1001`).
+    #[error("recording permission denied: the preset lacks can_record")]
+    RecordingPermissionDenied,
+    /// Stop was asked while nothing is recording (`1004`).
+    #[error("recording not started")]
+    RecordingNotStarted,
+    /// Start was asked while a recording is running (`1005`).
+    #[error("recording already in progress")]
+    RecordingInProgress,
+    /// No such remote participant (`1202`).
+    #[error("participant {peer_id} not found")]
+    ParticipantNotFound {
+        /// The id given.
+        peer_id: String,
+    },
+    /// The action cannot target the local participant (`1203`).
+    #[error("cannot perform this action on self")]
+    ActionOnSelf,
+    /// The stay in the room is over (`1901`); create a new client to join again. Not retryable.
+    #[error("the room was left (state {state}); create a new client to join again")]
+    RoomClosed {
+        /// The terminal state.
+        state: RoomState,
+    },
+    /// The server did not reply in time (`1902`). Retryable.
+    #[error("no reply from the server within {after_ms} ms")]
+    Timeout {
+        /// The configured request timeout.
+        after_ms: u64,
+    },
+    /// `join()` was called while a join is already under way or done (`1903`).
+    #[error("already joining or joined (room state is {state})")]
+    AlreadyJoining {
+        /// The state at the time.
+        state: RoomState,
+    },
+    /// An argument is unusable, e.g. an empty list of ids (`1904`).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+    /// The connection dropped before the server replied (`0012`); the outcome is unknown.
+    /// Retryable after reconnecting.
+    #[error("connection lost before the server replied")]
+    ConnectionLost,
+    /// The server refused the join (`0002`), e.g. the meeting is `INACTIVE`.
+    #[error("failed to join room: {message}")]
+    JoinRefused {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server refused the participant token (`0004`).
+    #[error("invalid auth token: {message}")]
+    InvalidAuthToken {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server refused the command with its own code.
+    #[error("server error {code}: {message}")]
+    Server {
+        /// The server's code.
+        code: u16,
+        /// The server's message.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The stable numeric code.
+    pub fn code(&self) -> u16 {
+        match self {
+            ClientError::NotJoined { .. } => 1205,
+            ClientError::PermissionDenied { .. } => 1201,
+            ClientError::RecordingPermissionDenied => 1001,
+            ClientError::RecordingNotStarted => 1004,
+            ClientError::RecordingInProgress => 1005,
+            ClientError::ParticipantNotFound { .. } => 1202,
+            ClientError::ActionOnSelf => 1203,
+            ClientError::RoomClosed { .. } => 1901,
+            ClientError::Timeout { .. } => 1902,
+            ClientError::AlreadyJoining { .. } => 1903,
+            ClientError::InvalidArgument(_) => 1904,
+            ClientError::ConnectionLost => 12,
+            ClientError::JoinRefused { .. } => 2,
+            ClientError::InvalidAuthToken { .. } => 4,
+            ClientError::Server { code, .. } => *code,
+        }
+    }
+
+    /// The code as RealtimeKit writes it: four digits, zero-padded (`"0012"`, `"1201"`).
+    pub fn code_string(&self) -> String {
+        format!("{:04}", self.code())
+    }
+
+    /// The error the server sent, as a client error.
+    pub fn from_wire(error: WireError) -> Self {
+        match error.code {
+            2 => ClientError::JoinRefused { message: error.message },
+            4 => ClientError::InvalidAuthToken { message: error.message },
+            code => ClientError::Server { code, message: error.message },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_padded() {
+        assert_eq!(ClientError::PermissionDenied { permission: "kick_participant" }.code(), 1201);
+        assert_eq!(ClientError::NotJoined { state: RoomState::Init }.code_string(), "1205");
+        assert_eq!(ClientError::ConnectionLost.code_string(), "0012");
+        let e = ClientError::from_wire(WireError { code: 1201, message: "no".into() });
+        assert_eq!(e.code(), 1201);
+        assert!(matches!(
+            ClientError::from_wire(WireError { code: 2, message: "inactive".into() }),
+            ClientError::JoinRefused { .. }
+        ));
+    }
+}

@@ -1,0 +1,241 @@
+//! Messages from the server: the handshake, replies, and sequenced session events.
+
+use crate::error::ClientError;
+use crate::event::Event;
+use crate::proto::{decode_server, FrameError, ResumeRefusal, RoomSnapshot, ServerMessage, SessionEvent};
+use crate::state::{LeaveState, RoomState, SessionEnd, SocketConnectionState, SocketState, WaitlistStatus};
+
+use super::{CommandOk, Link, Participant};
+
+impl Participant {
+    /// Decodes and handles one text frame from the server. A frame that cannot be decoded is
+    /// refused with a typed error and changes nothing.
+    pub fn handle_frame(&mut self, now: u64, text: &str) -> Result<(), FrameError> {
+        let msg = decode_server(text)?;
+        self.handle_server_message(now, msg);
+        Ok(())
+    }
+
+    /// Handles one message from the server.
+    pub fn handle_server_message(&mut self, now: u64, msg: ServerMessage) {
+        if matches!(self.link, Link::Down | Link::Backoff { .. } | Link::Connecting { .. }) {
+            tracing::debug!("message without an open connection ignored");
+            return;
+        }
+        self.last_rx_at = now;
+        match msg {
+            ServerMessage::Welcome { protocol, peer_id, resumed, self_info, meeting } => {
+                self.on_welcome(now, protocol, peer_id, resumed, self_info, meeting)
+            }
+            ServerMessage::ResumeRefused { refusal } => self.on_resume_refused(refusal),
+            ServerMessage::Reply { req, data } => {
+                let ok = CommandOk { kicked_participants_count: data.kicked_participants_count };
+                self.on_reply(req, Ok(ok));
+            }
+            ServerMessage::Error { req: Some(req), error } => self.on_reply(req, Err(ClientError::from_wire(error))),
+            ServerMessage::Error { req: None, error } => self.on_connection_error(error),
+            ServerMessage::Event { seq, event } => self.on_event(seq, event),
+            ServerMessage::Pong => {}
+        }
+    }
+
+    fn on_welcome(
+        &mut self,
+        now: u64,
+        protocol: u32,
+        peer_id: String,
+        resumed: bool,
+        self_info: crate::proto::SelfInfo,
+        meeting: crate::proto::MeetingInfo,
+    ) {
+        if !matches!(self.link, Link::Handshaking { .. }) {
+            tracing::warn!("unexpected welcome ignored");
+            return;
+        }
+        if protocol != crate::proto::PROTOCOL_VERSION {
+            tracing::warn!(protocol, "server speaks another protocol version");
+        }
+        let resuming = self.room == RoomState::Disconnected;
+        if resuming && (!resumed || Some(peer_id.as_str()) != self.peer_id.as_deref()) {
+            // A fresh peer would be a silent join into another stay: refuse it.
+            self.on_resume_refused(ResumeRefusal::Expired);
+            return;
+        }
+        self.link = Link::Up;
+        self.config.self_info = self_info;
+        self.config.meeting = meeting;
+        self.peer_id = Some(peer_id);
+        let socket = SocketState {
+            state: SocketConnectionState::Connected,
+            reconnected: resuming || self.socket.reconnected,
+            reconnection_attempt: 0,
+        };
+        self.set_socket(socket);
+        if resuming {
+            let back_to = self.resume_to.take().unwrap_or(RoomState::Joined);
+            self.room = back_to;
+            tracing::info!(state = %back_to, last_seq = self.last_seq, "resumed");
+            if back_to == RoomState::Waitlisted {
+                self.emit(Event::Waitlisted);
+            } else {
+                self.emit(Event::RoomJoined { reconnected: true });
+            }
+        } else if let Some(req) = self.join_req {
+            self.transmit(now, crate::proto::ClientMessage::Join { req });
+        }
+    }
+
+    fn on_resume_refused(&mut self, refusal: ResumeRefusal) {
+        if self.room != RoomState::Disconnected {
+            tracing::warn!("resume refusal outside a resume ignored");
+            return;
+        }
+        tracing::info!(?refusal, "resume refused");
+        match refusal {
+            ResumeRefusal::SessionEnded { end } => self.session_ended(end),
+            ResumeRefusal::Kicked { by } => self.finish(LeaveState::Kicked { kicked_by: by }),
+            ResumeRefusal::Rejected { by } => self.finish(LeaveState::Rejected { rejected_by: by }),
+            ResumeRefusal::Expired => {
+                let attempts = self.socket.reconnection_attempt;
+                self.finish(LeaveState::Failed { attempts })
+            }
+        }
+    }
+
+    fn on_connection_error(&mut self, error: crate::proto::WireError) {
+        tracing::warn!(code = error.code, message = %error.message, "server reported a connection error");
+        if !matches!(self.link, Link::Handshaking { .. }) {
+            return;
+        }
+        // The handshake was refused (bad or revoked token, unsupported protocol).
+        if self.room == RoomState::Disconnected {
+            let attempts = self.socket.reconnection_attempt;
+            self.finish(LeaveState::Failed { attempts });
+        } else if let Some(req) = self.join_req {
+            self.resolve(req, Err(ClientError::from_wire(error)));
+            self.drop_link();
+        }
+    }
+
+    fn on_event(&mut self, seq: u64, event: SessionEvent) {
+        if seq <= self.last_seq {
+            tracing::debug!(seq, last = self.last_seq, "duplicate event ignored");
+            return;
+        }
+        if self.room.is_terminal() || !matches!(self.link, Link::Up) {
+            return;
+        }
+        self.last_seq = seq;
+        match event {
+            SessionEvent::Joined { room } => self.admitted(room),
+            SessionEvent::Waitlisted => {
+                if self.room == RoomState::Init && self.join_req.is_some() {
+                    self.room = RoomState::Waitlisted;
+                    self.waitlist = WaitlistStatus::Waiting;
+                    self.emit(Event::Waitlisted);
+                }
+            }
+            SessionEvent::Rejected { by } => {
+                if self.room == RoomState::Waitlisted {
+                    self.finish(LeaveState::Rejected { rejected_by: by });
+                }
+            }
+            SessionEvent::Kicked { by } if self.in_room() => self.finish(LeaveState::Kicked { kicked_by: by }),
+            SessionEvent::SessionEnded { end } if self.in_room() => self.session_ended(end),
+            SessionEvent::PermissionsUpdated { patch, by } if self.in_room() => self.permissions_updated(patch, by),
+            other if self.room == RoomState::Joined => self.room_event(other),
+            other => tracing::debug!(?other, state = %self.room, "event outside the room ignored"),
+        }
+    }
+
+    /// Joined or in the waiting room.
+    fn in_room(&self) -> bool {
+        matches!(self.room, RoomState::Joined | RoomState::Waitlisted)
+    }
+
+    fn permissions_updated(&mut self, patch: crate::permissions::PermissionsPatch, by: crate::state::Actor) {
+        if self.config.self_info.permissions.apply(&patch) {
+            if !self.permissions().accept_waiting_requests {
+                self.roster.clear_waiting();
+            }
+            self.emit(Event::PermissionsUpdate { patch, by });
+        }
+    }
+
+    fn session_ended(&mut self, end: SessionEnd) {
+        if self.room.is_terminal() {
+            return;
+        }
+        self.emit(Event::SessionEnded { end: end.clone() });
+        self.finish(LeaveState::Ended(end));
+    }
+
+    fn admitted(&mut self, room: RoomSnapshot) {
+        if !matches!(self.room, RoomState::Init | RoomState::Waitlisted) {
+            tracing::warn!(state = %self.room, "admission outside a join ignored");
+            return;
+        }
+        if self.room == RoomState::Waitlisted {
+            self.waitlist = WaitlistStatus::Accepted;
+        }
+        self.room = RoomState::Joined;
+        self.session = Some(room.session);
+        self.recording = room.recording;
+        self.roster.clear();
+        let self_id = room.self_peer.id;
+        let show_list = self.permissions().show_participant_list;
+        let may_accept = self.permissions().accept_waiting_requests;
+        if show_list {
+            for peer in room.peers {
+                self.roster.add_joined(peer, &self_id);
+            }
+        }
+        if may_accept {
+            for peer in room.waitlisted {
+                self.roster.add_waiting(peer, &self_id);
+            }
+        }
+        tracing::info!(peers = self.roster.joined().len(), "joined");
+        self.emit(Event::RoomJoined { reconnected: false });
+    }
+
+    fn room_event(&mut self, event: SessionEvent) {
+        let self_id = self.self_peer_id().to_owned();
+        match event {
+            SessionEvent::PeerJoined { peer } => {
+                if self.permissions().show_participant_list && self.roster.add_joined(peer.clone(), &self_id) {
+                    self.emit(Event::ParticipantJoined { participant: peer });
+                }
+            }
+            SessionEvent::PeerLeft { peer_id } => {
+                if let Some(participant) = self.roster.remove_joined(&peer_id) {
+                    self.emit(Event::ParticipantLeft { participant });
+                }
+            }
+            SessionEvent::PeerKicked { peer_id, by } => {
+                if let Some(participant) = self.roster.remove_joined(&peer_id) {
+                    self.emit(Event::ParticipantKicked { peer_id, by });
+                    self.emit(Event::ParticipantLeft { participant });
+                }
+            }
+            SessionEvent::WaitlistAdded { peer } => {
+                if self.permissions().accept_waiting_requests && self.roster.add_waiting(peer.clone(), &self_id) {
+                    self.emit(Event::WaitlistAdded { participant: peer });
+                }
+            }
+            SessionEvent::WaitlistRemoved { peer_id, outcome } => {
+                if let Some(participant) = self.roster.remove_waiting(&peer_id) {
+                    self.emit(Event::WaitlistRemoved { participant, outcome });
+                }
+            }
+            SessionEvent::RecordingUpdated { state } => self.set_recording(state),
+            // Events about the local participant itself are handled by `on_event`.
+            SessionEvent::Joined { .. }
+            | SessionEvent::Waitlisted
+            | SessionEvent::Rejected { .. }
+            | SessionEvent::Kicked { .. }
+            | SessionEvent::SessionEnded { .. }
+            | SessionEvent::PermissionsUpdated { .. } => {}
+        }
+    }
+}
