@@ -21,7 +21,7 @@
 //! }
 //! ```
 //!
-//! Matching rules, used by [`matches`]: an expected object matches when each of its keys is present
+//! Matching rules, used by [`matches()`]: an expected object matches when each of its keys is present
 //! in the actual object with a matching value (extra actual keys are fine); arrays match element by
 //! element and must have the same length; other values must be equal. A string `"@alias"` stands
 //! for that participant's current peer id.

@@ -410,13 +410,15 @@ fn end() -> SessionEnd {
     SessionEnd { session_id: "session-1".into(), reason: EndReason::HostEndedMeeting, ended_by: Actor::Api }
 }
 
-fn session_event(e: Ev) -> SessionEvent {
+/// Events as a server might send them, including the local participant itself in the roster (a
+/// well-behaved server never does; the core must still never hold itself).
+fn session_event(e: Ev, me: &str) -> SessionEvent {
     match e {
         Ev::Joined => SessionEvent::Joined {
             room: RoomSnapshot {
-                self_peer: peer("peer-me"),
+                self_peer: peer(me),
                 session: SessionInfo { id: "session-1".into(), started_at: "t".into() },
-                peers: vec![peer("zed")],
+                peers: vec![peer("zed"), peer(me)],
                 waitlisted: vec![],
                 recording: RecordingState::Idle,
             },
@@ -425,7 +427,7 @@ fn session_event(e: Ev) -> SessionEvent {
         Ev::Rejected => SessionEvent::Rejected { by: Actor::Api },
         Ev::Kicked => SessionEvent::Kicked { by: Actor::Api },
         Ev::SessionEnded => SessionEvent::SessionEnded { end: end() },
-        Ev::PeerJoined => SessionEvent::PeerJoined { peer: peer("zed") },
+        Ev::PeerJoined => SessionEvent::PeerJoined { peer: peer(me) },
         Ev::PeerLeft => SessionEvent::PeerLeft { peer_id: "zed".into() },
         Ev::PeerKicked => SessionEvent::PeerKicked { peer_id: "zed".into(), by: Actor::Api },
         Ev::WaitlistAdded => SessionEvent::WaitlistAdded { peer: peer("yan") },
@@ -495,7 +497,7 @@ fn apply(w: &mut World, i: Input) -> (Option<CmdOutcome>, Vec<Output>) {
             Some(ServerMessage::Error { req: None, error: WireError { code: 4, message: "bad".into() } })
         }
         Input::Pong => Some(ServerMessage::Pong),
-        Input::Ev(e) => Some(ServerMessage::Event { seq: next_seq, event: session_event(e) }),
+        Input::Ev(e) => Some(ServerMessage::Event { seq: next_seq, event: session_event(e, &my_peer) }),
         Input::DuplicateEvent => {
             Some(ServerMessage::Event { seq: next_seq - 1, event: SessionEvent::SessionEnded { end: end() } })
         }
@@ -579,8 +581,8 @@ fn every_state_against_every_input() {
                 assert_eq!(w.core("me").pending_requests(), 0, "{ctx}: terminal leaves nothing pending");
                 assert!(w.core("me").roster().joined().is_empty(), "{ctx}: terminal clears the roster");
             }
-            let me = w.core("me").peer_id().unwrap_or_default().to_owned();
-            assert!(!w.core("me").roster().joined().contains_key(&me) || me.is_empty(), "{ctx}: roster holds self");
+            let me = w.core("me").peer_id().unwrap_or("peer-me").to_owned();
+            assert!(!w.core("me").roster().joined().contains_key(&me), "{ctx}: roster holds self");
             rows += 1;
         }
     }
