@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::permissions::PermissionsPatch;
-use crate::state::{RecordingState, RoomState};
+use crate::state::{RecordingState, RoomState, WaitlistStatus};
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +231,9 @@ pub enum Step {
         /// `meeting.recording.recordingState`.
         #[serde(default)]
         recording_state: Option<RecordingState>,
+        /// `meeting.self.waitlistStatus`.
+        #[serde(default)]
+        waitlist_status: Option<WaitlistStatus>,
         /// Aliases of the remote participants in `participants.joined`, in any order.
         #[serde(default)]
         joined: Option<Vec<String>>,

@@ -119,7 +119,18 @@ fn run_step(
             world.advance(*ms);
             Ok(())
         }
-        Step::Expect { who, events, absent, counts, room_state, recording_state, joined, waitlisted, permissions } => {
+        Step::Expect {
+            who,
+            events,
+            absent,
+            counts,
+            room_state,
+            recording_state,
+            waitlist_status,
+            joined,
+            waitlisted,
+            permissions,
+        } => {
             let resolve = |v: &Value| resolve_aliases(v, &|a| Some(pid(world, a)));
             let all = world.payloads(who);
             let from = *cursors.get(who).unwrap_or(&0);
@@ -148,6 +159,11 @@ fn run_step(
             if let Some(state) = recording_state {
                 if core.recording_state() != *state {
                     return Err(format!("{who}: recording {:?}, expected {state:?}", core.recording_state()));
+                }
+            }
+            if let Some(status) = waitlist_status {
+                if core.waitlist_status() != *status {
+                    return Err(format!("{who}: waitlist status {:?}, expected {status:?}", core.waitlist_status()));
                 }
             }
             let ids = |aliases: &Vec<String>| -> BTreeSet<String> { aliases.iter().map(|a| pid(world, a)).collect() };
