@@ -1,0 +1,75 @@
+//! `GET/POST /apps`.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::openapi::{Envelope, ListEnvelope};
+use super::{created, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
+use crate::model::App;
+use crate::state::AppState;
+use crate::store::Page;
+
+/// Body of `POST /apps`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+}
+
+/// Creates an app with the default presets (`group_call_host`, `group_call_participant`,
+/// `webinar_presenter`, `webinar_viewer`).
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/apps", tag = "apps",
+    params(("account_id" = String, Path)), request_body = CreateApp,
+    responses((status = 201, body = Envelope<App>), (status = 400, body = super::openapi::ErrorEnvelope),
+        (status = 401, body = super::openapi::ErrorEnvelope), (status = 403, body = super::openapi::ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateApp>,
+) -> ApiResult<Response> {
+    caller.require(Resource::Apps, true)?;
+    if caller.app_id.is_some() {
+        return Err(ApiError::forbidden("an app-scoped token cannot create apps"));
+    }
+    valid_account(&account_id)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request("name must be 1 to 200 characters"));
+    }
+    let app = crate::bootstrap::create_app_with_presets(state.store(), &account_id, name)?;
+    Ok(created(app))
+}
+
+/// Lists the account's apps (only the token's app for an app-scoped token).
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/apps", tag = "apps",
+    params(("account_id" = String, Path)),
+    responses((status = 200, body = ListEnvelope<App>), (status = 401, body = super::openapi::ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(account_id): ApiPath<String>,
+) -> ApiResult<Response> {
+    caller.require(Resource::Apps, false)?;
+    valid_account(&account_id)?;
+    let apps: Vec<App> = state
+        .store()
+        .list_apps(&account_id)?
+        .into_iter()
+        .filter(|a| caller.app_id.as_ref().is_none_or(|own| *own == a.id))
+        .collect();
+    let total = apps.len() as u64;
+    Ok(super::list(apps, Page { page_no: 1, per_page: total.max(1) }, total))
+}
+
+fn valid_account(account_id: &str) -> ApiResult<()> {
+    if account_id.is_empty() || account_id.len() > 128 || account_id.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("account_id must be 1 to 128 printable characters"));
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! The REST API under `/client/v4/accounts/{account_id}/realtime/kit/`: RealtimeKit's paths,
+//! snake_case bodies and envelope, bearer-token auth with scopes, per-app isolation.
+
+pub mod apps;
+pub mod meetings;
+pub mod openapi;
+pub mod participants;
+pub mod presets;
+pub mod recordings;
+pub mod sessions;
+pub mod webhooks;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::{hash_secret, Scope};
+use crate::state::AppState;
+use crate::store::{Page, Paging, StoreError};
+
+/// Largest accepted request body (bytes); above it the answer is 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// An API failure, answered as `{"success":false,"error":{"code","message"}}` with the HTTP status
+/// as the code. Nothing is changed by a request that fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status (also the envelope's `code`).
+    pub status: StatusCode,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message: message.into() }
+    }
+    /// 401.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, message: message.into() }
+    }
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::FORBIDDEN, message: message.into() }
+    }
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, message: message.into() }
+    }
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::CONFLICT, message: message.into() }
+    }
+    /// 503: the server is shutting down or a room is gone.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: "internal error".into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"success": false, "error": {"code": self.status.as_u16(), "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Result of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `{"success": true, "data": ...}`.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    Json(json!({"success": true, "data": data})).into_response()
+}
+
+/// `{"success": true, "data": ...}` with status 201.
+pub fn created<T: Serialize>(data: T) -> Response {
+    (StatusCode::CREATED, Json(json!({"success": true, "data": data}))).into_response()
+}
+
+/// `{"success": true, "data": [...], "paging": {...}}`.
+pub fn list<T: Serialize>(data: Vec<T>, page: Page, total: u64) -> Response {
+    let paging: Paging = page.paging(data.len(), total);
+    Json(json!({"success": true, "data": data, "paging": paging})).into_response()
+}
+
+/// A JSON body whose rejections (bad JSON, wrong type, too large) answer in the envelope.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let message = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => "expected a JSON body (Content-Type: application/json)".into(),
+        JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("body larger than {MAX_BODY_BYTES} bytes")
+        }
+        other => other.body_text(),
+    };
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+    ApiError { status, message }
+}
+
+/// Path parameters whose rejections answer in the envelope.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::bad_request(path_message(&e))),
+        }
+    }
+}
+
+fn path_message(e: &PathRejection) -> String {
+    e.body_text()
+}
+
+/// Query parameters whose rejections answer in the envelope.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(ApiError::bad_request(query_message(&e))),
+        }
+    }
+}
+
+fn query_message(e: &QueryRejection) -> String {
+    e.body_text()
+}
+
+/// Paging query parameters.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Page number, from 1 (default 1).
+    pub page_no: Option<u64>,
+    /// Items per page, 1..=100 (default 20).
+    pub per_page: Option<u64>,
+}
+
+impl PageQuery {
+    /// The validated page.
+    pub fn page(self) -> ApiResult<Page> {
+        let page_no = self.page_no.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(20);
+        if page_no == 0 || !(1..=100).contains(&per_page) {
+            return Err(ApiError::bad_request("page_no starts at 1 and per_page is 1..=100"));
+        }
+        Ok(Page { page_no, per_page })
+    }
+}
+
+/// The authenticated API caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's scope.
+    pub scope: Scope,
+    /// The one app the token is limited to, if any.
+    pub app_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(secret) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).filter(|s| !s.is_empty())
+        else {
+            return Err(ApiError::unauthorized("missing Authorization: Bearer <API token>"));
+        };
+        let record = state.store().token_by_hash(&hash_secret(secret))?;
+        let Some(record) = record else { return Err(ApiError::unauthorized("unknown API token")) };
+        let scope = Scope::parse(&record.scope).ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
+        Ok(Caller { scope, app_id: record.app_id })
+    }
+}
+
+/// What a request touches, for scope checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Apps.
+    Apps,
+    /// Presets.
+    Presets,
+    /// Meetings, participants, sessions, recordings, webhooks.
+    Realtime,
+}
+
+impl Caller {
+    /// Refuses (403) what the scope does not allow.
+    pub fn require(&self, resource: Resource, write: bool) -> ApiResult<()> {
+        let allowed = match (self.scope, resource, write) {
+            (Scope::Admin, _, _) => true,
+            (Scope::Realtime, Resource::Realtime, _) => true,
+            (Scope::Realtime, Resource::Apps | Resource::Presets, write) => !write,
+            (Scope::Read, _, write) => !write,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("a {} token may not do this", self.scope.as_str())))
+        }
+    }
+
+    /// Refuses (403) an app the token is not for.
+    pub fn require_app(&self, app_id: &str) -> ApiResult<()> {
+        match &self.app_id {
+            Some(own) if own != app_id => Err(ApiError::forbidden("this API token is for another app")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks that a path id looks like one of ours (a UUID), so garbage gets 400, not 404 or 500.
+pub fn valid_id(kind: &str, id: &str) -> ApiResult<()> {
+    if uuid::Uuid::parse_str(id).is_ok() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{kind} {id:?} is not a valid id")))
+    }
+}
+
+/// Resolves `{account_id}/{app_id}` for a caller: 400 on a malformed id, 403 outside the token's
+/// app or scope, 404 when the app does not exist under that account.
+pub fn app_for(
+    state: &AppState,
+    caller: &Caller,
+    account_id: &str,
+    app_id: &str,
+    resource: Resource,
+    write: bool,
+) -> ApiResult<()> {
+    valid_id("app_id", app_id)?;
+    if account_id.is_empty() || account_id.len() > 128 {
+        return Err(ApiError::bad_request("account_id must be 1 to 128 characters"));
+    }
+    caller.require(resource, write)?;
+    caller.require_app(app_id)?;
+    match state.store().get_app(account_id, app_id)? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(format!("no app {app_id} in account {account_id}"))),
+    }
+}
+
+/// A fallback for unknown paths: 404 in the envelope.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// A fallback for a known path with the wrong method: 405 in the envelope.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError { status: StatusCode::METHOD_NOT_ALLOWED, message: "method not allowed on this endpoint".into() }
+}

@@ -1,0 +1,195 @@
+//! `/{app_id}/meetings/{meeting_id}/participants`.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::meetings::find as find_meeting;
+use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::{
+    app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
+};
+use crate::auth::now_secs;
+use crate::model::Participant;
+use crate::state::AppState;
+use crate::store::now_rfc3339;
+
+/// Body of `POST .../participants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddParticipant {
+    /// The app's own id for this participant.
+    pub custom_participant_id: String,
+    /// A preset of the app (or a built-in one).
+    pub preset_name: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+}
+
+/// Body of `PATCH .../participants/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditParticipant {
+    /// Display name.
+    pub name: Option<String>,
+    /// Picture URL.
+    pub picture: Option<String>,
+    /// Another preset (applies from the next join).
+    pub preset_name: Option<String>,
+}
+
+fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
+    let known =
+        state.store().preset_by_name(app_id, name)?.is_some() || convene_core::Permissions::built_in(name).is_some();
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("no preset named {name:?} in this app")))
+    }
+}
+
+fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
+    match v {
+        Some(s) if s.len() > max => Err(ApiError::bad_request(format!("{field} must be at most {max} characters"))),
+        _ => Ok(()),
+    }
+}
+
+/// Adds a participant; the answer carries its auth `token` (valid 100 days).
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = AddParticipant,
+    responses((status = 201, body = Envelope<Participant>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<AddParticipant>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    find_meeting(&state, &app_id, &meeting_id)?;
+    let custom = body.custom_participant_id.trim();
+    if custom.is_empty() || custom.len() > 200 {
+        return Err(ApiError::bad_request("custom_participant_id must be 1 to 200 characters"));
+    }
+    check_text("name", &body.name, 200)?;
+    check_text("picture", &body.picture, 2000)?;
+    check_preset(&state, &app_id, &body.preset_name)?;
+    let mut p = state.store().create_participant(
+        &app_id,
+        &meeting_id,
+        custom,
+        &body.preset_name,
+        body.name.as_deref(),
+        body.picture.as_deref(),
+    )?;
+    p.token = Some(state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs()));
+    Ok(created(p))
+}
+
+/// Lists participants.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), PageQuery),
+    responses((status = 200, body = ListEnvelope<Participant>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    find_meeting(&state, &app_id, &meeting_id)?;
+    let page = q.page()?;
+    let (items, total) = state.store().list_participants(&app_id, &meeting_id, page)?;
+    Ok(super::list(items, page, total))
+}
+
+fn find(state: &AppState, app_id: &str, meeting_id: &str, id: &str) -> ApiResult<Participant> {
+    find_meeting(state, app_id, meeting_id)?;
+    valid_id("participant_id", id)?;
+    state
+        .store()
+        .get_participant(app_id, meeting_id, id)?
+        .ok_or_else(|| ApiError::not_found(format!("no participant {id}")))
+}
+
+/// Gets a participant.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
+    responses((status = 200, body = Envelope<Participant>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    Ok(ok(find(&state, &app_id, &meeting_id, &id)?))
+}
+
+/// Edits a participant's name, picture or preset.
+#[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
+    request_body = EditParticipant,
+    responses((status = 200, body = Envelope<Participant>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
+    ApiJson(body): ApiJson<EditParticipant>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let mut p = find(&state, &app_id, &meeting_id, &id)?;
+    check_text("name", &body.name, 200)?;
+    check_text("picture", &body.picture, 2000)?;
+    if let Some(preset) = body.preset_name {
+        check_preset(&state, &app_id, &preset)?;
+        p.preset_name = preset;
+    }
+    if body.name.is_some() {
+        p.name = body.name;
+    }
+    if body.picture.is_some() {
+        p.picture = body.picture;
+    }
+    p.updated_at = now_rfc3339();
+    state.store().update_participant(&app_id, &meeting_id, &p)?;
+    Ok(ok(p))
+}
+
+/// Deletes a participant: every token of it stops working at once.
+#[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
+    responses((status = 200, body = Envelope<Participant>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let p = find(&state, &app_id, &meeting_id, &id)?;
+    state.store().delete_participant(&app_id, &meeting_id, &id)?;
+    Ok(ok(p))
+}
+
+/// Issues a new token for a participant; older tokens stay valid.
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}/token", tag = "participants",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
+    responses((status = 200, body = Envelope<super::openapi::TokenData>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let p = find(&state, &app_id, &meeting_id, &id)?;
+    let token = state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs());
+    Ok(ok(super::openapi::TokenData { token }))
+}

@@ -1,0 +1,176 @@
+//! `/{app_id}/presets`.
+
+use axum::extract::State;
+use axum::response::Response;
+use convene_core::permissions::Permissions;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::{
+    app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
+};
+use crate::model::Preset;
+use crate::state::AppState;
+use crate::store::now_rfc3339;
+
+/// Body of `POST /presets` (and, all optional, `PATCH`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresetBody {
+    /// Name, unique in the app.
+    pub name: Option<String>,
+    /// Meeting configuration, kept as given.
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// RealtimeKit's permission set; missing fields take the most restrictive defaults.
+    #[schema(value_type = Option<Object>)]
+    pub permissions: Option<Value>,
+    /// UI settings, kept as given.
+    #[schema(value_type = Option<Object>)]
+    pub ui: Option<Value>,
+}
+
+/// Checks a permissions object and returns it in full (defaults filled in).
+fn checked_permissions(v: Value) -> ApiResult<Value> {
+    let p: Permissions = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("permissions: {e}")))?;
+    Ok(serde_json::to_value(p).expect("permissions serialise"))
+}
+
+fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
+    match v {
+        None => Ok(Value::Object(Default::default())),
+        Some(Value::Object(m)) => Ok(Value::Object(m)),
+        Some(_) => Err(ApiError::bad_request(format!("{field} must be an object"))),
+    }
+}
+
+fn valid_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates a preset.
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = PresetBody,
+    responses((status = 201, body = Envelope<Preset>), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<PresetBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
+    let name = valid_name(body.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
+    let permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
+    let config = object_or_empty(body.config, "config")?;
+    let ui = object_or_empty(body.ui, "ui")?;
+    match state.store().create_preset(&app_id, &name, &config, &permissions, &ui)? {
+        Some(p) => Ok(created(p)),
+        None => Err(ApiError::conflict(format!("a preset named {name:?} already exists"))),
+    }
+}
+
+/// Lists presets.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path), PageQuery),
+    responses((status = 200, body = ListEnvelope<Preset>), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false)?;
+    let page = q.page()?;
+    let (items, total) = state.store().list_presets(&app_id, page)?;
+    Ok(super::list(items, page, total))
+}
+
+fn find(state: &AppState, app_id: &str, preset_id: &str) -> ApiResult<Preset> {
+    valid_id("preset_id", preset_id)?;
+    state.store().get_preset(app_id, preset_id)?.ok_or_else(|| ApiError::not_found(format!("no preset {preset_id}")))
+}
+
+/// Gets a preset.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)),
+    responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false)?;
+    Ok(ok(find(&state, &app_id, &preset_id)?))
+}
+
+/// Changes a preset. Participants already in a session keep the permissions they joined with;
+/// use `update_permissions` to change those live.
+#[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)), request_body = PresetBody,
+    responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<PresetBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
+    let mut preset = find(&state, &app_id, &preset_id)?;
+    if let Some(name) = body.name {
+        preset.name = valid_name(&name)?;
+    }
+    if let Some(p) = body.permissions {
+        // A patch of permissions merges into the current set.
+        let mut merged = preset.permissions.clone();
+        merge(&mut merged, p);
+        preset.permissions = checked_permissions(merged)?;
+    }
+    if let Some(c) = body.config {
+        preset.config = object_or_empty(Some(c), "config")?;
+    }
+    if let Some(u) = body.ui {
+        preset.ui = object_or_empty(Some(u), "ui")?;
+    }
+    preset.updated_at = now_rfc3339();
+    match state.store().update_preset(&app_id, &preset)? {
+        Ok(()) => Ok(ok(preset)),
+        Err(()) => Err(ApiError::conflict("a preset with that name already exists")),
+    }
+}
+
+fn merge(into: &mut Value, patch: Value) {
+    match (into, patch) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Deletes a preset.
+#[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)),
+    responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
+    let preset = find(&state, &app_id, &preset_id)?;
+    state.store().delete_preset(&app_id, &preset_id)?;
+    Ok(ok(preset))
+}

@@ -1,0 +1,184 @@
+//! `/{app_id}/recordings`.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::meetings::{find as find_meeting, refused};
+use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::{
+    app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
+};
+use crate::model::Recording;
+use crate::room::{ApiCommand, ApiReply, RecordingAction};
+use crate::state::AppState;
+
+/// Body of `POST /recordings`. Media settings RealtimeKit accepts are accepted and ignored (a
+/// recording here is the session's signalling timeline).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRecording {
+    /// The meeting whose live session to record.
+    pub meeting_id: String,
+    /// Accepted; one recording per session here.
+    pub allow_multiple_recordings: Option<bool>,
+    /// Accepted and ignored.
+    pub max_seconds: Option<u32>,
+    /// Accepted and ignored.
+    pub file_name_prefix: Option<String>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Object>)]
+    pub audio_config: Option<serde_json::Value>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Object>)]
+    pub video_config: Option<serde_json::Value>,
+    /// Accepted and ignored.
+    #[schema(value_type = Option<Object>)]
+    pub storage_config: Option<serde_json::Value>,
+}
+
+/// Body of `PUT /recordings/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingActionBody {
+    /// `stop`, `pause` or `resume`.
+    pub action: String,
+}
+
+/// Query of `GET /recordings`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingListQuery {
+    /// Only recordings of this meeting.
+    pub meeting_id: Option<String>,
+    /// Page number, from 1.
+    pub page_no: Option<u64>,
+    /// Items per page, 1..=100.
+    pub per_page: Option<u64>,
+}
+
+fn with_url(state: &AppState, account_id: &str, app_id: &str, mut rec: Recording) -> Recording {
+    if rec.status == "UPLOADED" {
+        rec.download_url = Some(format!(
+            "{}/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{}/download",
+            state.0.base_url, rec.id
+        ));
+    }
+    rec
+}
+
+/// Starts recording a meeting's live session (409 when there is none, or one is recording).
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings", tag = "recordings",
+    params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = StartRecording,
+    responses((status = 201, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<StartRecording>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    find_meeting(&state, &app_id, &body.meeting_id)?;
+    let allow_multiple = body.allow_multiple_recordings.unwrap_or(false);
+    match state.0.rooms.ask(&state, &app_id, &body.meeting_id, ApiCommand::StartRecording { allow_multiple }).await {
+        Some(ApiReply::Recording(rec)) => Ok(created(with_url(&state, &account_id, &app_id, *rec))),
+        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
+    }
+}
+
+fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Recording> {
+    valid_id("recording_id", id)?;
+    state.store().get_recording(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no recording {id}")))
+}
+
+/// Stops, pauses or resumes a recording.
+#[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}", tag = "recordings",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)), request_body = RecordingActionBody,
+    responses((status = 200, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn action(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<RecordingActionBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let action = match body.action.as_str() {
+        "stop" => RecordingAction::Stop,
+        "pause" => RecordingAction::Pause,
+        "resume" => RecordingAction::Resume,
+        other => return Err(ApiError::bad_request(format!("action {other:?} is not stop, pause or resume"))),
+    };
+    let rec = find(&state, &app_id, &id)?;
+    let command = ApiCommand::RecordingAction { recording_id: id, action };
+    match state.0.rooms.ask(&state, &app_id, &rec.meeting_id, command).await {
+        Some(ApiReply::Recording(rec)) => Ok(ok(with_url(&state, &account_id, &app_id, *rec))),
+        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
+    }
+}
+
+/// Lists recordings, newest first.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings", tag = "recordings",
+    params(("account_id" = String, Path), ("app_id" = String, Path), RecordingListQuery),
+    responses((status = 200, body = ListEnvelope<Recording>), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<RecordingListQuery>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    if let Some(m) = &q.meeting_id {
+        valid_id("meeting_id", m)?;
+    }
+    let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
+    let (items, total) = state.store().list_recordings(&app_id, q.meeting_id.as_deref(), page)?;
+    let items = items.into_iter().map(|r| with_url(&state, &account_id, &app_id, r)).collect();
+    Ok(super::list(items, page, total))
+}
+
+/// Gets a recording.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}", tag = "recordings",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)),
+    responses((status = 200, body = Envelope<Recording>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    Ok(ok(with_url(&state, &account_id, &app_id, find(&state, &app_id, &id)?)))
+}
+
+/// Downloads an uploaded recording: the session's signalling timeline, one JSON object a line.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}/download", tag = "recordings",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)),
+    responses((status = 200, content_type = "application/x-ndjson", body = String), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    let rec = find(&state, &app_id, &id)?;
+    if rec.status != "UPLOADED" {
+        return Err(ApiError::conflict(format!("recording {id} is {}, not UPLOADED", rec.status)));
+    }
+    let path = crate::room::recording_path(&state.0.recordings_dir, &id);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::error!(error = %e, path = %path.display(), "recording file unreadable");
+        ApiError::not_found(format!("the file of recording {id} is gone"))
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], bytes).into_response())
+}

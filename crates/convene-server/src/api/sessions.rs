@@ -1,0 +1,97 @@
+//! `/{app_id}/sessions`.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::{app_for, ok, valid_id, ApiError, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource};
+use crate::model::{Session, SessionPeer};
+use crate::state::AppState;
+
+/// Query of `GET /sessions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SessionListQuery {
+    /// Only sessions of this meeting.
+    pub associated_id: Option<String>,
+    /// `LIVE` or `ENDED`.
+    pub status: Option<String>,
+    /// Page number, from 1.
+    pub page_no: Option<u64>,
+    /// Items per page, 1..=100.
+    pub per_page: Option<u64>,
+}
+
+/// `data` of `GET /sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// The sessions, newest first.
+    pub sessions: Vec<Session>,
+}
+
+/// Lists sessions (newest first), optionally of one meeting and one status.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions", tag = "sessions",
+    params(("account_id" = String, Path), ("app_id" = String, Path), SessionListQuery),
+    responses((status = 200, body = super::openapi::SessionListEnvelope), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<SessionListQuery>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    if let Some(m) = &q.associated_id {
+        valid_id("associated_id", m)?;
+    }
+    if let Some(s) = &q.status {
+        if s != "LIVE" && s != "ENDED" {
+            return Err(ApiError::bad_request("status is LIVE or ENDED"));
+        }
+    }
+    let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
+    let (sessions, total) =
+        state.store().list_sessions(&app_id, q.associated_id.as_deref(), q.status.as_deref(), page)?;
+    let paging = page.paging(sessions.len(), total);
+    Ok(Json(serde_json::json!({"success": true, "data": SessionList { sessions }, "paging": paging})).into_response())
+}
+
+fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Session> {
+    valid_id("session_id", id)?;
+    state.store().get_session(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))
+}
+
+/// Gets a session.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}", tag = "sessions",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 200, body = Envelope<Session>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    Ok(ok(find(&state, &app_id, &id)?))
+}
+
+/// Lists the peers of a session with `joined_at`, `left_at` and `duration` (minutes).
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}/participants", tag = "sessions",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("session_id" = String, Path), PageQuery),
+    responses((status = 200, body = ListEnvelope<SessionPeer>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn participants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    find(&state, &app_id, &id)?;
+    let page = q.page()?;
+    let (items, total) = state.store().session_peers(&id, page)?;
+    Ok(super::list(items, page, total))
+}

@@ -1,0 +1,162 @@
+//! `/{app_id}/webhooks`.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::{app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
+use crate::model::{Webhook, SUBSCRIBABLE_EVENTS};
+use crate::state::AppState;
+use crate::store::{now_rfc3339, Page};
+
+/// Body of `POST /webhooks` (all fields) and `PATCH` (any of them).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookBody {
+    /// Name.
+    pub name: Option<String>,
+    /// An `http://` or `https://` URL. (This server delivers over plain HTTP only; `https://`
+    /// deliveries fail and are retried, then given up.)
+    pub url: Option<String>,
+    /// Events to deliver, from RealtimeKit's list.
+    pub events: Option<Vec<String>>,
+    /// Whether to deliver (default true).
+    pub enabled: Option<bool>,
+}
+
+fn check_url(url: &str) -> ApiResult<()> {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && reqwest::Url::parse(url).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("url {url:?} is not an http(s) URL")))
+    }
+}
+
+fn check_events(events: &[String]) -> ApiResult<()> {
+    if events.is_empty() {
+        return Err(ApiError::bad_request("events must name at least one event"));
+    }
+    match events.iter().find(|e| !SUBSCRIBABLE_EVENTS.contains(&e.as_str())) {
+        Some(bad) => {
+            Err(ApiError::bad_request(format!("unknown event {bad:?}; known: {}", SUBSCRIBABLE_EVENTS.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request("name must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+/// Registers a webhook.
+#[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = WebhookBody,
+    responses((status = 201, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<WebhookBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let (Some(name), Some(url), Some(events)) = (body.name, body.url, body.events) else {
+        return Err(ApiError::bad_request("name, url and events are required"));
+    };
+    check_name(&name)?;
+    check_url(&url)?;
+    check_events(&events)?;
+    Ok(created(state.store().create_webhook(&app_id, &name, &url, &events, body.enabled.unwrap_or(true))?))
+}
+
+/// Lists webhooks.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path)),
+    responses((status = 200, body = ListEnvelope<Webhook>)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    let items = state.store().list_webhooks(&app_id)?;
+    let total = items.len() as u64;
+    Ok(super::list(items, Page { page_no: 1, per_page: total.max(1) }, total))
+}
+
+fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {
+    valid_id("webhook_id", id)?;
+    state.store().get_webhook(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no webhook {id}")))
+}
+
+/// Gets a webhook.
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)),
+    responses((status = 200, body = Envelope<Webhook>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    Ok(ok(find(&state, &app_id, &id)?))
+}
+
+/// Changes a webhook.
+#[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)), request_body = WebhookBody,
+    responses((status = 200, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<WebhookBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let mut w = find(&state, &app_id, &id)?;
+    if let Some(name) = body.name {
+        check_name(&name)?;
+        w.name = name;
+    }
+    if let Some(url) = body.url {
+        check_url(&url)?;
+        w.url = url;
+    }
+    if let Some(events) = body.events {
+        check_events(&events)?;
+        w.events = events;
+    }
+    if let Some(enabled) = body.enabled {
+        w.enabled = enabled;
+    }
+    w.updated_at = now_rfc3339();
+    state.store().update_webhook(&app_id, &w)?;
+    Ok(ok(w))
+}
+
+/// Deletes a webhook (pending deliveries to it are dropped).
+#[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)),
+    responses((status = 200, body = Envelope<Webhook>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    let w = find(&state, &app_id, &id)?;
+    state.store().delete_webhook(&app_id, &id)?;
+    Ok(ok(w))
+}

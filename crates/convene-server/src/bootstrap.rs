@@ -1,0 +1,59 @@
+//! First-start setup: the admin token, a ready app with the default presets.
+
+use convene_core::permissions::{Permissions, BUILT_IN_PRESETS};
+use serde_json::json;
+
+use crate::auth::{generate_secret, hash_secret, Scope};
+use crate::model::App;
+use crate::store::{Store, StoreResult};
+
+/// The account of the app made at first start.
+pub const DEFAULT_ACCOUNT: &str = "local";
+
+/// Creates an app and its default presets in one go.
+pub fn create_app_with_presets(store: &Store, account_id: &str, name: &str) -> StoreResult<App> {
+    let app = store.create_app(account_id, name)?;
+    for preset in BUILT_IN_PRESETS {
+        let permissions = Permissions::built_in(preset).expect("built-in preset");
+        let view_type = if preset.starts_with("webinar") { "WEBINAR" } else { "GROUP_CALL" };
+        let config = json!({
+            "view_type": view_type,
+            "max_screenshare_count": 1,
+            "max_video_streams": {"desktop": 25, "mobile": 6},
+            "media": {"video": {"quality": "vga", "frame_rate": 30}, "screenshare": {"quality": "hd", "frame_rate": 5}},
+        });
+        let permissions = serde_json::to_value(permissions)?;
+        store.create_preset(&app.id, preset, &config, &permissions, &json!({}))?;
+    }
+    Ok(app)
+}
+
+/// What a first start prepared.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// A newly generated admin token (only on the first start without `--admin-token`).
+    pub new_admin_token: Option<String>,
+    /// The ready app's account and id.
+    pub default_app: (String, String),
+}
+
+/// Makes sure there is an admin token and a default app.
+pub fn prepare(store: &Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
+    let mut new_admin_token = None;
+    if let Some(token) = admin_token {
+        store.insert_token(&hash_secret(token), Scope::Admin.as_str(), None)?;
+    } else if store.admin_token_count()? == 0 {
+        let token = generate_secret();
+        store.insert_token(&hash_secret(&token), Scope::Admin.as_str(), None)?;
+        new_admin_token = Some(token);
+    }
+    let app_id = match store.kv_get("default_app")? {
+        Some(id) => id,
+        None => {
+            let app = create_app_with_presets(store, DEFAULT_ACCOUNT, "Default app")?;
+            store.kv_set("default_app", &app.id)?;
+            app.id
+        }
+    };
+    Ok(Prepared { new_admin_token, default_app: (DEFAULT_ACCOUNT.to_owned(), app_id) })
+}

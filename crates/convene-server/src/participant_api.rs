@@ -1,0 +1,64 @@
+//! Endpoints for participant clients (authenticated by the participant token, not an API token):
+//! `GET /v1/participant/me` (who am I, my preset, the meeting) and the webhook public key.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::api::{ApiError, ApiResult};
+use crate::auth::now_secs;
+use crate::state::AppState;
+
+/// `GET /v1/participant/me` with `Authorization: Bearer <participant token>`.
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <participant token>"))?;
+    let claims = state
+        .0
+        .tokens
+        .verify(token.trim(), now_secs())
+        .map_err(|e| ApiError::unauthorized(format!("invalid auth token: {e}")))?;
+    let Some((participant, home)) = state.store().participant_by_id(&claims.participant_id)? else {
+        return Err(ApiError::unauthorized("invalid auth token: the participant was removed"));
+    };
+    if home.meeting_id != claims.meeting_id {
+        return Err(ApiError::unauthorized("invalid auth token"));
+    }
+    let meeting = state
+        .store()
+        .get_meeting(&home.app_id, &home.meeting_id)?
+        .ok_or_else(|| ApiError::unauthorized("invalid auth token: the meeting no longer exists"))?;
+    let permissions = match state.store().preset_by_name(&home.app_id, &participant.preset_name)? {
+        Some(p) => p.permissions,
+        None => serde_json::to_value(convene_core::Permissions::built_in(&participant.preset_name).unwrap_or_default())
+            .expect("permissions serialise"),
+    };
+    let session = state.store().live_session(&home.app_id, &home.meeting_id)?;
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "participant": {
+                "id": participant.id,
+                "name": participant.name,
+                "picture": participant.picture,
+                "custom_participant_id": participant.custom_participant_id,
+                "preset_name": participant.preset_name,
+            },
+            "permissions": permissions,
+            "meeting": {"id": meeting.id, "title": meeting.title, "status": meeting.status},
+            "session": session.map(|s| json!({"id": s.id, "started_at": s.started_at})),
+        }
+    }))
+    .into_response())
+}
+
+/// `GET /.well-known/webhooks.json`: the public key that verifies `rtk-signature`.
+pub async fn webhook_key(State(state): State<AppState>) -> Response {
+    Json(json!({"success": true, "data": {"publicKey": state.0.webhooks.signer().public_pem()}, "message": ""}))
+        .into_response()
+}

@@ -1,0 +1,527 @@
+//! The session rules: handshake and resume, join and the waiting room, leave, kick, kick-all,
+//! permission patches, keep-alive end, and the REST actions. The server is the authority: every
+//! host action is checked against the sender's current permissions here.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use convene_core::permissions::WaitingRoomType;
+use convene_core::proto::{
+    ClientMessage, ReplyData, ResumeRefusal, RoomSnapshot, SelfInfo, ServerMessage, SessionEvent, SessionInfo,
+    WaitlistOutcome, WireError, PROTOCOL_VERSION,
+};
+use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
+use serde_json::json;
+
+use super::actor::{peer_record, Gone, Live, PeerState, Room, Status};
+use super::{ApiCommand, ApiReply, Arrival, ConnHandle};
+use crate::store::now_rfc3339;
+
+impl Room {
+    pub(super) fn attach(&mut self, conn: ConnHandle, arrival: Arrival) {
+        self.conns.insert(conn.id, (conn.clone(), None));
+        let Some(resume) = arrival.resume else {
+            let peer_id = crate::store::new_id();
+            let permissions = self.permissions_for(&arrival.participant);
+            let peer = peer_record(&peer_id, &arrival.participant, &permissions);
+            self.peers.insert(
+                peer_id.clone(),
+                PeerState {
+                    peer,
+                    participant: arrival.participant,
+                    permissions,
+                    status: Status::Joining,
+                    conn: Some(conn.id),
+                    away_since: None,
+                    replay: VecDeque::new(),
+                    evicted_up_to: 0,
+                },
+            );
+            self.conns.insert(conn.id, (conn.clone(), Some(peer_id.clone())));
+            self.welcome(&conn, &peer_id, false);
+            return;
+        };
+        let refusal = match self.gone.get(&resume.peer_id).map(|(g, _)| g.clone()) {
+            Some(Gone::Kicked(by)) => Some(ResumeRefusal::Kicked { by }),
+            Some(Gone::Rejected(by)) => Some(ResumeRefusal::Rejected { by }),
+            Some(Gone::Ended(end)) => Some(ResumeRefusal::SessionEnded { end }),
+            Some(Gone::Left | Gone::Expired) => Some(ResumeRefusal::Expired),
+            None => match self.peers.get(&resume.peer_id) {
+                Some(p) if p.participant.id == arrival.participant.id && p.status != Status::Joining => None,
+                _ => Some(ResumeRefusal::Expired),
+            },
+        };
+        if let Some(refusal) = refusal {
+            tracing::info!(peer = %resume.peer_id, ?refusal, "resume refused");
+            self.send_direct(&conn, &ServerMessage::ResumeRefused { refusal });
+            self.conns.remove(&conn.id);
+            let _ = conn.tx.try_send(super::Outgoing::Close(1000, "resume refused"));
+            return;
+        }
+        let peer_id = resume.peer_id;
+        // A newer connection replaces an older one of the same peer.
+        self.close_peer_conn(&peer_id, 4409, "replaced by a newer connection");
+        if let Some(p) = self.peers.get_mut(&peer_id) {
+            p.conn = Some(conn.id);
+            p.away_since = None;
+        }
+        self.conns.insert(conn.id, (conn.clone(), Some(peer_id.clone())));
+        self.welcome(&conn, &peer_id, true);
+        self.replay(&conn, &peer_id, resume.last_seq);
+    }
+
+    fn welcome(&mut self, conn: &ConnHandle, peer_id: &str, resumed: bool) {
+        let Some(p) = self.peers.get(peer_id) else { return };
+        let self_info = SelfInfo {
+            user_id: p.participant.id.clone(),
+            name: p.peer.name.clone(),
+            picture: p.participant.picture.clone(),
+            custom_participant_id: p.participant.custom_participant_id.clone(),
+            preset_name: p.participant.preset_name.clone(),
+            permissions: p.permissions.clone(),
+        };
+        let meeting = convene_core::proto::MeetingInfo {
+            id: self.meeting.id.clone(),
+            title: self.meeting.title.clone().unwrap_or_default(),
+        };
+        let msg = ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            peer_id: peer_id.to_owned(),
+            resumed,
+            self_info,
+            meeting,
+        };
+        self.send_direct(conn, &msg);
+    }
+
+    /// Replays what a resuming peer missed, or sends a fresh snapshot when the log does not
+    /// reach back far enough.
+    fn replay(&mut self, conn: &ConnHandle, peer_id: &str, last_seq: u64) {
+        let Some(p) = self.peers.get(peer_id) else { return };
+        if last_seq >= p.evicted_up_to || p.evicted_up_to == 0 {
+            let frames: Vec<_> = p.replay.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
+            tracing::debug!(peer = %peer_id, count = frames.len(), "replaying missed events");
+            for f in frames {
+                let _ = conn.tx.try_send(super::Outgoing::Frame(f));
+            }
+        } else if p.status == Status::Joined {
+            tracing::debug!(peer = %peer_id, "replay log too short; sending a snapshot");
+            let room = self.snapshot(peer_id);
+            self.event_to(peer_id, SessionEvent::Joined { room });
+        }
+    }
+
+    pub(super) fn snapshot(&self, peer_id: &str) -> RoomSnapshot {
+        let me = &self.peers[peer_id];
+        let peers = if me.permissions.show_participant_list {
+            self.peers
+                .values()
+                .filter(|o| o.status == Status::Joined && o.peer.id != peer_id && !o.peer.hidden)
+                .map(|o| o.peer.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let waitlisted = if me.permissions.accept_waiting_requests {
+            self.peers.values().filter(|o| o.status == Status::Waiting).map(|o| o.peer.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let live = self.session.as_ref().expect("a snapshot needs a session");
+        RoomSnapshot {
+            self_peer: me.peer.clone(),
+            session: SessionInfo { id: live.id.clone(), started_at: live.started_at.clone() },
+            peers,
+            waitlisted,
+            recording: self.recording_state(),
+        }
+    }
+
+    pub(super) fn frame(&mut self, conn_id: u64, msg: ClientMessage) {
+        let Some((conn, Some(peer_id))) = self.conns.get(&conn_id).cloned() else { return };
+        let Some(me) = self.peers.get(&peer_id) else { return };
+        let perms = me.permissions.clone();
+        let status = me.status;
+        let joined = status == Status::Joined;
+        let by = Actor::Peer { peer_id: peer_id.clone() };
+        let refuse = |room: &mut Room, req: u64, code: u16, message: &str| {
+            let error = WireError { code, message: message.to_owned() };
+            room.send_direct(&conn, &ServerMessage::Error { req: Some(req), error });
+        };
+        let done =
+            |room: &mut Room, req: u64, data: ReplyData| room.send_direct(&conn, &ServerMessage::Reply { req, data });
+        match msg {
+            ClientMessage::Ping {} => self.send_direct(&conn, &ServerMessage::Pong),
+            ClientMessage::Hello { .. } => refuse(self, 0, 4400, "hello was already sent"),
+            ClientMessage::Join { req } => {
+                if status != Status::Joining {
+                    return refuse(self, req, 1903, "already joined");
+                }
+                if self.meeting.status == crate::model::MeetingStatus::Inactive {
+                    return refuse(self, req, 2, "the meeting is INACTIVE and refuses joins");
+                }
+                let wait = match perms.waiting_room_type {
+                    WaitingRoomType::Skip => false,
+                    WaitingRoomType::SkipOnAccept => true,
+                    WaitingRoomType::OnPrivilegedUserEntry => !self.privileged_present(),
+                };
+                if wait {
+                    self.waitlist(&peer_id);
+                } else {
+                    self.admit(&peer_id);
+                }
+                done(self, req, ReplyData::default());
+            }
+            ClientMessage::Leave { req } => {
+                done(self, req, ReplyData::default());
+                self.remove_peer(&peer_id, Gone::Left, "left");
+            }
+            ClientMessage::Kick { req, peer_id: target } => {
+                if !joined || !perms.kick_participant {
+                    return refuse(self, req, 1201, "kick_participant is required");
+                }
+                if target == peer_id {
+                    return refuse(self, req, 1203, "cannot kick self");
+                }
+                if !self.peers.get(&target).is_some_and(|p| p.status == Status::Joined) {
+                    return refuse(self, req, 1202, "no such participant in the session");
+                }
+                done(self, req, ReplyData::default());
+                self.kick(&target, by);
+            }
+            ClientMessage::KickAll { req } => {
+                if !joined || !perms.kick_participant {
+                    return refuse(self, req, 1201, "kick_participant is required");
+                }
+                let count = self.peers.values().filter(|p| p.status != Status::Joining).count() as u64;
+                done(self, req, ReplyData { kicked_participants_count: Some(count) });
+                self.end_session(EndReason::HostEndedMeeting, by);
+            }
+            ClientMessage::AcceptWaiting { req, peer_ids } => {
+                if !joined || !perms.accept_waiting_requests {
+                    return refuse(self, req, 1201, "accept_waiting_requests is required");
+                }
+                if peer_ids.is_empty() || !peer_ids.iter().all(|id| self.is_waiting(id)) {
+                    return refuse(self, req, 1202, "no such waiting participant");
+                }
+                done(self, req, ReplyData::default());
+                for id in peer_ids {
+                    self.waitlist_removed(&id, WaitlistOutcome::Accepted);
+                    self.admit(&id);
+                }
+            }
+            ClientMessage::RejectWaiting { req, peer_id: target } => {
+                if !joined || !perms.accept_waiting_requests {
+                    return refuse(self, req, 1201, "accept_waiting_requests is required");
+                }
+                if !self.is_waiting(&target) {
+                    return refuse(self, req, 1202, "no such waiting participant");
+                }
+                done(self, req, ReplyData::default());
+                self.waitlist_removed(&target, WaitlistOutcome::Rejected);
+                self.event_to(&target, SessionEvent::Rejected { by: by.clone() });
+                self.forget_peer(&target, Gone::Rejected(by), None);
+            }
+            ClientMessage::UpdatePermissions { req, peer_ids, patch } => {
+                if !joined || !perms.can_change_participant_permissions {
+                    return refuse(self, req, 1201, "can_change_participant_permissions is required");
+                }
+                if peer_ids.is_empty() || patch.is_empty() {
+                    return refuse(self, req, 1904, "name at least one participant and one change");
+                }
+                if peer_ids.contains(&peer_id) {
+                    return refuse(self, req, 1203, "cannot change own permissions");
+                }
+                if !peer_ids.iter().all(|id| self.peers.get(id).is_some_and(|p| p.status != Status::Joining)) {
+                    return refuse(self, req, 1202, "no such participant");
+                }
+                done(self, req, ReplyData::default());
+                for id in peer_ids {
+                    if let Some(p) = self.peers.get_mut(&id) {
+                        p.permissions.apply(&patch);
+                    }
+                    self.event_to(&id, SessionEvent::PermissionsUpdated { patch, by: by.clone() });
+                }
+            }
+            ClientMessage::StartRecording { req } | ClientMessage::StopRecording { req }
+                if !joined || !perms.can_record =>
+            {
+                refuse(self, req, 1001, "can_record is required")
+            }
+            ClientMessage::StartRecording { req } => match self.start_recording("API_CALL", Some(&peer_id), false) {
+                Ok(_) => done(self, req, ReplyData::default()),
+                Err((_, message)) => refuse(self, req, 1005, &message),
+            },
+            ClientMessage::StopRecording { req } => match self.stop_recording(None, "API_CALL") {
+                Ok(_) => done(self, req, ReplyData::default()),
+                Err((_, message)) => refuse(self, req, 1004, &message),
+            },
+        }
+    }
+
+    fn privileged_present(&self) -> bool {
+        self.peers.values().any(|p| p.status == Status::Joined && p.permissions.accept_waiting_requests)
+    }
+
+    fn is_waiting(&self, id: &str) -> bool {
+        self.peers.get(id).is_some_and(|p| p.status == Status::Waiting)
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.status == Status::Joined && p.permissions.accept_waiting_requests)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn waitlist(&mut self, peer_id: &str) {
+        let Some(p) = self.peers.get_mut(peer_id) else { return };
+        p.status = Status::Waiting;
+        let peer = p.peer.clone();
+        self.event_to(peer_id, SessionEvent::Waitlisted);
+        let hosts = self.hosts();
+        self.broadcast(&hosts, SessionEvent::WaitlistAdded { peer });
+    }
+
+    fn waitlist_removed(&mut self, peer_id: &str, outcome: WaitlistOutcome) {
+        let hosts = self.hosts();
+        self.broadcast(&hosts, SessionEvent::WaitlistRemoved { peer_id: peer_id.to_owned(), outcome });
+    }
+
+    fn ensure_session(&mut self) {
+        if self.session.is_some() {
+            return;
+        }
+        let store = self.state.store();
+        match store.start_session(&self.app_id, &self.meeting.id, self.meeting.title.as_deref()) {
+            Ok(s) => {
+                tracing::info!(meeting = %self.meeting.id, session = %s.id, "session started");
+                self.session = Some(Live { id: s.id, started_at: s.started_at });
+                let payload = json!({"event": "meeting.started", "meeting": self.meeting_payload(None)});
+                self.webhook("meeting.started", payload);
+                if self.meeting.record_on_start {
+                    let _ = self.start_recording("RECORD_ON_START", None, false);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not start a session"),
+        }
+    }
+
+    fn admit(&mut self, peer_id: &str) {
+        self.ensure_session();
+        let Some(session_id) = self.session.as_ref().map(|s| s.id.clone()) else { return };
+        let others = self.joined_ids();
+        let Some(p) = self.peers.get_mut(peer_id) else { return };
+        p.status = Status::Joined;
+        let me = p.peer.clone();
+        let participant = p.participant.clone();
+        let may_accept = p.permissions.accept_waiting_requests;
+        self.empty_since = None;
+        if let Err(e) = self.state.store().peer_joined(&session_id, peer_id, &participant) {
+            tracing::error!(error = %e, "could not record a join");
+        }
+        let room = self.snapshot(peer_id);
+        self.event_to(peer_id, SessionEvent::Joined { room });
+        if !me.hidden {
+            let listeners: Vec<String> = others
+                .iter()
+                .filter(|o| self.peers.get(*o).is_some_and(|x| x.permissions.show_participant_list))
+                .cloned()
+                .collect();
+            self.broadcast(&listeners, SessionEvent::PeerJoined { peer: me.clone() });
+        }
+        let _ = self.state.store().touch_session(&session_id, self.seq, others.len() as u32 + 1);
+        let payload = json!({
+            "event": "meeting.participantJoined",
+            "meeting": self.meeting_payload(None),
+            "participant": participant_payload(&me, &now_rfc3339(), None),
+        });
+        self.webhook("meeting.participantJoined", payload);
+        if may_accept {
+            let waiting: Vec<String> = self
+                .peers
+                .iter()
+                .filter(|(_, w)| {
+                    w.status == Status::Waiting
+                        && w.permissions.waiting_room_type == WaitingRoomType::OnPrivilegedUserEntry
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for w in waiting {
+                self.waitlist_removed(&w, WaitlistOutcome::Accepted);
+                self.admit(&w);
+            }
+        }
+    }
+
+    fn kick(&mut self, target: &str, by: Actor) {
+        self.event_to(target, SessionEvent::Kicked { by: by.clone() });
+        let others: Vec<String> = self.joined_ids().into_iter().filter(|id| id != target).collect();
+        let hidden = self.peers.get(target).is_some_and(|p| p.peer.hidden);
+        if !hidden {
+            self.broadcast(&others, SessionEvent::PeerKicked { peer_id: target.to_owned(), by: by.clone() });
+        }
+        self.forget_peer(target, Gone::Kicked(by), Some("kicked"));
+    }
+
+    /// A peer leaves the room for good (left, or away too long), telling the others.
+    pub(super) fn remove_peer(&mut self, peer_id: &str, gone: Gone, outcome: &str) {
+        let Some(p) = self.peers.get(peer_id) else { return };
+        let (status, hidden) = (p.status, p.peer.hidden);
+        if status == Status::Waiting {
+            self.waitlist_removed(peer_id, WaitlistOutcome::Left);
+        }
+        if status == Status::Joined && !hidden {
+            let others: Vec<String> = self.joined_ids().into_iter().filter(|id| id != peer_id).collect();
+            self.broadcast(&others, SessionEvent::PeerLeft { peer_id: peer_id.to_owned() });
+        }
+        let recorded = (status == Status::Joined).then_some(outcome);
+        self.forget_peer(peer_id, gone, recorded);
+    }
+
+    /// Drops a peer's state, closing its connection; `outcome` records the end of a session stay.
+    fn forget_peer(&mut self, peer_id: &str, gone: Gone, outcome: Option<&str>) {
+        self.close_peer_conn(peer_id, 1000, "left the room");
+        let Some(p) = self.peers.remove(peer_id) else { return };
+        self.gone.insert(peer_id.to_owned(), (gone, Instant::now()));
+        if let Some(outcome) = outcome.filter(|_| p.status == Status::Joined) {
+            if let Err(e) = self.state.store().peer_left(peer_id, outcome) {
+                tracing::error!(error = %e, "could not record a leave");
+            }
+            let payload = json!({
+                "event": "meeting.participantLeft",
+                "meeting": self.meeting_payload(None),
+                "participant": participant_payload(&p.peer, "", Some(&now_rfc3339())),
+            });
+            self.webhook("meeting.participantLeft", payload);
+        }
+        if self.session.is_some() && self.joined_ids().is_empty() && self.empty_since.is_none() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    /// Ends the session for everyone: recording stopped, every peer told and disconnected, the
+    /// session `ENDED` in the store, `meeting.ended` queued. Returns how many peers were removed.
+    pub(super) fn end_session(&mut self, reason: EndReason, by: Actor) -> u64 {
+        let Some(live) = self.session.take() else { return 0 };
+        if self.recording.is_some() {
+            let _ = self.stop_recording_in(&live, None, "ALL_PEERS_LEFT");
+        }
+        let end = SessionEnd { session_id: live.id.clone(), reason, ended_by: by.clone() };
+        let everyone: Vec<String> =
+            self.peers.iter().filter(|(_, p)| p.status != Status::Joining).map(|(id, _)| id.clone()).collect();
+        self.broadcast(&everyone, SessionEvent::SessionEnded { end: end.clone() });
+        let ended_by = serde_json::to_string(&by).unwrap_or_default();
+        let reason_str =
+            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        if let Err(e) = self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq) {
+            tracing::error!(error = %e, "could not record the end of a session");
+        }
+        for id in &everyone {
+            self.close_peer_conn(id, 1000, "session ended");
+            self.peers.remove(id);
+            self.gone.insert(id.clone(), (Gone::Ended(end.clone()), Instant::now()));
+        }
+        self.empty_since = None;
+        tracing::info!(meeting = %self.meeting.id, session = %live.id, ?reason, peers = everyone.len(), "session ended");
+        let mut meeting = self.meeting_payload_for(&live, Some(&now_rfc3339()));
+        meeting["status"] = json!("ENDED");
+        let payload = json!({"event": "meeting.ended", "meeting": meeting, "reason": reason_str});
+        self.webhook("meeting.ended", payload);
+        everyone.len() as u64
+    }
+
+    pub(super) fn api(&mut self, command: ApiCommand) -> ApiReply {
+        match command {
+            ApiCommand::KickAll => match self.session {
+                Some(_) => ApiReply::KickedAll(self.end_session(EndReason::HostEndedMeeting, Actor::Api)),
+                None => ApiReply::Refused(404, format!("No active session found for meeting_id {}", self.meeting.id)),
+            },
+            ApiCommand::Kick(participant_ids) => {
+                let targets: Vec<(String, String)> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, p)| p.status == Status::Joined && participant_ids.contains(&p.participant.id))
+                    .map(|(id, p)| (id.clone(), p.participant.id.clone()))
+                    .collect();
+                if targets.is_empty() {
+                    return ApiReply::Refused(404, format!("No user found with id {}", participant_ids.join(", ")));
+                }
+                let mut kicked: Vec<String> = Vec::new();
+                for (peer_id, participant_id) in targets {
+                    self.kick(&peer_id, Actor::Api);
+                    if !kicked.contains(&participant_id) {
+                        kicked.push(participant_id);
+                    }
+                }
+                ApiReply::Kicked(kicked)
+            }
+            ApiCommand::MeetingUpdated(meeting) => {
+                self.meeting = *meeting;
+                ApiReply::Done
+            }
+            ApiCommand::StartRecording { allow_multiple } => {
+                match self.start_recording("API_CALL", None, allow_multiple) {
+                    Ok(rec) => ApiReply::Recording(Box::new(rec)),
+                    Err((status, message)) => ApiReply::Refused(status, message),
+                }
+            }
+            ApiCommand::RecordingAction { recording_id, action } => self.recording_action(&recording_id, action),
+        }
+    }
+
+    pub(super) fn recording_state(&self) -> RecordingState {
+        match &self.recording {
+            Some(r) if r.paused => RecordingState::Paused,
+            Some(_) => RecordingState::Recording,
+            None => RecordingState::Idle,
+        }
+    }
+
+    /// The `meeting` object of webhook payloads.
+    pub(super) fn meeting_payload(&self, ended_at: Option<&str>) -> serde_json::Value {
+        match &self.session {
+            Some(live) => self.meeting_payload_for(live, ended_at),
+            None => json!({"id": self.meeting.id, "title": self.meeting.title, "roomName": self.meeting.id}),
+        }
+    }
+
+    fn meeting_payload_for(&self, live: &Live, ended_at: Option<&str>) -> serde_json::Value {
+        let mut m = json!({
+            "id": self.meeting.id,
+            "sessionId": live.id,
+            "title": self.meeting.title,
+            "roomName": self.meeting.id,
+            "status": "LIVE",
+            "createdAt": live.started_at,
+            "startedAt": live.started_at,
+            "organizedBy": {"id": self.app_id, "name": self.app_name},
+        });
+        if let Some(t) = ended_at {
+            m["endedAt"] = json!(t);
+        }
+        m
+    }
+
+    /// Queues a webhook event for the app's subscribers.
+    pub(super) fn webhook(&self, event: &str, payload: serde_json::Value) {
+        self.state.0.webhooks.emit(self.state.store(), &self.app_id, event, &payload);
+    }
+}
+
+fn participant_payload(peer: &convene_core::proto::Peer, joined_at: &str, left_at: Option<&str>) -> serde_json::Value {
+    let mut p = json!({
+        "peerId": peer.id,
+        "userDisplayName": peer.name,
+        "customParticipantId": peer.custom_participant_id,
+        "clientSpecificId": peer.custom_participant_id,
+    });
+    if !joined_at.is_empty() {
+        p["joinedAt"] = json!(joined_at);
+    }
+    if let Some(t) = left_at {
+        p["leftAt"] = json!(t);
+    }
+    p
+}

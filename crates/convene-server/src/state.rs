@@ -1,0 +1,69 @@
+//! What every request handler and room shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::TokenKey;
+use crate::room::Rooms;
+use crate::store::Store;
+use crate::webhook::Webhooks;
+
+/// Timings, tunable for tests.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// How long a peer whose connection dropped stays in the session, waiting to resume.
+    pub away_grace: Duration,
+    /// How long a new connection may take to send `hello`.
+    pub handshake_timeout: Duration,
+    /// A connection silent for this long is closed (clients ping every 10 s).
+    pub idle_timeout: Duration,
+    /// First webhook retry delay; doubles per attempt up to ten minutes.
+    pub webhook_retry_base: Duration,
+    /// Attempts before a webhook delivery is given up.
+    pub webhook_max_attempts: u32,
+    /// How long an idle room (no session, no peers) lingers before its task ends.
+    pub room_idle: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            away_grace: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            webhook_retry_base: Duration::from_secs(1),
+            webhook_max_attempts: 12,
+            room_idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The shared state.
+pub struct Shared {
+    /// The database.
+    pub store: Store,
+    /// Signs participant tokens.
+    pub tokens: TokenKey,
+    /// Live rooms.
+    pub rooms: Rooms,
+    /// Webhook queue.
+    pub webhooks: Webhooks,
+    /// Where recordings are written.
+    pub recordings_dir: PathBuf,
+    /// The server's own base URL (for download links).
+    pub base_url: String,
+    /// Timings.
+    pub timings: Timings,
+}
+
+/// A cheap handle on [`Shared`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl AppState {
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+}

@@ -1,0 +1,90 @@
+//! Apps and API tokens.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{new_id, now_rfc3339, Store, StoreResult};
+use crate::model::App;
+
+/// A stored API token (its secret is only ever kept hashed).
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// Token id.
+    pub id: String,
+    /// `admin`, `realtime` or `read`.
+    pub scope: String,
+    /// The one app the token is limited to, if any.
+    pub app_id: Option<String>,
+}
+
+fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
+    Ok(App { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
+}
+
+impl Store {
+    /// Creates an app under an account.
+    pub fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
+        let app = App { id: new_id(), name: name.to_owned(), created_at: now_rfc3339() };
+        self.lock().execute(
+            "INSERT INTO apps (id, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![app.id, account_id, app.name, app.created_at],
+        )?;
+        Ok(app)
+    }
+
+    /// An app, only if it belongs to `account_id`.
+    pub fn get_app(&self, account_id: &str, app_id: &str) -> StoreResult<Option<App>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, name, created_at FROM apps WHERE id = ?1 AND account_id = ?2",
+                [app_id, account_id],
+                app_row,
+            )
+            .optional()?)
+    }
+
+    /// The apps of an account, oldest first.
+    pub fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT id, name, created_at FROM apps WHERE account_id = ?1 ORDER BY created_at, id")?;
+        let rows = stmt.query_map([account_id], app_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The account an app belongs to.
+    pub fn app_account(&self, app_id: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().query_row("SELECT account_id FROM apps WHERE id = ?1", [app_id], |r| r.get(0)).optional()?)
+    }
+
+    /// An app's name.
+    pub fn app_name(&self, app_id: &str) -> StoreResult<Option<String>> {
+        Ok(self.lock().query_row("SELECT name FROM apps WHERE id = ?1", [app_id], |r| r.get(0)).optional()?)
+    }
+
+    /// Stores an API token by the hash of its secret.
+    pub fn insert_token(&self, hash: &str, scope: &str, app_id: Option<&str>) -> StoreResult<TokenRecord> {
+        let record = TokenRecord { id: new_id(), scope: scope.to_owned(), app_id: app_id.map(str::to_owned) };
+        self.lock().execute(
+            "INSERT INTO api_tokens (id, hash, scope, app_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (hash) DO NOTHING",
+            params![record.id, hash, scope, app_id, now_rfc3339()],
+        )?;
+        Ok(record)
+    }
+
+    /// The token with this secret hash.
+    pub fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        Ok(self
+            .lock()
+            .query_row("SELECT id, scope, app_id FROM api_tokens WHERE hash = ?1", [hash], |r| {
+                Ok(TokenRecord { id: r.get(0)?, scope: r.get(1)?, app_id: r.get(2)? })
+            })
+            .optional()?)
+    }
+
+    /// How many admin tokens exist.
+    pub fn admin_token_count(&self) -> StoreResult<u64> {
+        Ok(self.lock().query_row("SELECT COUNT(*) FROM api_tokens WHERE scope = 'admin'", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,220 @@
+//! The SQLite store: one connection behind a mutex, WAL journal, every multi-row change in a
+//! transaction. Calls are short; the hot signalling path does not touch the store per message.
+
+mod apps;
+mod meetings;
+mod outbox;
+mod presets;
+mod recordings;
+mod sessions;
+mod webhooks;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension};
+
+pub use apps::TokenRecord;
+pub use outbox::OutboxRow;
+pub use sessions::{LivePeerRow, LiveSessionRow};
+
+/// A store failure. The API answers 500 and logs the detail.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value is corrupt.
+    #[error("stored JSON is corrupt: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS apps (
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, app_id TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS presets (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL,
+  permissions TEXT NOT NULL, ui TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  UNIQUE (app_id, name));
+CREATE TABLE IF NOT EXISTS meetings (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, title TEXT, status TEXT NOT NULL,
+  keep_alive INTEGER NOT NULL, record_on_start INTEGER NOT NULL, persist_chat INTEGER NOT NULL,
+  live_stream_on_start INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS meetings_app ON meetings (app_id, created_at);
+CREATE TABLE IF NOT EXISTS participants (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, custom_participant_id TEXT NOT NULL,
+  preset_name TEXT NOT NULL, name TEXT, picture TEXT, deleted INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS participants_meeting ON participants (meeting_id, created_at);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, meeting_title TEXT,
+  status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, end_reason TEXT, ended_by TEXT,
+  max_concurrent INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_app ON sessions (app_id, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS one_live_session ON sessions (meeting_id) WHERE status = 'LIVE';
+CREATE TABLE IF NOT EXISTS session_peers (
+  peer_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, participant_id TEXT NOT NULL,
+  custom_participant_id TEXT NOT NULL, display_name TEXT NOT NULL, preset_name TEXT NOT NULL,
+  joined_at TEXT NOT NULL, left_at TEXT, outcome TEXT);
+CREATE INDEX IF NOT EXISTS session_peers_session ON session_peers (session_id, joined_at);
+CREATE TABLE IF NOT EXISTS recordings (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, session_id TEXT,
+  status TEXT NOT NULL, invoked_time TEXT NOT NULL, started_time TEXT, stopped_time TEXT,
+  output_file_name TEXT NOT NULL, file_size INTEGER, duration INTEGER,
+  start_reason TEXT NOT NULL, stop_reason TEXT);
+CREATE INDEX IF NOT EXISTS recordings_app ON recordings (app_id, invoked_time);
+CREATE TABLE IF NOT EXISTS webhooks (
+  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,
+  enabled INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL, webhook_id TEXT NOT NULL, url TEXT NOT NULL,
+  body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+  status TEXT NOT NULL, last_error TEXT, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_ms);
+"#;
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one.
+    pub fn open(path: Option<&Path>) -> StoreResult<Self> {
+        let conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` in one transaction.
+    pub fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// A value of the key-value table.
+    pub fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let conn = self.lock();
+        Ok(conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Sets a value of the key-value table.
+    pub fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// Now, RFC 3339 with milliseconds, UTC.
+pub fn now_rfc3339() -> String {
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// A time as RFC 3339 with milliseconds, UTC.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_rfc3339(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A new random id (UUID v4).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Paging of a list answer.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct Paging {
+    /// Index of the first item (1-based, 0 when empty).
+    pub start_offset: u64,
+    /// Index of the last item.
+    pub end_offset: u64,
+    /// Items in all pages.
+    pub total_count: u64,
+}
+
+/// Page selection (`page_no` from 1, `per_page` 1..=100, default 20).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Page number, from 1.
+    pub page_no: u64,
+    /// Items per page.
+    pub per_page: u64,
+}
+
+impl Page {
+    /// SQL `LIMIT` and `OFFSET`.
+    pub fn limit_offset(self) -> (i64, i64) {
+        (self.per_page as i64, ((self.page_no - 1) * self.per_page) as i64)
+    }
+
+    /// The paging block for a page of `len` items out of `total`.
+    pub fn paging(self, len: usize, total: u64) -> Paging {
+        let start = (self.page_no - 1) * self.per_page;
+        if len == 0 {
+            return Paging { start_offset: 0, end_offset: 0, total_count: total };
+        }
+        Paging { start_offset: start + 1, end_offset: start + len as u64, total_count: total }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        let s = now_rfc3339();
+        assert!(s.ends_with('Z') && s.len() == 24, "{s}");
+        let t = parse_rfc3339(&s).unwrap();
+        assert_eq!(rfc3339(t), s);
+    }
+
+    #[test]
+    fn schema_applies_twice() {
+        let store = Store::open(None).unwrap();
+        store.lock().execute_batch(SCHEMA).unwrap();
+        store.kv_set("a", "1").unwrap();
+        store.kv_set("a", "2").unwrap();
+        assert_eq!(store.kv_get("a").unwrap().as_deref(), Some("2"));
+    }
+}

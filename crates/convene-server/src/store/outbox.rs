@@ -1,0 +1,109 @@
+//! The webhook outbox: one row per delivery, kept until delivered or given up.
+
+use rusqlite::params;
+
+use super::{now_rfc3339, Store, StoreResult};
+
+/// A delivery to make.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// `rtk-uuid`: unique per event and webhook, the same on every retry.
+    pub uuid: String,
+    /// `rtk-webhook-id`.
+    pub webhook_id: String,
+    /// Target URL.
+    pub url: String,
+    /// The exact body to sign and send.
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+impl Store {
+    /// Queues one event for every enabled webhook of the app that subscribes to it, in one
+    /// transaction. Returns how many deliveries were queued.
+    pub fn enqueue_webhook_event(&self, app_id: &str, event: &str, body: &str, now_ms: i64) -> StoreResult<usize> {
+        let hooks: Vec<(String, String, String)> = {
+            let conn = self.lock();
+            let mut stmt = conn.prepare("SELECT id, url, events FROM webhooks WHERE app_id = ?1 AND enabled = 1")?;
+            let rows =
+                stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+            rows
+        };
+        let targets: Vec<(String, String)> = hooks
+            .into_iter()
+            .filter(|(_, _, events)| {
+                serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == event))
+            })
+            .map(|(id, url, _)| (id, url))
+            .collect();
+        if targets.is_empty() {
+            return Ok(0);
+        }
+        let created = now_rfc3339();
+        self.tx(|tx| {
+            for (webhook_id, url) in &targets {
+                tx.execute(
+                    "INSERT INTO outbox (uuid, webhook_id, url, body, next_attempt_ms, status, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+                    params![uuid::Uuid::new_v4().to_string(), webhook_id, url, body, now_ms, created],
+                )?;
+            }
+            Ok(targets.len())
+        })
+    }
+
+    /// Pending deliveries due at `now_ms`, oldest first.
+    pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, uuid, webhook_id, url, body, attempts FROM outbox
+             WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![now_ms, limit as i64], |r| {
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    uuid: r.get(1)?,
+                    webhook_id: r.get(2)?,
+                    url: r.get(3)?,
+                    body: r.get(4)?,
+                    attempts: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// When the next pending delivery is due, if any.
+    pub fn next_delivery_ms(&self) -> StoreResult<Option<i64>> {
+        Ok(self
+            .lock()
+            .query_row("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?)
+    }
+
+    /// Marks a delivery done (`delivered` or `failed`), or schedules a retry (`pending`).
+    pub fn delivery_outcome(
+        &self,
+        id: i64,
+        status: &str,
+        next_attempt_ms: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        self.lock().execute(
+            "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1",
+            params![id, status, next_attempt_ms, error],
+        )?;
+        Ok(())
+    }
+
+    /// Counts deliveries by status (for tests and operators).
+    pub fn outbox_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,110 @@
+//! Recordings.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Page, Store, StoreResult};
+use crate::model::Recording;
+
+const COLUMNS: &str = "id, meeting_id, session_id, status, invoked_time, started_time, stopped_time, output_file_name,
+  file_size, duration, start_reason, stop_reason";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Recording, String, Option<String>)> {
+    let start: String = r.get(10)?;
+    let stop: Option<String> = r.get(11)?;
+    Ok((
+        Recording {
+            id: r.get(0)?,
+            meeting_id: r.get(1)?,
+            session_id: r.get(2)?,
+            status: r.get(3)?,
+            invoked_time: r.get(4)?,
+            started_time: r.get(5)?,
+            stopped_time: r.get(6)?,
+            output_file_name: r.get(7)?,
+            download_url: None,
+            file_size: r.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+            recording_duration: r.get::<_, Option<i64>>(9)?.map(|n| n as u64),
+            start_reason: serde_json::Value::Null,
+            stop_reason: None,
+        },
+        start,
+        stop,
+    ))
+}
+
+fn finish(parts: (Recording, String, Option<String>)) -> StoreResult<Recording> {
+    let (mut rec, start, stop) = parts;
+    rec.start_reason = serde_json::from_str(&start)?;
+    rec.stop_reason = stop.map(|s| serde_json::from_str(&s)).transpose()?;
+    Ok(rec)
+}
+
+impl Store {
+    /// Inserts or replaces a recording's row.
+    pub fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
+        self.lock().execute(
+            "INSERT INTO recordings (id, app_id, meeting_id, session_id, status, invoked_time, started_time, stopped_time,
+               output_file_name, file_size, duration, start_reason, stop_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, session_id = excluded.session_id,
+               started_time = excluded.started_time, stopped_time = excluded.stopped_time,
+               file_size = excluded.file_size, duration = excluded.duration, stop_reason = excluded.stop_reason",
+            params![
+                rec.id,
+                app_id,
+                rec.meeting_id,
+                rec.session_id,
+                rec.status,
+                rec.invoked_time,
+                rec.started_time,
+                rec.stopped_time,
+                rec.output_file_name,
+                rec.file_size.map(|n| n as i64),
+                rec.recording_duration.map(|n| n as i64),
+                rec.start_reason.to_string(),
+                rec.stop_reason.as_ref().map(|v| v.to_string()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A recording of an app.
+    pub fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>> {
+        let sql = format!("SELECT {COLUMNS} FROM recordings WHERE app_id = ?1 AND id = ?2");
+        let r = self.lock().query_row(&sql, [app_id, id], row).optional()?;
+        r.map(finish).transpose()
+    }
+
+    /// A page of an app's recordings (optionally of one meeting), newest first, and the total.
+    pub fn list_recordings(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Recording>, u64)> {
+        let conn = self.lock();
+        let total: u64 = conn.query_row(
+            "SELECT COUNT(*) FROM recordings WHERE app_id = ?1 AND (?2 IS NULL OR meeting_id = ?2)",
+            params![app_id, meeting_id],
+            |r| r.get(0),
+        )?;
+        let (limit, offset) = page.limit_offset();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM recordings WHERE app_id = ?1 AND (?2 IS NULL OR meeting_id = ?2)
+             ORDER BY invoked_time DESC, id LIMIT ?3 OFFSET ?4"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows: Vec<_> =
+            stmt.query_map(params![app_id, meeting_id, limit, offset], row)?.collect::<Result<_, _>>()?;
+        Ok((rows.into_iter().map(finish).collect::<StoreResult<_>>()?, total))
+    }
+
+    /// Recordings left `INVOKED`/`RECORDING` by a crash: marked `ERRORED` at start-up.
+    pub fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
+        Ok(self.lock().execute(
+            "UPDATE recordings SET status = 'ERRORED', stop_reason = '{\"reason\":\"INTERNAL_ERROR\"}'
+             WHERE status IN ('INVOKED', 'RECORDING', 'UPLOADING')",
+            [],
+        )?)
+    }
+}

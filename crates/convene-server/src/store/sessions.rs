@@ -1,0 +1,240 @@
+//! Sessions and the peers in them.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{new_id, now_rfc3339, parse_rfc3339, Page, Store, StoreResult};
+use crate::model::{Session, SessionPeer};
+
+const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
+  s.ended_at, s.end_reason, s.created_at, s.updated_at,
+  (SELECT COUNT(*) FROM session_peers p WHERE p.session_id = s.id AND p.left_at IS NULL)";
+
+fn minutes_between(from: &str, to: Option<&str>) -> f64 {
+    let (Some(a), b) = (parse_rfc3339(from), to.and_then(parse_rfc3339)) else { return 0.0 };
+    let b = b.unwrap_or_else(time::OffsetDateTime::now_utc);
+    ((b - a).as_seconds_f64() / 60.0).max(0.0)
+}
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        associated_id: r.get(1)?,
+        meeting_display_name: r.get(2)?,
+        organization_id: r.get(3)?,
+        status: r.get(4)?,
+        kind: "meeting".into(),
+        max_concurrent_participants: r.get(5)?,
+        started_at: r.get(6)?,
+        ended_at: r.get(7)?,
+        end_reason: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        live_participants: r.get(11)?,
+        minutes_consumed: 0.0,
+    })
+}
+
+fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionPeer> {
+    let joined_at: String = r.get(5)?;
+    let left_at: Option<String> = r.get(6)?;
+    Ok(SessionPeer {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        custom_participant_id: r.get(2)?,
+        display_name: r.get(3)?,
+        preset_name: r.get(4)?,
+        duration: minutes_between(&joined_at, left_at.as_deref()),
+        created_at: joined_at.clone(),
+        updated_at: left_at.clone().unwrap_or_else(|| joined_at.clone()),
+        joined_at,
+        left_at,
+    })
+}
+
+/// A live session to restore after a restart.
+#[derive(Debug, Clone)]
+pub struct LiveSessionRow {
+    /// Session id.
+    pub id: String,
+    /// App id.
+    pub app_id: String,
+    /// Meeting id.
+    pub meeting_id: String,
+    /// Start time.
+    pub started_at: String,
+    /// The highest event sequence number used.
+    pub last_seq: u64,
+}
+
+/// A peer of a live session to restore after a restart.
+#[derive(Debug, Clone)]
+pub struct LivePeerRow {
+    /// Peer id.
+    pub peer_id: String,
+    /// Participant id.
+    pub participant_id: String,
+}
+
+impl Store {
+    /// Starts a session (status `LIVE`).
+    pub fn start_session(&self, app_id: &str, meeting_id: &str, title: Option<&str>) -> StoreResult<Session> {
+        let id = new_id();
+        let now = now_rfc3339();
+        self.lock().execute(
+            "INSERT INTO sessions (id, app_id, meeting_id, meeting_title, status, started_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'LIVE', ?5, ?5, ?5)",
+            params![id, app_id, meeting_id, title, now],
+        )?;
+        Ok(self.get_session(app_id, &id)?.expect("just inserted"))
+    }
+
+    /// Ends a session and closes every open peer stay in one transaction.
+    pub fn end_session(&self, id: &str, reason: &str, ended_by: &str, last_seq: u64) -> StoreResult<()> {
+        let now = now_rfc3339();
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE sessions SET status = 'ENDED', ended_at = ?2, end_reason = ?3, ended_by = ?4, last_seq = ?5,
+                   updated_at = ?2 WHERE id = ?1 AND status = 'LIVE'",
+                params![id, now, reason, ended_by, last_seq as i64],
+            )?;
+            tx.execute(
+                "UPDATE session_peers SET left_at = ?2, outcome = COALESCE(outcome, 'ended') WHERE session_id = ?1 AND left_at IS NULL",
+                params![id, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records the highest sequence number used, and the peak of concurrent peers.
+    pub fn touch_session(&self, id: &str, last_seq: u64, concurrent: u32) -> StoreResult<()> {
+        self.lock().execute(
+            "UPDATE sessions SET last_seq = MAX(last_seq, ?2), max_concurrent = MAX(max_concurrent, ?3), updated_at = ?4
+             WHERE id = ?1",
+            params![id, last_seq as i64, concurrent, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// A session of an app.
+    pub fn get_session(&self, app_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.app_id = ?1 AND s.id = ?2");
+        let session = self.lock().query_row(&sql, [app_id, id], session_row).optional()?;
+        session.map(|s| self.with_minutes(s)).transpose()
+    }
+
+    /// The live session of a meeting.
+    pub fn live_session(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.app_id = ?1 AND s.meeting_id = ?2 AND s.status = 'LIVE'"
+        );
+        let session = self.lock().query_row(&sql, [app_id, meeting_id], session_row).optional()?;
+        session.map(|s| self.with_minutes(s)).transpose()
+    }
+
+    fn with_minutes(&self, mut s: Session) -> StoreResult<Session> {
+        s.minutes_consumed = self.session_peers_all(&s.id)?.iter().map(|p| p.duration).sum();
+        Ok(s)
+    }
+
+    /// A page of an app's sessions, filtered by meeting and status, newest first, and the total.
+    pub fn list_sessions(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        status: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, u64)> {
+        let filter = "s.app_id = ?1 AND (?2 IS NULL OR s.meeting_id = ?2) AND (?3 IS NULL OR s.status = ?3)";
+        let (rows, total) = {
+            let conn = self.lock();
+            let total: u64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM sessions s WHERE {filter}"),
+                params![app_id, meeting_id, status],
+                |r| r.get(0),
+            )?;
+            let (limit, offset) = page.limit_offset();
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter} ORDER BY s.created_at DESC, s.id LIMIT ?4 OFFSET ?5"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows: Vec<Session> = stmt
+                .query_map(params![app_id, meeting_id, status, limit, offset], session_row)?
+                .collect::<Result<_, _>>()?;
+            (rows, total)
+        };
+        Ok((rows.into_iter().map(|s| self.with_minutes(s)).collect::<StoreResult<_>>()?, total))
+    }
+
+    /// Records a peer entering a session.
+    pub fn peer_joined(&self, session_id: &str, peer_id: &str, p: &crate::model::Participant) -> StoreResult<()> {
+        self.lock().execute(
+            "INSERT INTO session_peers (peer_id, session_id, participant_id, custom_participant_id, display_name,
+               preset_name, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (peer_id) DO NOTHING",
+            params![
+                peer_id,
+                session_id,
+                p.id,
+                p.custom_participant_id,
+                p.name.clone().unwrap_or_default(),
+                p.preset_name,
+                now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a peer leaving a session (`left`, `kicked`, `expired`).
+    pub fn peer_left(&self, peer_id: &str, outcome: &str) -> StoreResult<()> {
+        self.lock().execute(
+            "UPDATE session_peers SET left_at = ?2, outcome = ?3 WHERE peer_id = ?1 AND left_at IS NULL",
+            params![peer_id, now_rfc3339(), outcome],
+        )?;
+        Ok(())
+    }
+
+    fn session_peers_all(&self, session_id: &str) -> StoreResult<Vec<SessionPeer>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT peer_id, participant_id, custom_participant_id, display_name, preset_name, joined_at, left_at
+             FROM session_peers WHERE session_id = ?1 ORDER BY joined_at, peer_id",
+        )?;
+        let rows = stmt.query_map([session_id], peer_row)?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// A page of a session's peers and the total.
+    pub fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
+        let all = self.session_peers_all(session_id)?;
+        let total = all.len() as u64;
+        let (limit, offset) = page.limit_offset();
+        Ok((all.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+    }
+
+    /// Live sessions and their present peers, to restore after a restart.
+    pub fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'")?;
+        let sessions: Vec<LiveSessionRow> = stmt
+            .query_map([], |r| {
+                Ok(LiveSessionRow {
+                    id: r.get(0)?,
+                    app_id: r.get(1)?,
+                    meeting_id: r.get(2)?,
+                    started_at: r.get(3)?,
+                    last_seq: r.get::<_, i64>(4)? as u64,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(sessions.len());
+        let mut peers_stmt = conn
+            .prepare("SELECT peer_id, participant_id FROM session_peers WHERE session_id = ?1 AND left_at IS NULL")?;
+        for s in sessions {
+            let peers = peers_stmt
+                .query_map([&s.id], |r| Ok(LivePeerRow { peer_id: r.get(0)?, participant_id: r.get(1)? }))?
+                .collect::<Result<_, _>>()?;
+            out.push((s, peers));
+        }
+        Ok(out)
+    }
+}

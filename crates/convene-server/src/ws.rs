@@ -1,0 +1,159 @@
+//! The signalling WebSocket (`GET /v1/signal`): one task per connection. The first frame must be
+//! `hello` within the handshake timeout; the token is checked (signature, expiry, revocation)
+//! before the room sees anything. Frames over the size limit close the connection with 1009;
+//! malformed frames get a 4400 error and change nothing.
+
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use convene_core::proto::{
+    decode_client, encode_server, ClientMessage, FrameError, ServerMessage, WireError, PROTOCOL_VERSION,
+};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::auth::now_secs;
+use crate::room::{Arrival, ConnHandle, Outgoing, RoomCommand};
+use crate::state::AppState;
+
+/// The largest frame read off the socket at all; frames between the protocol limit and this are
+/// read and refused with close code 1009.
+const SOCKET_FRAME_LIMIT: usize = 1024 * 1024;
+
+/// `GET /v1/signal`: upgrades to the signalling WebSocket.
+pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.max_message_size(SOCKET_FRAME_LIMIT)
+        .max_frame_size(SOCKET_FRAME_LIMIT)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, msg: &ServerMessage) -> bool {
+    sink.send(Message::Text(Utf8Bytes::from(encode_server(msg)))).await.is_ok()
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+}
+
+fn error_msg(code: u16, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { req: None, error: WireError { code, message: message.into() } }
+}
+
+/// Reads and decodes one text frame. `None` when the connection ended.
+async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<Result<ClientMessage, FrameError>> {
+    loop {
+        match stream.next().await? {
+            Ok(Message::Text(text)) => return Some(decode_client(text.as_str())),
+            Ok(Message::Binary(_)) => return Some(Err(FrameError::Malformed("binary frames are not used".into()))),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let timings = state.0.timings.clone();
+    // The handshake: hello, within the timeout.
+    let hello = tokio::time::timeout(timings.handshake_timeout, next_text(&mut stream)).await;
+    let (token, resume, protocol) = match hello {
+        Err(_) => return close(&mut sink, 1008, "no hello in time").await,
+        Ok(None) => return,
+        Ok(Some(Ok(ClientMessage::Hello { protocol, token, resume }))) => (token, resume, protocol),
+        Ok(Some(Err(FrameError::TooLarge { .. }))) => return close(&mut sink, 1009, "frame too large").await,
+        Ok(Some(Ok(_))) => {
+            send(&mut sink, &error_msg(4400, "the first frame must be hello")).await;
+            return close(&mut sink, 1008, "expected hello").await;
+        }
+        Ok(Some(Err(e))) => {
+            send(&mut sink, &error_msg(e.code(), e.to_string())).await;
+            return close(&mut sink, 1008, "malformed hello").await;
+        }
+    };
+    if protocol != PROTOCOL_VERSION {
+        send(
+            &mut sink,
+            &error_msg(4400, format!("unsupported protocol {protocol}; this server speaks {PROTOCOL_VERSION}")),
+        )
+        .await;
+        return close(&mut sink, 1008, "unsupported protocol").await;
+    }
+    let claims = match state.0.tokens.verify(&token, now_secs()) {
+        Ok(c) => c,
+        Err(e) => {
+            send(&mut sink, &error_msg(4, format!("invalid auth token: {e}"))).await;
+            return close(&mut sink, 1008, "invalid auth token").await;
+        }
+    };
+    let participant = match state.store().participant_by_id(&claims.participant_id) {
+        Ok(Some((p, home))) if home.meeting_id == claims.meeting_id && home.app_id == claims.app_id => p,
+        Ok(_) => {
+            send(&mut sink, &error_msg(4, "invalid auth token: the participant was removed")).await;
+            return close(&mut sink, 1008, "revoked token").await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store failure during a handshake");
+            send(&mut sink, &error_msg(1200, "internal error")).await;
+            return close(&mut sink, 1011, "internal error").await;
+        }
+    };
+    let Some(room) = state.0.rooms.sender(&state, &claims.app_id, &claims.meeting_id) else {
+        send(&mut sink, &error_msg(4, "invalid auth token: the meeting no longer exists")).await;
+        return close(&mut sink, 1008, "no such meeting").await;
+    };
+    let (conn, rx) = ConnHandle::new();
+    let conn_id = conn.id;
+    let kill = conn.kill.clone();
+    let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume };
+    if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
+        return close(&mut sink, 1013, "room unavailable; try again").await;
+    }
+    pump(&mut sink, &mut stream, rx, &room, conn_id, &kill, &timings).await;
+    let _ = room.send(RoomCommand::Detach { conn_id }).await;
+}
+
+/// Moves frames both ways until either side ends, the room drops the connection, or it idles.
+async fn pump(
+    sink: &mut Sink,
+    stream: &mut SplitStream<WebSocket>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    room: &mpsc::Sender<RoomCommand>,
+    conn_id: u64,
+    kill: &tokio::sync::Notify,
+    timings: &crate::state::Timings,
+) {
+    let mut last_rx = Instant::now();
+    loop {
+        let idle_at = last_rx + timings.idle_timeout;
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Outgoing::Frame(f)) => {
+                    if sink.send(Message::Text(f)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,
+                None => return close(sink, 1000, "closed").await,
+            },
+            incoming = next_text(stream) => {
+                last_rx = Instant::now();
+                let cmd = match incoming {
+                    None => return,
+                    Some(Err(FrameError::TooLarge { .. })) => return close(sink, 1009, "frame too large").await,
+                    Some(Ok(msg)) => RoomCommand::Frame { conn_id, msg },
+                    Some(Err(e)) => RoomCommand::BadFrame { conn_id, code: e.code(), message: e.to_string() },
+                };
+                if room.send(cmd).await.is_err() {
+                    return close(sink, 1013, "room unavailable; try again").await;
+                }
+            }
+            _ = kill.notified() => return close(sink, 1013, "too slow; resume").await,
+            _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, 1001, "idle").await,
+        }
+    }
+}
