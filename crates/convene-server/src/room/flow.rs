@@ -405,13 +405,19 @@ impl Room {
     /// session `ENDED` in the store, `meeting.ended` queued. Returns how many peers were removed.
     pub(super) fn end_session(&mut self, reason: EndReason, by: Actor) -> u64 {
         let Some(live) = self.session.take() else { return 0 };
-        if self.recording.is_some() {
-            let _ = self.stop_recording_in(&live, None, "ALL_PEERS_LEFT");
+        let recording = self.recording.is_some();
+        if recording {
+            let joined = self.joined_ids();
+            self.broadcast(&joined, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });
         }
         let end = SessionEnd { session_id: live.id.clone(), reason, ended_by: by.clone() };
         let everyone: Vec<String> =
             self.peers.iter().filter(|(_, p)| p.status != Status::Joining).map(|(id, _)| id.clone()).collect();
+        // The end goes into the recording's timeline before the file is closed.
         self.broadcast(&everyone, SessionEvent::SessionEnded { end: end.clone() });
+        if recording {
+            let _ = self.stop_recording_in(None, "ALL_PEERS_LEFT", false);
+        }
         let ended_by = serde_json::to_string(&by).unwrap_or_default();
         let reason_str =
             serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();

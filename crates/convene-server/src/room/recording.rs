@@ -12,7 +12,7 @@ use convene_core::proto::SessionEvent;
 use convene_core::RecordingState;
 use serde_json::json;
 
-use super::actor::{Live, Room};
+use super::actor::Room;
 use super::{ApiReply, RecordingAction};
 use crate::model::Recording;
 use crate::store::{new_id, now_rfc3339};
@@ -114,22 +114,18 @@ impl Room {
         Ok(self.with_url(rec))
     }
 
-    /// Stops the recording (optionally only if it has this id).
+    /// Stops the recording (optionally only if it has this id), telling the peers.
     pub(super) fn stop_recording(&mut self, id: Option<&str>, reason: &str) -> Result<Recording, (u16, String)> {
-        let Some(live) = self.session.take() else {
-            return Err((409, "nothing is recording".into()));
-        };
-        let result = self.stop_recording_in(&live, id, reason);
-        self.session = Some(live);
-        result
+        self.stop_recording_in(id, reason, true)
     }
 
-    /// Stops the recording of `live`, telling its peers.
+    /// Stops the recording; `tell_clients` sends `STOPPING` and `IDLE` to the peers (not when the
+    /// session is ending, which tells them itself).
     pub(super) fn stop_recording_in(
         &mut self,
-        _live: &Live,
         id: Option<&str>,
         reason: &str,
+        tell_clients: bool,
     ) -> Result<Recording, (u16, String)> {
         match &self.recording {
             None => return Err((409, "nothing is recording".into())),
@@ -139,8 +135,10 @@ impl Room {
             Some(_) => {}
         }
         let mut active = self.recording.take().expect("checked above");
-        let everyone = self.joined_ids();
-        self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });
+        let everyone = if tell_clients { self.joined_ids() } else { Vec::new() };
+        if tell_clients {
+            self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });
+        }
         let mut rec = active.rec.clone();
         rec.status = "UPLOADING".into();
         rec.stopped_time = Some(now_rfc3339());
@@ -159,7 +157,9 @@ impl Room {
             }
         }
         self.save_and_announce(&rec);
-        self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Idle });
+        if tell_clients {
+            self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Idle });
+        }
         Ok(self.with_url(rec))
     }
 

@@ -58,9 +58,11 @@ impl Store {
     /// Pending deliveries due at `now_ms`, oldest first.
     pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         let conn = self.lock();
+        // Deliveries go to the webhook's current URL, so fixing a URL also fixes the backlog.
         let mut stmt = conn.prepare(
-            "SELECT id, uuid, webhook_id, url, body, attempts FROM outbox
-             WHERE status = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, id LIMIT ?2",
+            "SELECT o.id, o.uuid, o.webhook_id, COALESCE(w.url, o.url), o.body, o.attempts
+             FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id
+             WHERE o.status = 'pending' AND o.next_attempt_ms <= ?1 ORDER BY o.next_attempt_ms, o.id LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![now_ms, limit as i64], |r| {
@@ -97,6 +99,11 @@ impl Store {
             params![id, status, next_attempt_ms, error],
         )?;
         Ok(())
+    }
+
+    /// Makes every pending delivery due at `now_ms` (an operator's "retry now"). Returns how many.
+    pub fn retry_pending_now(&self, now_ms: i64) -> StoreResult<usize> {
+        Ok(self.lock().execute("UPDATE outbox SET next_attempt_ms = ?1 WHERE status = 'pending'", [now_ms])?)
     }
 
     /// Counts deliveries by status (for tests and operators).

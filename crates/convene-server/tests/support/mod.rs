@@ -1,0 +1,237 @@
+//! Test support: an embedded server on an ephemeral loopback port, a small REST helper, and a raw
+//! protocol client (WebSocket frames in and out, no state machine) for server-side tests.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use convene_core::proto::{decode_server, encode_client, ClientMessage, Resume, ServerMessage, PROTOCOL_VERSION};
+use convene_server::{DataLocation, RunningServer, ServerConfig, Timings};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Fast timings for tests.
+pub fn fast_timings() -> Timings {
+    Timings {
+        away_grace: Duration::from_secs(5),
+        handshake_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(30),
+        webhook_retry_base: Duration::from_millis(50),
+        webhook_max_attempts: 5,
+        room_idle: Duration::from_secs(30),
+    }
+}
+
+/// A running server and what tests need to talk to it.
+pub struct TestServer {
+    pub server: RunningServer,
+    pub token: String,
+    pub account: String,
+    pub app: String,
+    http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(DataLocation::Memory, fast_timings(), None).await
+    }
+
+    pub async fn start_with(data: DataLocation, timings: Timings, admin_token: Option<&str>) -> Self {
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data,
+            admin_token: admin_token.map(str::to_owned),
+            base_url: None,
+            timings,
+        };
+        let server = convene_server::start(config).await.expect("server starts");
+        let token = server.admin_token.clone();
+        let (account, app) = server.default_app.clone();
+        Self { server, token, account, app, http: reqwest::Client::new() }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// `{base}/client/v4/accounts/{account}/realtime/kit/{app}`.
+    pub fn kit(&self) -> String {
+        format!("{}/client/v4/accounts/{}/realtime/kit/{}", self.url(), self.account, self.app)
+    }
+
+    /// A request with the admin token; returns the status and the JSON body (Null when empty).
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.api_as(&self.token.clone(), method, path, body).await
+    }
+
+    /// A request with a given bearer token. `path` is absolute (`/client/...`) or relative to
+    /// [`TestServer::kit`].
+    pub async fn api_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = if path.starts_with("/client") || path.starts_with("/.well-known") || path.starts_with("/v1") {
+            format!("{}{path}", self.url())
+        } else {
+            format!("{}{path}", self.kit())
+        };
+        let mut req =
+            self.http.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    /// Creates a meeting; returns its id.
+    pub async fn meeting(&self, body: Value) -> String {
+        let (status, v) = self.api("POST", "/meetings", Some(body)).await;
+        assert_eq!(status, 201, "{v}");
+        v["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Adds a participant; returns (participant id, token).
+    pub async fn participant(&self, meeting: &str, custom: &str, preset: &str) -> (String, String) {
+        let body = json!({"custom_participant_id": custom, "preset_name": preset, "name": custom});
+        let (status, v) = self.api("POST", &format!("/meetings/{meeting}/participants"), Some(body)).await;
+        assert_eq!(status, 201, "{v}");
+        (v["data"]["id"].as_str().unwrap().to_owned(), v["data"]["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a preset with these permissions changes over `group_call_participant`.
+    pub async fn preset(&self, name: &str, permissions: Value) -> String {
+        let (status, v) = self.api("POST", "/presets", Some(json!({"name": name, "permissions": permissions}))).await;
+        assert_eq!(status, 201, "{v}");
+        v["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1/signal", self.server.addr)
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A protocol-level client: frames in, frames out.
+pub struct RawClient {
+    ws: Ws,
+    pub peer_id: String,
+    pub last_seq: u64,
+    next_req: u64,
+}
+
+impl RawClient {
+    /// Connects without sending anything.
+    pub async fn open(url: &str) -> Ws {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        ws
+    }
+
+    /// Connects and says hello; panics unless welcomed.
+    pub async fn connect(url: &str, token: &str) -> Self {
+        Self::connect_resume(url, token, None).await.expect("welcomed")
+    }
+
+    /// Connects and says hello (optionally resuming); returns the first answer when not welcomed.
+    pub async fn connect_resume(url: &str, token: &str, resume: Option<Resume>) -> Result<Self, ServerMessage> {
+        let mut ws = Self::open(url).await;
+        let last_seq = resume.as_ref().map(|r| r.last_seq).unwrap_or(0);
+        let hello = ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: token.to_owned(), resume };
+        ws.send(Message::Text(encode_client(&hello).into())).await.unwrap();
+        let mut client = Self { ws, peer_id: String::new(), last_seq, next_req: 1 };
+        match client.recv().await {
+            Some(ServerMessage::Welcome { peer_id, .. }) => {
+                client.peer_id = peer_id;
+                Ok(client)
+            }
+            Some(other) => Err(other),
+            None => panic!("closed before any answer"),
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) {
+        self.ws.send(Message::Text(encode_client(msg).into())).await.unwrap();
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    pub fn req(&mut self) -> u64 {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    /// The next message (None when the connection closed), within five seconds.
+    pub async fn recv(&mut self) -> Option<ServerMessage> {
+        loop {
+            let next =
+                tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await.expect("a message within 5 s");
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let msg = decode_server(t.as_str()).expect("server frames decode");
+                    if let ServerMessage::Event { seq, .. } = &msg {
+                        assert!(*seq > self.last_seq, "sequence went from {} to {seq}", self.last_seq);
+                        self.last_seq = *seq;
+                    }
+                    return Some(msg);
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The close code the server sent (reading and dropping messages until then).
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(5), self.ws.next()).await.expect("closed within 5 s");
+            match next {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Messages until one matches `pred` (which is returned); panics if the connection closes.
+    pub async fn until(&mut self, mut pred: impl FnMut(&ServerMessage) -> bool) -> ServerMessage {
+        loop {
+            match self.recv().await {
+                Some(m) if pred(&m) => return m,
+                Some(_) => continue,
+                None => panic!("connection closed while waiting"),
+            }
+        }
+    }
+
+    /// Sends a command and waits for its reply or error.
+    pub async fn call(&mut self, build: impl FnOnce(u64) -> ClientMessage) -> ServerMessage {
+        let req = self.req();
+        self.send(&build(req)).await;
+        self.until(|m| matches!(m, ServerMessage::Reply { req: r, .. } | ServerMessage::Error { req: Some(r), .. } if *r == req))
+            .await
+    }
+
+    /// Joins and waits for the join's reply.
+    pub async fn join(&mut self) -> ServerMessage {
+        self.call(|req| ClientMessage::Join { req }).await
+    }
+
+    /// Drops the connection without a leave.
+    pub async fn drop_connection(mut self) -> (String, u64) {
+        let _ = self.ws.close(None).await;
+        (self.peer_id, self.last_seq)
+    }
+}
+
+/// The error code of an `Error` message.
+pub fn error_code(msg: &ServerMessage) -> Option<u16> {
+    match msg {
+        ServerMessage::Error { error, .. } => Some(error.code),
+        _ => None,
+    }
+}
