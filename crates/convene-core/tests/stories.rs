@@ -268,3 +268,48 @@ fn the_server_refuses_a_crafted_kick_all_and_nothing_changes() {
     assert_eq!(w.core("host").room_state(), RoomState::Joined);
     assert!(w.server.ended_sessions.is_empty());
 }
+
+#[test]
+fn a_snapshot_while_joined_resynchronises_the_roster_with_events() {
+    let (mut core, now) = joined_core();
+    let peer = |id: &str| convene_core::proto::Peer {
+        id: id.into(),
+        user_id: format!("u-{id}"),
+        name: id.into(),
+        picture: None,
+        custom_participant_id: id.into(),
+        preset_name: "group_call_participant".into(),
+        hidden: false,
+    };
+    core.handle_server_message(
+        now,
+        ServerMessage::Event { seq: 2, event: SessionEvent::PeerJoined { peer: peer("a") } },
+    );
+    core.handle_server_message(
+        now,
+        ServerMessage::Event { seq: 3, event: SessionEvent::PeerJoined { peer: peer("b") } },
+    );
+    while core.poll_output().is_some() {}
+    let room = convene_core::proto::RoomSnapshot {
+        self_peer: peer("me"),
+        session: convene_core::proto::SessionInfo { id: "s1".into(), started_at: "t".into() },
+        peers: vec![peer("b"), peer("c"), peer("me")],
+        waitlisted: vec![],
+        recording: convene_core::RecordingState::Recording,
+    };
+    core.handle_server_message(now, ServerMessage::Event { seq: 1_000_004, event: SessionEvent::Joined { room } });
+    let events: Vec<serde_json::Value> = std::iter::from_fn(|| core.poll_output())
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e.payload()),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["participant"]["id"].as_str().or(e["state"].as_str()).unwrap_or("")))
+        .collect();
+    assert_eq!(names, [("participantLeft", "a"), ("participantJoined", "c"), ("recordingUpdate", "RECORDING")]);
+    let ids: Vec<&str> = core.roster().joined().keys().map(String::as_str).collect();
+    assert_eq!(ids, ["b", "c"], "never self");
+    assert_eq!(core.room_state(), RoomState::Joined);
+}

@@ -115,8 +115,10 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, closes connections, waits for the server task.
+    /// Stops accepting, closes every connection (code 1012: clients resume after a restart),
+    /// stops the rooms (live sessions stay `LIVE` in the store), waits for the server task.
     pub async fn shutdown(self) {
+        self.state.0.stopping.send_replace(true);
         let _ = self.shutdown.send(());
         let _ = self.task.await;
         if let Some(dir) = self.temp_dir {
@@ -211,6 +213,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         recordings_dir,
         base_url,
         timings: config.timings.clone(),
+        stopping: tokio::sync::watch::channel(false).0,
     }));
     restore_live_sessions(&state)?;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();

@@ -55,6 +55,8 @@ pub struct Shared {
     pub base_url: String,
     /// Timings.
     pub timings: Timings,
+    /// Becomes true when the server stops: connections close with 1012, rooms end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// A cheap handle on [`Shared`].
@@ -65,5 +67,10 @@ impl AppState {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// A receiver that changes when the server stops.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.stopping.subscribe()
     }
 }

@@ -113,7 +113,7 @@ async fn connection(socket: WebSocket, state: AppState) {
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, 1013, "room unavailable; try again").await;
     }
-    pump(&mut sink, &mut stream, rx, &room, conn_id, &kill, &timings).await;
+    pump(&mut sink, &mut stream, rx, &room, conn_id, &kill, &timings, state.stopping()).await;
     let _ = room.send(RoomCommand::Detach { conn_id }).await;
 }
 
@@ -126,8 +126,10 @@ async fn pump(
     conn_id: u64,
     kill: &tokio::sync::Notify,
     timings: &crate::state::Timings,
+    state_stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut last_rx = Instant::now();
+    let mut stopping = state_stopping;
     loop {
         let idle_at = last_rx + timings.idle_timeout;
         tokio::select! {
@@ -153,6 +155,7 @@ async fn pump(
                 }
             }
             _ = kill.notified() => return close(sink, 1013, "too slow; resume").await,
+            _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
             _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, 1001, "idle").await,
         }
     }

@@ -171,6 +171,10 @@ impl Participant {
     }
 
     fn admitted(&mut self, room: RoomSnapshot) {
+        if self.room == RoomState::Joined {
+            self.resync(room);
+            return;
+        }
         if !matches!(self.room, RoomState::Init | RoomState::Waitlisted) {
             tracing::warn!(state = %self.room, "admission outside a join ignored");
             return;
@@ -197,6 +201,61 @@ impl Participant {
         }
         tracing::info!(peers = self.roster.joined().len(), "joined");
         self.emit(Event::RoomJoined { reconnected: false });
+    }
+
+    /// A fresh snapshot while joined (the server could not replay everything after a resume):
+    /// the roster becomes the snapshot's, with an event for every difference.
+    fn resync(&mut self, room: RoomSnapshot) {
+        if self.session.as_ref().is_some_and(|s| s.id != room.session.id) {
+            tracing::warn!("a snapshot of another session ignored");
+            return;
+        }
+        tracing::info!(peers = room.peers.len(), "resynchronised from a snapshot");
+        let self_id = room.self_peer.id;
+        let mut fresh = crate::roster::Roster::default();
+        if self.permissions().show_participant_list {
+            for peer in room.peers {
+                fresh.add_joined(peer, &self_id);
+            }
+        }
+        if self.permissions().accept_waiting_requests {
+            for peer in room.waitlisted {
+                fresh.add_waiting(peer, &self_id);
+            }
+        }
+        let old = std::mem::replace(&mut self.roster, fresh);
+        for (id, participant) in old.joined() {
+            if !self.roster.joined().contains_key(id) {
+                self.emit(Event::ParticipantLeft { participant: participant.clone() });
+            }
+        }
+        for (id, participant) in old.waitlisted() {
+            if !self.roster.waitlisted().contains_key(id) {
+                let outcome = crate::proto::WaitlistOutcome::Left;
+                self.emit(Event::WaitlistRemoved { participant: participant.clone(), outcome });
+            }
+        }
+        let joined: Vec<_> = self
+            .roster
+            .joined()
+            .iter()
+            .filter(|(id, _)| !old.joined().contains_key(*id))
+            .map(|(_, p)| p.clone())
+            .collect();
+        for participant in joined {
+            self.emit(Event::ParticipantJoined { participant });
+        }
+        let waiting: Vec<_> = self
+            .roster
+            .waitlisted()
+            .iter()
+            .filter(|(id, _)| !old.waitlisted().contains_key(*id))
+            .map(|(_, p)| p.clone())
+            .collect();
+        for participant in waiting {
+            self.emit(Event::WaitlistAdded { participant });
+        }
+        self.set_recording(room.recording);
     }
 
     fn room_event(&mut self, event: SessionEvent) {

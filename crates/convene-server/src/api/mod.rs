@@ -177,6 +177,11 @@ impl PageQuery {
         if page_no == 0 || !(1..=100).contains(&per_page) {
             return Err(ApiError::bad_request("page_no starts at 1 and per_page is 1..=100"));
         }
+        // The offset must fit SQL's signed 64-bit OFFSET (and not overflow computing it).
+        let offset = (page_no - 1).checked_mul(per_page).filter(|o| i64::try_from(*o).is_ok());
+        if offset.is_none() {
+            return Err(ApiError::bad_request("page_no is too large"));
+        }
         Ok(Page { page_no, per_page })
     }
 }

@@ -162,14 +162,16 @@ impl Room {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCommand>) {
         let meeting_id = self.meeting.id.clone();
         tracing::debug!(meeting = %meeting_id, "room started");
+        let mut stopping = self.state.stopping();
         loop {
-            let deadline = self.next_deadline();
-            let cmd = match deadline {
-                Some(at) => tokio::select! {
-                    cmd = rx.recv() => cmd,
-                    _ = tokio::time::sleep_until(at.into()) => { self.tick(Instant::now()); continue; }
-                },
-                None => rx.recv().await,
+            if *stopping.borrow() {
+                break;
+            }
+            let deadline = self.next_deadline().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
+                _ = tokio::time::sleep_until(deadline.into()) => { self.tick(Instant::now()); continue; }
+                _ = stopping.changed() => break,
             };
             let Some(cmd) = cmd else { break };
             self.handle(cmd);

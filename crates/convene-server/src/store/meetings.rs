@@ -81,15 +81,17 @@ impl Store {
     /// A page of an app's meetings (optionally whose title contains `search`) and the total.
     pub fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)> {
         let conn = self.lock();
-        let pattern = format!("%{}%", search.unwrap_or(""));
+        // `search` is a plain substring: escape LIKE's wildcards so `%` and `_` match themselves.
+        let escaped = search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
         let total: u64 = conn.query_row(
-            "SELECT COUNT(*) FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2",
+            "SELECT COUNT(*) FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'",
             params![app_id, pattern],
             |r| r.get(0),
         )?;
         let (limit, offset) = page.limit_offset();
         let sql = format!(
-            "SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2
+            "SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'
              ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
         );
         let mut stmt = conn.prepare(&sql)?;

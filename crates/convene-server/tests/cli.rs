@@ -1,0 +1,109 @@
+//! The `convene-server` binary: help, first-start output, `token create`, graceful SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_convene-server");
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).args(args).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn help_documents_every_option() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in
+        ["--listen", "--data", "--admin-token", "CONVENE_ADMIN_TOKEN", "--base-url", "--away-grace-secs", "token"]
+    {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+    let out = Command::new(BIN).args(["token", "create", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--scope") && help.contains("--app"), "{help}");
+}
+
+#[test]
+fn first_start_prints_what_a_developer_needs_and_sigterm_stops_it() {
+    let dir = std::env::temp_dir().join(format!("convene-cli-{}", uuid::Uuid::new_v4()));
+    let data = dir.to_str().unwrap().to_owned();
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data", &data])
+        .env_remove("CONVENE_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = String::new();
+    let mut token = String::new();
+    let mut app_path = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("convene-server listening on ") {
+            url = rest.trim().to_owned();
+        }
+        if line.contains("REST API:") {
+            app_path = line.split_whitespace().last().unwrap().trim_end_matches("/...").to_owned();
+        }
+        if line.contains("admin API token (shown once") {
+            token = line.split_whitespace().last().unwrap().to_owned();
+        }
+        if line.contains("ready app:") {
+            break;
+        }
+    }
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(token.starts_with("cvn_"), "{token}");
+    let auth = format!("Authorization: Bearer {token}");
+    let (code, body) = curl(&[&format!("{app_path}/presets"), "-H", &auth]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("group_call_host") && body.contains("webinar_viewer"), "{body}");
+
+    // A read-only token made by the CLI on the same data directory works at once.
+    let out = Command::new(BIN).args(["token", "create", "--scope", "read", "--data", &data]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let read_auth = format!("Authorization: Bearer {read}");
+    assert_eq!(curl(&[&format!("{app_path}/meetings"), "-H", &read_auth]).0, 200);
+    let (code, body) = curl(&[&format!("{app_path}/meetings"), "-H", &read_auth, "--json", "{}"]);
+    assert_eq!(code, 403, "{body}");
+    let out = Command::new(BIN).args(["token", "create", "--scope", "root", "--data", &data]).output().unwrap();
+    assert!(!out.status.success());
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    // A second start keeps the data and does not print a new token.
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data", &data])
+        .env_remove("CONVENE_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("ready app:");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(!printed.iter().any(|l| l.contains("shown once")), "{printed:?}");
+    child.kill().unwrap();
+    let _ = child.wait();
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,56 @@
+//! A server restart on the same data directory: the live session survives, clients resume it
+//! (with a fresh snapshot, since the event log is not kept across restarts), and it can still be
+//! ended for everyone.
+
+mod support;
+
+use convene_core::proto::{Resume, ServerMessage, SessionEvent};
+use convene_server::DataLocation;
+use serde_json::json;
+use support::{fast_timings, RawClient, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_resume_the_same_session_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("convene-restart-{}", uuid::Uuid::new_v4()));
+    let admin = "cvn_restart_admin";
+    let s = TestServer::start_with(DataLocation::Dir(dir.clone()), fast_timings(), Some(admin)).await;
+    let m = s.meeting(json!({})).await;
+    let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
+    let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
+    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
+    host.join().await;
+    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
+    bob.join().await;
+    host.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::PeerJoined { .. }, .. })).await;
+    let (status, v) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
+    assert_eq!(status, 200);
+    let session_id = v["data"]["id"].as_str().unwrap().to_owned();
+    s.server.shutdown().await;
+    assert_eq!(bob.close_code().await, Some(1012), "told to come back");
+    assert_eq!(host.close_code().await, Some(1012));
+
+    let s = TestServer::start_with(DataLocation::Dir(dir.clone()), fast_timings(), Some(admin)).await;
+    let (status, v) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
+    assert_eq!((status, v["data"]["id"].as_str()), (200, Some(session_id.as_str())), "the same session is live");
+    let mut resumed = Vec::new();
+    for (client, token) in [(bob, &bob_token), (host, &host_token)] {
+        let resume = Resume { peer_id: client.peer_id.clone(), last_seq: client.last_seq };
+        let mut again =
+            RawClient::connect_resume(&s.ws_url(), token, Some(resume)).await.expect("resumed after restart");
+        assert_eq!(again.peer_id, client.peer_id);
+        let snapshot =
+            again.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::Joined { .. }, .. })).await;
+        let ServerMessage::Event { seq, event: SessionEvent::Joined { room } } = snapshot else { unreachable!() };
+        assert!(seq > client.last_seq, "sequence numbers keep growing across the restart");
+        assert_eq!(room.session.id, session_id);
+        assert_eq!(room.peers.len(), 1, "the other participant is still in the room");
+        resumed.push(again);
+    }
+    let (status, v) = s.api("POST", &format!("/meetings/{m}/active-session/kick-all"), None).await;
+    assert_eq!((status, v["data"]["kicked_participants_count"].as_u64()), (200, Some(2)));
+    for c in &mut resumed {
+        c.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::SessionEnded { .. }, .. })).await;
+    }
+    s.server.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
