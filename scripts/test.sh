@@ -13,6 +13,14 @@ for component in rustfmt clippy; do
   fi
 done
 
+step "system tools the tests use (curl, openssl)"
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+fi
+
 step "format"
 cargo fmt --all -- --check
 

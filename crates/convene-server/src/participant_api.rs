@@ -16,7 +16,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(crate::api::bearer)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <participant token>"))?;
     let claims = state
         .0

@@ -113,25 +113,28 @@ async fn connection(socket: WebSocket, state: AppState) {
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, 1013, "room unavailable; try again").await;
     }
-    pump(&mut sink, &mut stream, rx, &room, conn_id, &kill, &timings, state.stopping()).await;
+    let link =
+        Link { room: &room, conn_id, kill: &kill, idle_timeout: timings.idle_timeout, stopping: state.stopping() };
+    pump(&mut sink, &mut stream, rx, link).await;
     let _ = room.send(RoomCommand::Detach { conn_id }).await;
 }
 
-/// Moves frames both ways until either side ends, the room drops the connection, or it idles.
-async fn pump(
-    sink: &mut Sink,
-    stream: &mut SplitStream<WebSocket>,
-    mut rx: mpsc::Receiver<Outgoing>,
-    room: &mpsc::Sender<RoomCommand>,
+/// One attached connection's ends.
+struct Link<'a> {
+    room: &'a mpsc::Sender<RoomCommand>,
     conn_id: u64,
-    kill: &tokio::sync::Notify,
-    timings: &crate::state::Timings,
-    state_stopping: tokio::sync::watch::Receiver<bool>,
-) {
+    kill: &'a tokio::sync::Notify,
+    idle_timeout: std::time::Duration,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Moves frames both ways until either side ends, the room drops the connection, the server
+/// stops, or it idles.
+async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc::Receiver<Outgoing>, link: Link<'_>) {
+    let Link { room, conn_id, kill, idle_timeout, mut stopping } = link;
     let mut last_rx = Instant::now();
-    let mut stopping = state_stopping;
     loop {
-        let idle_at = last_rx + timings.idle_timeout;
+        let idle_at = last_rx + idle_timeout;
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
@@ -140,6 +143,8 @@ async fn pump(
                     }
                 }
                 Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,
+                // The room let go: because the server is stopping (resume later), or the stay ended.
+                None if *stopping.borrow() => return close(sink, 1012, "server restarting; resume").await,
                 None => return close(sink, 1000, "closed").await,
             },
             incoming = next_text(stream) => {

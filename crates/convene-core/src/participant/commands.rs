@@ -236,6 +236,15 @@ impl Participant {
                 self.resolve(req, result);
                 self.drop_link();
             }
+            PendingKind::KickAll => match result {
+                // Accepted: settle when the session-ended event arrives (see `finish`).
+                Ok(ok) => {
+                    if let Some(p) = self.pending.get_mut(&req) {
+                        p.accepted = Some(ok);
+                    }
+                }
+                Err(e) => self.resolve(req, Err(e)),
+            },
             _ => self.resolve(req, result),
         }
     }

@@ -111,7 +111,9 @@ impl Participant {
                 self.link = Link::Down;
             }
             RoomState::Joined | RoomState::Waitlisted => {
-                let in_flight: Vec<u64> = self.pending.keys().copied().collect();
+                // An accepted kick-all waits for the end, which the resume will bring.
+                let in_flight: Vec<u64> =
+                    self.pending.iter().filter(|(_, p)| p.accepted.is_none()).map(|(r, _)| *r).collect();
                 for req in in_flight {
                     self.resolve(req, Err(ClientError::ConnectionLost));
                 }

@@ -110,6 +110,9 @@ enum PendingKind {
 struct Pending {
     kind: PendingKind,
     deadline: u64,
+    /// A kick-all the server accepted: it settles when the session-ended event arrives, so that
+    /// the caller's room state is already `ended` when `kickAll()` resolves.
+    accepted: Option<CommandOk>,
 }
 
 /// The connection as the core sees it.
@@ -327,11 +330,11 @@ impl Participant {
             RoomState::Ended => self.set_recording(RecordingState::Idle),
             _ => {}
         }
-        let settled: Vec<(RequestId, PendingKind)> = self.pending.iter().map(|(r, p)| (*r, p.kind)).collect();
-        for (req, kind) in settled {
-            let result = match kind {
+        let settled: Vec<(RequestId, Pending)> = self.pending.iter().map(|(r, p)| (*r, *p)).collect();
+        for (req, pending) in settled {
+            let result = match pending.kind {
                 PendingKind::Leave => Ok(CommandOk::default()),
-                PendingKind::KickAll if ended => Ok(CommandOk::default()),
+                PendingKind::KickAll if ended => Ok(pending.accepted.unwrap_or_default()),
                 _ => Err(ClientError::RoomClosed { state: room }),
             };
             self.resolve(req, result);
@@ -359,7 +362,7 @@ impl Participant {
     fn alloc_request(&mut self, now: u64, kind: PendingKind) -> RequestId {
         let req = self.next_req;
         self.next_req += 1;
-        self.pending.insert(req, Pending { kind, deadline: now + self.config.request_timeout_ms });
+        self.pending.insert(req, Pending { kind, deadline: now + self.config.request_timeout_ms, accepted: None });
         req
     }
 

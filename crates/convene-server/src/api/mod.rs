@@ -200,8 +200,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(secret) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).filter(|s| !s.is_empty())
-        else {
+        let Some(secret) = header.and_then(bearer).filter(|s| !s.is_empty()) else {
             return Err(ApiError::unauthorized("missing Authorization: Bearer <API token>"));
         };
         let record = state.store().token_by_hash(&hash_secret(secret))?;
@@ -247,9 +246,17 @@ impl Caller {
     }
 }
 
-/// Checks that a path id looks like one of ours (a UUID), so garbage gets 400, not 404 or 500.
+/// The credentials of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Checks that a path id is one of ours: a UUID in its canonical hyphenated lowercase form, so
+/// anything else gets 400, not 404 or 500.
 pub fn valid_id(kind: &str, id: &str) -> ApiResult<()> {
-    if uuid::Uuid::parse_str(id).is_ok() {
+    let canonical = uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+    if canonical {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!("{kind} {id:?} is not a valid id")))

@@ -6,10 +6,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
-use super::{app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
+use super::{
+    app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
+};
 use crate::model::{Webhook, SUBSCRIBABLE_EVENTS};
 use crate::state::AppState;
-use crate::store::{now_rfc3339, Page};
+use crate::store::now_rfc3339;
 
 /// Body of `POST /webhooks` (all fields) and `PATCH` (any of them).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,18 +81,22 @@ pub async fn create(
 
 /// Lists webhooks.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks", tag = "webhooks",
-    params(("account_id" = String, Path), ("app_id" = String, Path)),
-    responses((status = 200, body = ListEnvelope<Webhook>)),
+    params(("account_id" = String, Path), ("app_id" = String, Path), PageQuery),
+    responses((status = 200, body = ListEnvelope<Webhook>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    let items = state.store().list_webhooks(&app_id)?;
-    let total = items.len() as u64;
-    Ok(super::list(items, Page { page_no: 1, per_page: total.max(1) }, total))
+    let page = q.page()?;
+    let all = state.store().list_webhooks(&app_id)?;
+    let total = all.len() as u64;
+    let (limit, offset) = page.limit_offset();
+    let items = all.into_iter().skip(offset as usize).take(limit as usize).collect();
+    Ok(super::list(items, page, total))
 }
 
 fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {

@@ -413,16 +413,17 @@ impl Room {
         let end = SessionEnd { session_id: live.id.clone(), reason, ended_by: by.clone() };
         let everyone: Vec<String> =
             self.peers.iter().filter(|(_, p)| p.status != Status::Joining).map(|(id, _)| id.clone()).collect();
+        // The store says ENDED before anyone hears of it.
+        let ended_by = serde_json::to_string(&by).unwrap_or_default();
+        let reason_str =
+            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        if let Err(e) = self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq + 1) {
+            tracing::error!(error = %e, "could not record the end of a session");
+        }
         // The end goes into the recording's timeline before the file is closed.
         self.broadcast(&everyone, SessionEvent::SessionEnded { end: end.clone() });
         if recording {
             let _ = self.stop_recording_in(None, "ALL_PEERS_LEFT", false);
-        }
-        let ended_by = serde_json::to_string(&by).unwrap_or_default();
-        let reason_str =
-            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        if let Err(e) = self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq) {
-            tracing::error!(error = %e, "could not record the end of a session");
         }
         for id in &everyone {
             self.close_peer_conn(id, 1000, "session ended");

@@ -1,0 +1,1 @@
+//! Runnable examples live under `examples/`; this library is empty.
