@@ -21,8 +21,9 @@ type Connecting = Pin<Box<dyn Future<Output = Result<Ws, tokio_tungstenite::tung
 pub(crate) enum DriverCommand {
     /// Run a command; the answer comes when the server has acted (or a local check failed).
     Run(Command, oneshot::Sender<Result<CommandOk, ClientError>>),
-    /// Drop the connection as a network failure would (for tests of reconnection).
-    SimulateDisconnect,
+    /// A network outage starts (the connection drops; reconnection waits) or ends (for tests of
+    /// reconnection).
+    Outage(bool),
 }
 
 /// The core, shared with the [`crate::Meeting`] handles for queries.
@@ -49,6 +50,9 @@ impl Driver {
         let mut ws: Option<Ws> = None;
         let mut connecting: Option<Connecting> = None;
         let mut waiters: HashMap<RequestId, oneshot::Sender<Result<CommandOk, ClientError>>> = HashMap::new();
+        // During a simulated outage, a connection the core asks for waits until the outage ends.
+        let mut outage = false;
+        let mut deferred_connect = false;
         loop {
             // Drain every output before waiting for anything.
             let outputs: Vec<Output> = {
@@ -62,10 +66,11 @@ impl Driver {
                             if let Some(mut old) = ws.take() {
                                 let _ = old.close(None).await;
                             }
-                            let url = self.ws_url.clone();
-                            connecting = Some(Box::pin(async move {
-                                tokio_tungstenite::connect_async(url).await.map(|(stream, _)| stream)
-                            }));
+                            if outage {
+                                deferred_connect = true;
+                            } else {
+                                connecting = Some(self.connect());
+                            }
                         }
                         Output::Transmit(msg) => {
                             let text = encode_client(&msg);
@@ -106,10 +111,17 @@ impl Driver {
                             Err(e) => { let _ = answer.send(Err(e)); }
                         }
                     }
-                    Some(DriverCommand::SimulateDisconnect) => {
-                        connecting = None;
-                        if ws.take().is_some() {
+                    Some(DriverCommand::Outage(true)) => {
+                        outage = true;
+                        let was_connected = ws.take().is_some() || connecting.take().is_some();
+                        if was_connected {
                             lock(&self.core).handle_transport_closed(now());
+                        }
+                    }
+                    Some(DriverCommand::Outage(false)) => {
+                        outage = false;
+                        if std::mem::take(&mut deferred_connect) {
+                            connecting = Some(self.connect());
                         }
                     }
                 },
@@ -144,6 +156,11 @@ impl Driver {
         if let Some(mut s) = ws {
             let _ = s.close(None).await;
         }
+    }
+
+    fn connect(&self) -> Connecting {
+        let url = self.ws_url.clone();
+        Box::pin(async move { tokio_tungstenite::connect_async(url).await.map(|(stream, _)| stream) })
     }
 
     fn publish(&self, event: Event) {

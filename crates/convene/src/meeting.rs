@@ -130,11 +130,11 @@ impl Meeting {
         Recording { meeting: self }
     }
 
-    /// Drops the connection as a network failure would: the client reconnects and resumes. For
-    /// tests of reconnection.
+    /// Fault injection for tests: `true` drops the connection as a network failure would and
+    /// holds reconnection; `false` lets the client reconnect and resume.
     #[doc(hidden)]
-    pub async fn simulate_disconnect(&self) {
-        let _ = self.inner.commands.send(DriverCommand::SimulateDisconnect).await;
+    pub async fn simulate_outage(&self, down: bool) {
+        let _ = self.inner.commands.send(DriverCommand::Outage(down)).await;
     }
 
     fn read<T>(&self, f: impl FnOnce(&Participant) -> T) -> T {
