@@ -126,6 +126,36 @@ impl RunningServer {
         }
     }
 
+    /// Creates a meeting in the ready app, as `POST .../meetings` would. Returns its id.
+    pub fn create_meeting(&self, title: &str) -> Result<String, store::StoreError> {
+        let meeting = model::Meeting {
+            id: String::new(),
+            title: Some(title.to_owned()),
+            status: model::MeetingStatus::Active,
+            session_keep_alive_time_in_secs: 60,
+            record_on_start: false,
+            persist_chat: false,
+            live_stream_on_start: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        Ok(self.state.store().create_meeting(&self.default_app.1, meeting)?.id)
+    }
+
+    /// Adds a participant to a meeting of the ready app, as `POST .../participants` would.
+    /// Returns its id and auth token.
+    pub fn add_participant(
+        &self,
+        meeting_id: &str,
+        name: &str,
+        preset: &str,
+    ) -> Result<(String, String), store::StoreError> {
+        let app = &self.default_app.1;
+        let p = self.state.store().create_participant(app, meeting_id, name, preset, Some(name), None)?;
+        let token = self.state.0.tokens.issue(&p.id, meeting_id, app, auth::now_secs());
+        Ok((p.id, token))
+    }
+
     /// Stops the server without any cleanup, as a crash would (the data directory stays as is).
     pub fn abort(self) {
         self.task.abort();

@@ -24,6 +24,9 @@ pub struct Timings {
     pub webhook_max_attempts: u32,
     /// How long an idle room (no session, no peers) lingers before its task ends.
     pub room_idle: Duration,
+    /// Frames a connection may have queued before it counts as too slow and is dropped (it then
+    /// resumes and gets what it missed).
+    pub outgoing_queue: usize,
 }
 
 impl Default for Timings {
@@ -35,6 +38,7 @@ impl Default for Timings {
             webhook_retry_base: Duration::from_secs(1),
             webhook_max_attempts: 12,
             room_idle: Duration::from_secs(30),
+            outgoing_queue: 1024,
         }
     }
 }

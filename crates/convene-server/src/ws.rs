@@ -106,7 +106,7 @@ async fn connection(socket: WebSocket, state: AppState) {
         send(&mut sink, &error_msg(4, "invalid auth token: the meeting no longer exists")).await;
         return close(&mut sink, 1008, "no such meeting").await;
     };
-    let (conn, rx) = ConnHandle::new();
+    let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
     let kill = conn.kill.clone();
     let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume };

@@ -397,3 +397,26 @@ async fn bad_frames_get_typed_errors_and_change_nothing() {
     let err = RawClient::connect_resume(&s.ws_url(), &t2, None).await.err().expect("refused");
     assert_eq!(error_code(&err), Some(4));
 }
+
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_is_dropped_and_stays_in_the_session() {
+    // A two-frame queue holds a join's event and reply. The reply to start_recording and the two
+    // recording events that follow in the same turn of the room overflow it (a current-thread
+    // runtime keeps the connection task from draining in between).
+    let mut timings = support::fast_timings();
+    timings.outgoing_queue = 2;
+    let s = TestServer::start_with(convene_server::DataLocation::Memory, timings, None).await;
+    let m = s.meeting(json!({})).await;
+    let (_, token) = s.participant(&m, "host", "group_call_host").await;
+    let mut host = RawClient::connect(&s.ws_url(), &token).await;
+    assert!(matches!(host.join().await, ServerMessage::Reply { .. }));
+    let req = host.req();
+    host.send(&ClientMessage::StartRecording { req }).await;
+    assert_eq!(host.close_code().await, Some(1013), "dropped as too slow");
+    // The room went on without waiting for it, and keeps its place for a resume.
+    let (_, active) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
+    assert_eq!(active["data"]["status"], "LIVE");
+    assert_eq!(active["data"]["live_participants"], 1, "still in the session, away");
+    let (_, recs) = s.api("GET", "/recordings", None).await;
+    assert_eq!(recs["data"][0]["status"], "RECORDING");
+}

@@ -6,30 +6,46 @@
 //! resolves when the server has acted (`kick_all().await` returns once the session is `ENDED`) and
 //! fails with a typed error carrying RealtimeKit's code (`1201`, `1205`, ...).
 //!
-//! ```no_run
-//! use convene::{InitOptions, Meeting, RoomState};
+//! This example runs as a test against an embedded server (the hidden lines start it):
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = convene_server::start(convene_server::ServerConfig::ephemeral()).await?;
+//! # let meeting_id = server.create_meeting("Weekly sync")?;
+//! # let (_, host_token) = server.add_participant(&meeting_id, "Hana", "group_call_host")?;
+//! # let (_, guest_token) = server.add_participant(&meeting_id, "Ada", "group_call_participant")?;
+//! # let base_url = server.url();
+//! use convene::{Event, InitOptions, Meeting, RoomState};
 //! use futures_util::StreamExt;
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let meeting = Meeting::init(InitOptions::new("http://127.0.0.1:8790", "<participant token>")).await?;
-//! let mut events = meeting.events();
-//! meeting.join().await?;
-//! if meeting.self_().permissions().kick_participant {
-//!     match meeting.participants().kick_all().await {
-//!         Ok(removed) => println!("ended the session for {removed} peers"),
-//!         Err(e) if e.code() == 1201 => println!("not allowed"),
-//!         Err(e) => return Err(e.into()),
-//!     }
-//! }
-//! while let Some(event) = events.next().await {
-//!     if let convene::Event::RoomLeft { state } = event {
-//!         if state.room_state() == RoomState::Ended {
-//!             println!("the session was ended for everyone");
-//!         }
+//! let host = Meeting::init(InitOptions::new(base_url.clone(), host_token)).await?;
+//! let guest = Meeting::init(InitOptions::new(base_url, guest_token)).await?;
+//! let mut guest_events = guest.events();
+//! host.join().await?;
+//! guest.join().await?;
+//! assert_eq!(host.participants().joined().len(), 1);
+//!
+//! // Only a preset with kick_participant may end the session for everyone.
+//! assert!(host.self_().permissions().kick_participant);
+//! let refused = guest.participants().kick_all().await.unwrap_err();
+//! assert_eq!(refused.code(), 1201);
+//!
+//! // kickAll() resolves once the server has ended the session.
+//! let removed = host.participants().kick_all().await?;
+//! assert_eq!(removed, 2);
+//! assert_eq!(host.self_().room_state(), RoomState::Ended);
+//!
+//! // Everyone else learns it as roomLeft with state "ended".
+//! while let Some(event) = guest_events.next().await {
+//!     if let Event::RoomLeft { state } = event {
+//!         assert_eq!(state.room_state(), RoomState::Ended);
 //!         break;
 //!     }
 //! }
-//! # Ok(()) }
+//! # server.shutdown().await;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! One task per meeting drives the core: it selects over the socket, the command channel and the

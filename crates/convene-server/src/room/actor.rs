@@ -284,12 +284,15 @@ impl Room {
     }
 
     /// Queues a frame; a connection whose queue is full is too slow and is dropped (it resumes).
-    fn push(&mut self, conn: ConnHandle, frame: Utf8Bytes) {
-        if conn.tx.try_send(Outgoing::Frame(frame)).is_err() {
-            tracing::warn!(conn = conn.id, "client cannot keep up; disconnecting it");
-            conn.kill.notify_one();
-            self.detach(conn.id);
+    /// Returns whether the frame was queued.
+    pub(super) fn push(&mut self, conn: ConnHandle, frame: Utf8Bytes) -> bool {
+        if conn.tx.try_send(Outgoing::Frame(frame)).is_ok() {
+            return true;
         }
+        tracing::warn!(conn = conn.id, "client cannot keep up; disconnecting it");
+        conn.kill.notify_one();
+        self.detach(conn.id);
+        false
     }
 
     /// Sends one sequenced event to several peers: one sequence number, one serialisation.

@@ -102,7 +102,11 @@ impl Room {
             let frames: Vec<_> = p.replay.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
             tracing::debug!(peer = %peer_id, count = frames.len(), "replaying missed events");
             for f in frames {
-                let _ = conn.tx.try_send(super::Outgoing::Frame(f));
+                // A replay that overflows the queue drops the connection like any other; nothing
+                // is lost, the client resumes again from what it applied.
+                if !self.push(conn.clone(), f) {
+                    break;
+                }
             }
         } else if p.status == Status::Joined {
             tracing::debug!(peer = %peer_id, "replay log too short; sending a snapshot");

@@ -20,9 +20,6 @@ use crate::state::AppState;
 pub use actor::{spawn_restored, Restored};
 pub use recording::recording_path;
 
-/// Frames a connection may have queued before it counts as too slow and is dropped.
-pub const OUTGOING_QUEUE: usize = 1024;
-
 /// What a connection task is told to do.
 #[derive(Debug)]
 pub enum Outgoing {
@@ -46,9 +43,10 @@ pub struct ConnHandle {
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 impl ConnHandle {
-    /// A new handle and the receiving end for the connection task.
-    pub fn new() -> (Self, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
+    /// A new handle, queueing at most `capacity` frames, and the receiving end for the connection
+    /// task.
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         (Self { id: NEXT_CONN.fetch_add(1, Ordering::Relaxed), tx, kill: Arc::new(Notify::new()) }, rx)
     }
 }

@@ -20,6 +20,7 @@ pub fn fast_timings() -> Timings {
         webhook_retry_base: Duration::from_millis(50),
         webhook_max_attempts: 5,
         room_idle: Duration::from_secs(30),
+        outgoing_queue: 1024,
     }
 }
 
