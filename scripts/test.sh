@@ -21,17 +21,36 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
 
+step "browser toolchain: wasm32 target, wasm-bindgen CLI at the Cargo.lock version, Chromium, npm packages"
+rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  cargo install wasm-bindgen-cli --version "$wb_version"
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver
+fi
+(cd bindings/wasm/test && npm ci --no-audit --no-fund --loglevel=error)
+
 step "format"
 cargo fmt --all -- --check
 
-step "clippy (warnings are errors)"
+step "clippy (warnings are errors), native and wasm32"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p convene-wasm --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 step "the core stays sans-IO"
 scripts/check-sans-io.sh
 
 step "tests"
 cargo test --workspace --locked
+
+step "the npm package: build (size guard), wasm-bindgen tests in headless Chromium, JS tests, TypeScript"
+cargo build -p convene-server --locked
+scripts/build-wasm.sh
+CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
+(cd bindings/wasm/test && node --test --test-concurrency=1 && npx tsc -p tsconfig.json)
 
 step "benchmarks compile and run once (test mode)"
 cargo test -p convene-core --bench core --locked

@@ -1,0 +1,326 @@
+// convene: RealtimeKit's meeting API for the participant lifecycle, on the Convene core (WebAssembly).
+// The state lives in the core; everything here is a view on it or routes its events.
+
+import initWasm, { CoreClient } from './convene_wasm.js';
+
+/** An error of a meeting operation, with RealtimeKit's numeric `code` (e.g. 1201, 1205). */
+export class ClientError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'ClientError';
+    /** Numeric code: `err.code === 1201` works as RealtimeKit's documentation writes it. */
+    this.code = code;
+    /** The same code as RealtimeKit 2.0.2 sets it: a four-digit string, e.g. `'1201'`. */
+    this.codeString = String(code).padStart(4, '0');
+  }
+}
+
+function toClientError(e) {
+  if (e instanceof ClientError) return e;
+  if (e && typeof e.code === 'number') return new ClientError(e.code, e.message);
+  return new ClientError(0, String(e && e.message ? e.message : e));
+}
+
+async function call(promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    throw toClientError(e);
+  }
+}
+
+/** `on`, `off`, `once` and the `*` wildcard, as RealtimeKit's emitters. */
+export class Emitter {
+  #listeners = new Map();
+  on(event, listener) {
+    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
+    this.#listeners.get(event).add(listener);
+    return this;
+  }
+  off(event, listener) {
+    this.#listeners.get(event)?.delete(listener);
+    return this;
+  }
+  once(event, listener) {
+    const wrapped = (...args) => {
+      this.off(event, wrapped);
+      listener(...args);
+    };
+    return this.on(event, wrapped);
+  }
+  emit(event, ...args) {
+    for (const l of [...(this.#listeners.get(event) ?? [])]) safely(l, args);
+    for (const l of [...(this.#listeners.get('*') ?? [])]) safely(l, [event, ...args]);
+  }
+}
+
+function safely(listener, args) {
+  try {
+    listener(...args);
+  } catch (e) {
+    console.error('convene: a listener threw', e);
+  }
+}
+
+const snakeKey = (k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camelKey = (k) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+function rekey(value, f) {
+  if (Array.isArray(value)) return value.map((v) => rekey(v, f));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [f(k), rekey(v, f)]));
+  }
+  return value;
+}
+
+/** `meeting.self.permissions`: getters over the preset in force, and `permissionsUpdate`. */
+export class PermissionsPreset extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+  }
+  get #p() {
+    return this.#core.selfInfo().permissions;
+  }
+  get kickParticipant() { return this.#p.kick_participant; }
+  get pinParticipant() { return this.#p.pin_participant; }
+  get acceptWaitingRequests() { return this.#p.accept_waiting_requests; }
+  get canAcceptProductionRequests() { return this.#p.can_accept_production_requests; }
+  get canChangeParticipantPermissions() { return this.#p.can_change_participant_permissions; }
+  get canEditDisplayName() { return this.#p.can_edit_display_name; }
+  get canRecord() { return this.#p.can_record; }
+  get canLivestream() { return this.#p.can_livestream; }
+  get canSpotlight() { return this.#p.can_spotlight; }
+  get canDisableParticipantAudio() { return this.#p.disable_participant_audio; }
+  get canDisableParticipantVideo() { return this.#p.disable_participant_video; }
+  get canDisableParticipantScreensharing() { return this.#p.disable_participant_screensharing; }
+  get hiddenParticipant() { return this.#p.hidden_participant; }
+  get showParticipantList() { return this.#p.show_participant_list; }
+  get waitingRoomBehaviour() { return this.#p.waiting_room_type; }
+  get canProduceAudio() { return this.#p.media.audio.can_produce; }
+  get canProduceVideo() { return this.#p.media.video.can_produce; }
+  get canProduceScreenshare() { return this.#p.media.screenshare.can_produce; }
+  get stageEnabled() { return this.#p.stage_enabled; }
+  get stageAccess() { return this.#p.stage_access; }
+  get acceptStageRequests() { return this.#p.accept_stage_requests; }
+  get isRecorder() { return this.#p.is_recorder; }
+  get recorderType() { return this.#p.recorder_type; }
+  get transcriptionEnabled() { return this.#p.transcription_enabled; }
+  get polls() { return rekey(this.#p.polls, camelKey); }
+  get plugins() { return rekey(this.#p.plugins, camelKey); }
+  get chatPublic() { return rekey(this.#p.chat.public, camelKey); }
+  get chatPrivate() { return rekey(this.#p.chat.private, camelKey); }
+  get connectedMeetings() { return rekey(this.#p.connected_meetings, camelKey); }
+  /** The whole preset, camelCase. */
+  toJSON() { return rekey(this.#p, camelKey); }
+}
+
+/** `meeting.self`. */
+export class Self extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+    /** The preset's permissions. */
+    this.permissions = new PermissionsPreset(core);
+  }
+  get roomState() { return this.#core.roomState(); }
+  get roomJoined() { return this.#core.roomState() === 'joined'; }
+  get waitlistStatus() { return this.#core.waitlistStatus(); }
+  get id() { return this.#core.peerId() ?? undefined; }
+  get peerId() { return this.id; }
+  get userId() { return this.#core.selfInfo().user_id; }
+  get name() { return this.#core.selfInfo().name; }
+  get picture() { return this.#core.selfInfo().picture ?? undefined; }
+  get customParticipantId() { return this.#core.selfInfo().custom_participant_id; }
+  get presetName() { return this.#core.selfInfo().preset_name; }
+}
+
+/** A remote participant. */
+export class Participant {
+  #core;
+  constructor(core, record) {
+    this.#core = core;
+    /** Peer id. */
+    this.id = record.id;
+    this.peerId = record.id;
+    this.userId = record.userId;
+    this.name = record.name;
+    this.picture = record.picture;
+    this.customParticipantId = record.customParticipantId;
+    this.presetName = record.presetName;
+  }
+  /** Removes this participant (needs `kickParticipant`). */
+  kick() { return call(this.#core.kick(this.id)); }
+}
+
+/** `participants.joined` / `participants.waitlisted`: Map-like, keyed by peer id, with events. */
+export class ParticipantMap extends Emitter {
+  #core;
+  #list;
+  constructor(core, list) {
+    super();
+    this.#core = core;
+    this.#list = list;
+  }
+  #records() { return this.#list(this.#core).map((r) => new Participant(this.#core, r)); }
+  get size() { return this.#list(this.#core).length; }
+  get(id) { return this.#records().find((p) => p.id === id || p.userId === id); }
+  has(id) { return this.get(id) !== undefined; }
+  toArray() { return this.#records(); }
+  keys() { return this.#records().map((p) => p.id)[Symbol.iterator](); }
+  values() { return this.#records()[Symbol.iterator](); }
+  entries() { return this.#records().map((p) => [p.id, p])[Symbol.iterator](); }
+  forEach(fn) { for (const p of this.#records()) fn(p, p.id, this); }
+  [Symbol.iterator]() { return this.entries(); }
+}
+
+/** `meeting.participants`. */
+export class Participants extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+    this.joined = new ParticipantMap(core, (c) => c.joined());
+    this.waitlisted = new ParticipantMap(core, (c) => c.waitlisted());
+  }
+  /** Number of remote participants in the meeting. */
+  get count() { return this.joined.size; }
+  /** Ends the session for everyone; resolves once the server has ended it. */
+  async kickAll() { await call(this.#core.kickAll()); }
+  acceptWaitingRoomRequest(id) { return call(this.#core.acceptWaiting([id])); }
+  acceptAllWaitingRoomRequest(ids) {
+    return call(ids === undefined ? this.#core.acceptEveryoneWaiting() : this.#core.acceptWaiting(ids));
+  }
+  rejectWaitingRoomRequest(id) { return call(this.#core.rejectWaiting(id)); }
+  /** `patch` takes RealtimeKit's camelCase `PresetUpdates` (snake_case is accepted too). */
+  updatePermissions(ids, patch) {
+    return call(Promise.resolve().then(() => this.#core.updatePermissions(ids, JSON.stringify(rekey(patch, snakeKey)))));
+  }
+  /** Deprecated in RealtimeKit; use `participant.kick()`. */
+  kick(id) { return call(this.#core.kick(id)); }
+}
+
+/** `meeting.meta`. */
+export class Meta extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+  }
+  get meetingId() { return this.#core.meeting().id; }
+  get meetingTitle() { return this.#core.meeting().title; }
+  get sessionId() { return this.#core.session()?.id; }
+  get meetingStartedTimestamp() {
+    const s = this.#core.session();
+    return s ? new Date(s.started_at) : undefined;
+  }
+  get socketState() { return this.#core.socketState(); }
+}
+
+/** `meeting.recording`. */
+export class Recording extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+  }
+  get recordingState() { return this.#core.recordingState(); }
+  start() { return call(this.#core.startRecording()); }
+  stop() { return call(this.#core.stopRecording()); }
+}
+
+let ready;
+function loadWasm(wasm) {
+  if (!ready) ready = initWasm(wasm === undefined ? undefined : { module_or_path: wasm });
+  return ready;
+}
+
+/** A meeting client with RealtimeKit's API for the participant lifecycle. */
+export default class ConveneClient extends Emitter {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+    this.self = new Self(core);
+    this.participants = new Participants(core);
+    this.meta = new Meta(core);
+    this.recording = new Recording(core);
+  }
+
+  /**
+   * Fetches who the participant is, its preset and the meeting, and returns a client in state
+   * `init`. `baseURI` is the Convene server (default: this page's origin).
+   */
+  static async init({ authToken, baseURI, wasm, options } = {}) {
+    if (!authToken) throw new ClientError(4, 'authToken was not passed');
+    const base = (baseURI ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
+    await loadWasm(wasm);
+    let response;
+    try {
+      response = await fetch(`${base}/v1/participant/me`, { headers: { authorization: `Bearer ${authToken}` } });
+    } catch (e) {
+      throw new ClientError(1, `failed to initialize: ${e.message}`);
+    }
+    const body = await response.json().catch(() => ({}));
+    if (response.status === 401) throw new ClientError(4, body?.error?.message ?? 'invalid auth token');
+    if (!response.ok) throw new ClientError(1, `failed to initialize: HTTP ${response.status}`);
+    const d = body.data;
+    const selfInfo = {
+      user_id: d.participant.id,
+      name: d.participant.name ?? d.participant.custom_participant_id,
+      picture: d.participant.picture ?? undefined,
+      custom_participant_id: d.participant.custom_participant_id,
+      preset_name: d.participant.preset_name,
+      permissions: d.permissions,
+    };
+    const meeting = { id: d.meeting.id, title: d.meeting.title ?? '' };
+    const wsURL = `${base.replace(/^http/, 'ws')}/v1/signal`;
+    let client;
+    const core = new CoreClient(wsURL, authToken, JSON.stringify(selfInfo), JSON.stringify(meeting),
+      (events) => client.#route(events), options ? JSON.stringify(options) : undefined);
+    client = new ConveneClient(core);
+    return client;
+  }
+
+  /** Joins (or enters the waiting room); resolves once the server has answered. */
+  join() { return call(this.#core.join()); }
+  /** Leaves: only this participant goes. */
+  leave() { return call(this.#core.leave()); }
+  /** Deprecated aliases. */
+  joinRoom() { return this.join(); }
+  leaveRoom() { return this.leave(); }
+
+  /** Fault injection for tests: drops the connection and holds reconnection while `true`. */
+  simulateOutage(down) { this.#core.simulateOutage(down); }
+
+  #route(events) {
+    for (const e of events) {
+      const { event, ...rest } = e;
+      switch (event) {
+        case 'roomJoined': this.self.emit('roomJoined', rest); break;
+        case 'roomLeft': this.self.emit('roomLeft', rest); break;
+        case 'waitlisted': this.self.emit('waitlisted'); break;
+        case 'participantJoined':
+          this.participants.joined.emit('participantJoined', new Participant(this.#core, rest.participant));
+          break;
+        case 'participantLeft':
+          this.participants.joined.emit('participantLeft', new Participant(this.#core, rest.participant));
+          break;
+        case 'kicked': this.participants.joined.emit('kicked', { id: rest.id, kickedBy: rest.kickedBy }); break;
+        case 'waitlistAdded':
+          this.participants.waitlisted.emit('participantJoined', new Participant(this.#core, rest.participant));
+          break;
+        case 'waitlistRemoved':
+          this.participants.waitlisted.emit('participantLeft', new Participant(this.#core, rest.participant), rest.outcome);
+          break;
+        case 'permissionsUpdate': this.self.permissions.emit('permissionsUpdate', rest.patch, rest.changedBy); break;
+        case 'recordingUpdate': this.recording.emit('recordingUpdate', rest.state); break;
+        case 'socketConnectionUpdate': this.meta.emit('socketConnectionUpdate', rest); break;
+        case 'sessionEnded': this.emit('sessionEnded', rest); break;
+        default: break;
+      }
+      this.emit('event', e);
+    }
+  }
+}

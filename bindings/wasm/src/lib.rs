@@ -1,0 +1,220 @@
+//! # convene-wasm
+//!
+//! The browser client of Convene: the same sans-IO core as the native client, driven by a
+//! `WebSocket` and `setTimeout`. This crate exports one low-level class, `CoreClient`; the npm
+//! package wraps it in RealtimeKit's API (`ConveneClient.init`, `meeting.self`,
+//! `meeting.participants`, `meeting.meta`, `meeting.recording`, `on`/`off`/`once`, `ClientError`).
+//!
+//! Every command returns a `Promise` settled when the server has acted (or rejected with
+//! `{ code, message }` when a local check fails). Events are delivered as batches of payloads
+//! (`{ event: "roomLeft", state: "ended", ... }`) to the `onEvents` callback, in a microtask after
+//! the call that produced them has returned.
+
+mod driver;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use convene_core::proto::{MeetingInfo, SelfInfo};
+use convene_core::{Command, Config, Participant, PermissionsPatch, ReconnectPolicy};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+
+use driver::{json_value, Driver};
+
+/// The core and its browser driver.
+#[wasm_bindgen]
+pub struct CoreClient {
+    driver: Rc<RefCell<Driver>>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsError> {
+    serde_json::from_str(json).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
+#[wasm_bindgen]
+impl CoreClient {
+    /// A client in state `init`. `selfInfo` and `meeting` are JSON (snake_case) as served by
+    /// `GET /v1/participant/me`; `options` is optional JSON
+    /// `{ "reconnect": { "initial_delay_ms", "max_delay_ms", "max_attempts", "attempt_timeout_ms" },
+    /// "request_timeout_ms", "seed" }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        ws_url: String,
+        auth_token: String,
+        self_info: &str,
+        meeting: &str,
+        on_events: Function,
+        options: Option<String>,
+    ) -> Result<CoreClient, JsError> {
+        let self_info: SelfInfo = parse("selfInfo", self_info)?;
+        let meeting: MeetingInfo = parse("meeting", meeting)?;
+        let mut config = Config::new(auth_token, self_info, meeting);
+        config.seed = js_sys::Date::now() as u64;
+        if let Some(options) = options {
+            let o: serde_json::Value = parse("options", &options)?;
+            if let Some(r) = o.get("reconnect") {
+                let d = ReconnectPolicy::default();
+                let num = |k: &str, default: u64| r.get(k).and_then(|v| v.as_u64()).unwrap_or(default);
+                config.reconnect = ReconnectPolicy {
+                    initial_delay_ms: num("initial_delay_ms", d.initial_delay_ms),
+                    max_delay_ms: num("max_delay_ms", d.max_delay_ms),
+                    max_attempts: num("max_attempts", u64::from(d.max_attempts)) as u32,
+                    attempt_timeout_ms: num("attempt_timeout_ms", d.attempt_timeout_ms),
+                };
+            }
+            if let Some(t) = o.get("request_timeout_ms").and_then(|v| v.as_u64()) {
+                config.request_timeout_ms = t;
+            }
+            if let Some(s) = o.get("seed").and_then(|v| v.as_u64()) {
+                config.seed = s;
+            }
+        }
+        Ok(CoreClient { driver: Driver::new(Participant::new(config), ws_url, on_events) })
+    }
+
+    fn run(&self, command: Command) -> Promise {
+        Driver::command(&self.driver, command)
+    }
+
+    /// `meeting.join()`.
+    pub fn join(&self) -> Promise {
+        self.run(Command::Join)
+    }
+
+    /// `meeting.leave()`.
+    pub fn leave(&self) -> Promise {
+        self.run(Command::Leave)
+    }
+
+    /// `participant.kick()`, by peer id or participant id.
+    pub fn kick(&self, id: String) -> Promise {
+        self.run(Command::Kick { peer_id: id })
+    }
+
+    /// `participants.kickAll()`: resolves once the server has ended the session.
+    #[wasm_bindgen(js_name = kickAll)]
+    pub fn kick_all(&self) -> Promise {
+        self.run(Command::KickAll)
+    }
+
+    /// `acceptWaitingRoomRequest(id)` / `acceptAllWaitingRoomRequest(ids)`.
+    #[wasm_bindgen(js_name = acceptWaiting)]
+    pub fn accept_waiting(&self, ids: Vec<String>) -> Promise {
+        self.run(Command::AcceptWaiting { ids })
+    }
+
+    /// Accepts everyone waiting now.
+    #[wasm_bindgen(js_name = acceptEveryoneWaiting)]
+    pub fn accept_everyone_waiting(&self) -> Promise {
+        self.run(Command::AcceptAllWaiting)
+    }
+
+    /// `rejectWaitingRoomRequest(id)`.
+    #[wasm_bindgen(js_name = rejectWaiting)]
+    pub fn reject_waiting(&self, id: String) -> Promise {
+        self.run(Command::RejectWaiting { id })
+    }
+
+    /// `updatePermissions(ids, patch)`; `patch` is JSON in snake_case.
+    #[wasm_bindgen(js_name = updatePermissions)]
+    pub fn update_permissions(&self, ids: Vec<String>, patch: &str) -> Result<Promise, JsError> {
+        let patch: PermissionsPatch = parse("patch", patch)?;
+        Ok(self.run(Command::UpdatePermissions { ids, patch }))
+    }
+
+    /// `recording.start()`.
+    #[wasm_bindgen(js_name = startRecording)]
+    pub fn start_recording(&self) -> Promise {
+        self.run(Command::StartRecording)
+    }
+
+    /// `recording.stop()`.
+    #[wasm_bindgen(js_name = stopRecording)]
+    pub fn stop_recording(&self) -> Promise {
+        self.run(Command::StopRecording)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Participant) -> T) -> T {
+        f(&self.driver.borrow().core)
+    }
+
+    /// `roomState`.
+    #[wasm_bindgen(js_name = roomState)]
+    pub fn room_state(&self) -> String {
+        self.read(|c| c.room_state().as_str().to_owned())
+    }
+
+    /// `waitlistStatus`.
+    #[wasm_bindgen(js_name = waitlistStatus)]
+    pub fn waitlist_status(&self) -> JsValue {
+        self.read(|c| json_value(&serde_json::json!(c.waitlist_status())))
+    }
+
+    /// The peer id, once connected.
+    #[wasm_bindgen(js_name = peerId)]
+    pub fn peer_id(&self) -> Option<String> {
+        self.read(|c| c.peer_id().map(str::to_owned))
+    }
+
+    /// Who this participant is (snake_case, with `permissions`).
+    #[wasm_bindgen(js_name = selfInfo)]
+    pub fn self_info(&self) -> JsValue {
+        self.read(|c| json_value(&serde_json::json!(c.self_info())))
+    }
+
+    /// The meeting `{ id, title }`.
+    pub fn meeting(&self) -> JsValue {
+        self.read(|c| json_value(&serde_json::json!(c.meeting())))
+    }
+
+    /// The session `{ id, started_at }`, once joined.
+    pub fn session(&self) -> JsValue {
+        self.read(|c| c.session().map(|s| json_value(&serde_json::json!(s))).unwrap_or(JsValue::NULL))
+    }
+
+    /// `socketState` `{ state, reconnected, reconnectionAttempt }`.
+    #[wasm_bindgen(js_name = socketState)]
+    pub fn socket_state(&self) -> JsValue {
+        self.read(|c| {
+            let s = c.socket_state();
+            json_value(&serde_json::json!({
+                "state": s.state, "reconnected": s.reconnected, "reconnectionAttempt": s.reconnection_attempt,
+            }))
+        })
+    }
+
+    /// `recordingState`.
+    #[wasm_bindgen(js_name = recordingState)]
+    pub fn recording_state(&self) -> JsValue {
+        self.read(|c| json_value(&serde_json::json!(c.recording_state())))
+    }
+
+    /// The joined map's participants (camelCase records), ordered by peer id.
+    pub fn joined(&self) -> JsValue {
+        self.read(|c| {
+            json_value(&convene_core::event::camelize(serde_json::json!(c
+                .roster()
+                .joined()
+                .values()
+                .collect::<Vec<_>>())))
+        })
+    }
+
+    /// The waiting room's participants (camelCase records).
+    pub fn waitlisted(&self) -> JsValue {
+        self.read(|c| {
+            json_value(&convene_core::event::camelize(serde_json::json!(c
+                .roster()
+                .waitlisted()
+                .values()
+                .collect::<Vec<_>>())))
+        })
+    }
+
+    /// Fault injection for tests: `true` drops the connection and holds reconnection.
+    #[wasm_bindgen(js_name = simulateOutage)]
+    pub fn simulate_outage(&self, down: bool) {
+        self.driver.borrow_mut().outage(down);
+    }
+}

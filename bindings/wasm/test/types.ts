@@ -1,0 +1,29 @@
+// Compiled with tsc --strict (no emit): the declarations cover RealtimeKit's documented usage.
+import ConveneClient, { ClientError, type RoomLeftPayload, type RoomState } from '../pkg/index.js';
+
+async function endForAll(authToken: string): Promise<RoomState> {
+  const meeting: ConveneClient = await ConveneClient.init({ authToken, baseURI: 'http://127.0.0.1:8790' });
+  await meeting.join();
+  if (meeting.self.permissions.kickParticipant === true) {
+    try {
+      await meeting.participants.kickAll();
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 1201) {
+        console.log('not allowed', err.codeString);
+      }
+    }
+  }
+  meeting.self.on('roomLeft', ({ state }: RoomLeftPayload) => {
+    if (state === 'ended') console.log('ended');
+  });
+  meeting.participants.joined.on('participantJoined', (p) => console.log(p.name, p.customParticipantId));
+  meeting.meta.on('socketConnectionUpdate', ({ state, reconnectionAttempt }) => console.log(state, reconnectionAttempt));
+  meeting.recording.on('recordingUpdate', (s) => console.log(s));
+  await meeting.participants.updatePermissions(['peer'], { kickParticipant: true, media: { audio: { canProduce: 'ALLOWED' } } });
+  for (const [id, participant] of meeting.participants.joined) await participant.kick().then(() => id);
+  const size: number = meeting.participants.joined.size;
+  const when: Date | undefined = meeting.meta.meetingStartedTimestamp;
+  console.log(size, when, meeting.self.waitlistStatus, meeting.recording.recordingState);
+  return meeting.self.roomState;
+}
+export { endForAll };
