@@ -196,7 +196,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/client/v4/openapi.json", get(api::openapi::serve))
         .route("/.well-known/webhooks.json", get(participant_api::webhook_key))
-        .route("/v1/participant/me", get(participant_api::me))
+        .route("/v1/participant/me", get(participant_api::me).options(participant_api::me_preflight))
         .route("/v1/signal", get(ws::signal))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -11,8 +11,28 @@ use crate::api::{ApiError, ApiResult};
 use crate::auth::now_secs;
 use crate::state::AppState;
 
+/// Browser clients call this endpoint from their own origin: allow any origin (the participant
+/// token, not a cookie, is the credential).
+fn with_cors(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, header::HeaderValue::from_static("authorization, content-type"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, header::HeaderValue::from_static("GET, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, header::HeaderValue::from_static("600"));
+    response
+}
+
+/// `OPTIONS /v1/participant/me`: the CORS preflight.
+pub async fn me_preflight() -> Response {
+    with_cors(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
 /// `GET /v1/participant/me` with `Authorization: Bearer <participant token>`.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    with_cors(me_inner(state, headers).await.into_response())
+}
+
+async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

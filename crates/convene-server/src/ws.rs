@@ -135,7 +135,11 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
     let mut last_rx = Instant::now();
     loop {
         let idle_at = last_rx + idle_timeout;
+        // Biased: a kill or a stop decides the close code before the closed channel that follows it.
         tokio::select! {
+            biased;
+            _ = kill.notified() => return close(sink, 1013, "too slow; resume").await,
+            _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
                     if sink.send(Message::Text(f)).await.is_err() {
@@ -159,8 +163,6 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
                     return close(sink, 1013, "room unavailable; try again").await;
                 }
             }
-            _ = kill.notified() => return close(sink, 1013, "too slow; resume").await,
-            _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
             _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, 1001, "idle").await,
         }
     }

@@ -420,3 +420,32 @@ async fn a_client_that_cannot_keep_up_is_dropped_and_stays_in_the_session() {
     let (_, recs) = s.api("GET", "/recordings", None).await;
     assert_eq!(recs["data"][0]["status"], "RECORDING");
 }
+
+#[tokio::test]
+async fn the_participant_endpoint_serves_browsers_on_other_origins() {
+    let s = TestServer::start().await;
+    let m = s.meeting(json!({"title": "CORS"})).await;
+    let (_, token) = s.participant(&m, "host", "group_call_host").await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/participant/me", s.url());
+    let pre = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "http://127.0.0.1:1234")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "*");
+    assert!(pre.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    let me = http.get(&url).header("authorization", format!("Bearer {token}")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.headers()["access-control-allow-origin"], "*");
+    let body: serde_json::Value = serde_json::from_str(&me.text().await.unwrap()).unwrap();
+    assert_eq!(body["data"]["meeting"]["title"], "CORS");
+    assert_eq!(body["data"]["permissions"]["kick_participant"], true);
+    let bad = http.get(&url).header("authorization", "Bearer forged").send().await.unwrap();
+    assert_eq!(bad.status(), 401);
+    assert_eq!(bad.headers()["access-control-allow-origin"], "*", "errors are readable by the page too");
+}

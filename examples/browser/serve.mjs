@@ -1,0 +1,88 @@
+// Serves the demo page with tokens ready:  node examples/browser/serve.mjs
+// Starts convene-server (target/debug/convene-server, or $CONVENE_SERVER_BIN) with an in-memory
+// store, creates a meeting with a host and two participants, serves this page and the built npm
+// package (scripts/build-wasm.sh) on a second port, and prints one URL per participant.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+
+async function startConvene() {
+  const admin = `cvn_demo_${Math.random().toString(36).slice(2)}`;
+  const bin = process.env.CONVENE_SERVER_BIN ?? join(root, 'target/debug/convene-server');
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data', ':memory:', '--admin-token', admin], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let url;
+  let kit;
+  for await (const line of createInterface({ input: child.stdout })) {
+    url = line.match(/listening on (http:\/\/\S+)/)?.[1] ?? url;
+    kit = line.match(/REST API:\s+(\S+)\/\.\.\./)?.[1] ?? kit;
+    if (line.includes('ready app:')) break;
+  }
+  const rest = async (method, path, body) => {
+    const res = await fetch(`${kit}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return res.json();
+  };
+  return { child, url, rest };
+}
+
+/** Serves `/` from examples/browser and `/pkg/` from bindings/wasm/pkg. */
+function startStatic() {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const [base, rel] = path.startsWith('/pkg/')
+      ? [join(root, 'bindings/wasm/pkg'), path.slice(5)]
+      : [join(root, 'examples/browser'), path === '/' ? 'index.html' : path.slice(1)];
+    const file = normalize(join(base, rel));
+    if (!file.startsWith(base)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Starts everything; returns the page URLs and a stop function. */
+export async function startDemo() {
+  const convene = await startConvene();
+  const meeting = await convene.rest('POST', '/meetings', { title: 'Quarterly review' });
+  const people = [['Hana', 'group_call_host'], ['Ada', 'group_call_participant'], ['Bo', 'group_call_participant']];
+  const stat = await startStatic();
+  const page = `http://127.0.0.1:${stat.address().port}/`;
+  const urls = {};
+  for (const [name, preset] of people) {
+    const p = await convene.rest('POST', `/meetings/${meeting.data.id}/participants`, { custom_participant_id: name, preset_name: preset, name });
+    urls[name] = `${page}?server=${encodeURIComponent(convene.url)}&token=${encodeURIComponent(p.data.token)}`;
+  }
+  return {
+    urls,
+    meetingId: meeting.data.id,
+    rest: convene.rest,
+    async stop() {
+      stat.close();
+      convene.child.kill('SIGTERM');
+    },
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
+  const demo = await startDemo();
+  console.log('Open one page per participant (Hana is the host):');
+  for (const [name, url] of Object.entries(demo.urls)) console.log(`  ${name}: ${url}`);
+  console.log('Ctrl-C to stop.');
+  process.on('SIGINT', async () => { await demo.stop(); process.exit(0); });
+}
