@@ -188,14 +188,14 @@ export class Participants extends Emitter {
   get count() { return this.joined.size; }
   /** Ends the session for everyone; resolves once the server has ended it. */
   async kickAll() { await call(this.#core.kickAll()); }
-  acceptWaitingRoomRequest(id) { return call(this.#core.acceptWaiting([id])); }
+  acceptWaitingRoomRequest(id) { return call(this.#core.acceptWaiting(JSON.stringify([id]))); }
   acceptAllWaitingRoomRequest(ids) {
-    return call(ids === undefined ? this.#core.acceptEveryoneWaiting() : this.#core.acceptWaiting(ids));
+    return call(ids === undefined ? this.#core.acceptEveryoneWaiting() : this.#core.acceptWaiting(JSON.stringify(ids)));
   }
   rejectWaitingRoomRequest(id) { return call(this.#core.rejectWaiting(id)); }
   /** `patch` takes RealtimeKit's camelCase `PresetUpdates` (snake_case is accepted too). */
   updatePermissions(ids, patch) {
-    return call(Promise.resolve().then(() => this.#core.updatePermissions(ids, JSON.stringify(rekey(patch, snakeKey)))));
+    return call(Promise.resolve().then(() => this.#core.updatePermissions(JSON.stringify(ids), JSON.stringify(rekey(patch, snakeKey)))));
   }
   /** Deprecated in RealtimeKit; use `participant.kick()`. */
   kick(id) { return call(this.#core.kick(id)); }

@@ -3,7 +3,6 @@
 //! the current call has returned (in a microtask), never re-entrantly while the core is borrowed.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use convene_core::proto::{encode_client, RequestId};
@@ -62,7 +61,8 @@ pub(crate) struct Driver {
     ws_url: String,
     socket: Option<Socket>,
     timer: Option<(JsValue, Closure<dyn FnMut()>)>,
-    waiters: HashMap<RequestId, (Function, Function)>,
+    /// Promises of requests in flight (a handful at most).
+    waiters: Vec<(RequestId, Function, Function)>,
     events: Vec<JsValue>,
     settlements: Vec<Settlement>,
     flush_scheduled: bool,
@@ -84,7 +84,7 @@ impl Driver {
                 ws_url,
                 socket: None,
                 timer: None,
-                waiters: HashMap::new(),
+                waiters: Vec::new(),
                 events: Vec::new(),
                 settlements: Vec::new(),
                 flush_scheduled: false,
@@ -103,9 +103,7 @@ impl Driver {
         let (resolve, reject) = slot.expect("the executor runs at once");
         let mut d = this.borrow_mut();
         match d.core.command(now(), command) {
-            Ok(req) => {
-                d.waiters.insert(req, (resolve, reject));
-            }
+            Ok(req) => d.waiters.push((req, resolve, reject)),
             Err(e) => d.settlements.push(Settlement::Reject(reject, error_value(&e))),
         }
         d.pump();
@@ -134,7 +132,8 @@ impl Driver {
                 Output::Disconnect => self.socket = None,
                 Output::Event(event) => self.events.push(json_value(&event.payload())),
                 Output::Resolved { req, result } => {
-                    if let Some((resolve, reject)) = self.waiters.remove(&req) {
+                    if let Some(at) = self.waiters.iter().position(|(r, _, _)| *r == req) {
+                        let (_, resolve, reject) = self.waiters.swap_remove(at);
                         self.settlements.push(match result {
                             Ok(ok) => Settlement::Resolve(resolve, ok_value(ok)),
                             Err(e) => Settlement::Reject(reject, error_value(&e)),

@@ -28,8 +28,12 @@ pub struct CoreClient {
     driver: Rc<RefCell<Driver>>,
 }
 
+/// Parses through `serde_json::Value`, as the core decodes server frames, so that each type has
+/// one decoder in the binary.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsError> {
-    serde_json::from_str(json).map_err(|e| JsError::new(&format!("{what}: {e}")))
+    serde_json::from_str::<serde_json::Value>(json)
+        .and_then(serde_json::from_value)
+        .map_err(|e| JsError::new(&format!("{what}: {e}")))
 }
 
 #[wasm_bindgen]
@@ -98,10 +102,12 @@ impl CoreClient {
         self.run(Command::KickAll)
     }
 
-    /// `acceptWaitingRoomRequest(id)` / `acceptAllWaitingRoomRequest(ids)`.
+    /// `acceptWaitingRoomRequest(id)` / `acceptAllWaitingRoomRequest(ids)`; `ids` is a JSON array
+    /// of strings.
     #[wasm_bindgen(js_name = acceptWaiting)]
-    pub fn accept_waiting(&self, ids: Vec<String>) -> Promise {
-        self.run(Command::AcceptWaiting { ids })
+    pub fn accept_waiting(&self, ids: &str) -> Result<Promise, JsError> {
+        let ids: Vec<String> = parse("ids", ids)?;
+        Ok(self.run(Command::AcceptWaiting { ids }))
     }
 
     /// Accepts everyone waiting now.
@@ -116,9 +122,11 @@ impl CoreClient {
         self.run(Command::RejectWaiting { id })
     }
 
-    /// `updatePermissions(ids, patch)`; `patch` is JSON in snake_case.
+    /// `updatePermissions(ids, patch)`; `ids` is a JSON array of strings, `patch` JSON in
+    /// snake_case.
     #[wasm_bindgen(js_name = updatePermissions)]
-    pub fn update_permissions(&self, ids: Vec<String>, patch: &str) -> Result<Promise, JsError> {
+    pub fn update_permissions(&self, ids: &str, patch: &str) -> Result<Promise, JsError> {
+        let ids: Vec<String> = parse("ids", ids)?;
         let patch: PermissionsPatch = parse("patch", patch)?;
         Ok(self.run(Command::UpdatePermissions { ids, patch }))
     }

@@ -15,8 +15,6 @@
 //! assert!(p.kick_participant);
 //! ```
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 /// Whether a participant may produce a kind of media.
@@ -157,8 +155,23 @@ pub struct PluginPermissions {
     pub can_edit_config: bool,
     /// May start plugins.
     pub can_start: bool,
-    /// Per-plugin configuration, keyed by plugin id.
-    pub config: BTreeMap<String, PluginConfig>,
+    /// Per-plugin configuration, keyed by plugin id: each value is a [`PluginConfig`] (checked on
+    /// input), kept as JSON since Convene runs no plugins.
+    #[serde(deserialize_with = "plugin_configs")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Accepts a map of plugin id to [`PluginConfig`], refusing anything else.
+fn plugin_configs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    for (id, value) in &map {
+        if let Err(e) = serde_json::from_value::<PluginConfig>(value.clone()) {
+            return Err(serde::de::Error::custom(format_args!("plugin {id}: {e}")));
+        }
+    }
+    Ok(map)
 }
 
 /// Poll permissions.
@@ -629,6 +642,15 @@ mod tests {
         assert_eq!(p.media.audio.can_produce, ProducePermission::Allowed);
         assert!(p.polls.can_create);
         assert!(!p.apply(&patch), "applying the same patch twice changes nothing");
+    }
+
+    #[test]
+    fn plugin_configs_are_checked() {
+        let ok: Permissions =
+            serde_json::from_str(r#"{"plugins":{"config":{"p1":{"access_control":"FULL_ACCESS"}}}}"#).unwrap();
+        assert_eq!(ok.plugins.config["p1"]["access_control"], "FULL_ACCESS");
+        let bad = serde_json::from_str::<Permissions>(r#"{"plugins":{"config":{"p1":{"access_control":"ROOT"}}}}"#);
+        assert!(bad.unwrap_err().to_string().contains("plugin p1"));
     }
 
     #[test]

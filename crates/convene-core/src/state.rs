@@ -138,8 +138,9 @@ pub enum EndReason {
     AllParticipantsLeft,
 }
 
-/// Who did something to the session or to this participant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Who did something to the session or to this participant. (Its `Deserialize` is hand-written
+/// in `proto/decode.rs`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// A participant, by peer id.

@@ -223,7 +223,7 @@ impl Participant {
 
     /// Settles a reply from the server.
     pub(super) fn on_reply(&mut self, req: RequestId, result: Result<CommandOk, ClientError>) {
-        let Some(pending) = self.pending.get(&req).copied() else {
+        let Some(pending) = self.pending.get(req).copied() else {
             tracing::debug!(req, "reply to an unknown or settled request");
             return;
         };
@@ -239,7 +239,7 @@ impl Participant {
             PendingKind::KickAll => match result {
                 // Accepted: settle when the session-ended event arrives (see `finish`).
                 Ok(ok) => {
-                    if let Some(p) = self.pending.get_mut(&req) {
+                    if let Some(p) = self.pending.get_mut(req) {
                         p.accepted = Some(ok);
                     }
                 }

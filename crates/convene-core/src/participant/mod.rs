@@ -8,8 +8,9 @@
 mod commands;
 mod inbound;
 mod link;
+mod requests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::error::ClientError;
 use crate::event::Event;
@@ -146,7 +147,7 @@ pub struct Participant {
     link: Link,
     last_seq: u64,
     next_req: RequestId,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: requests::Requests<Pending>,
     join_req: Option<RequestId>,
     leave_sent: bool,
     last_rx_at: u64,
@@ -172,7 +173,7 @@ impl Participant {
             link: Link::Down,
             last_seq: 0,
             next_req: 1,
-            pending: BTreeMap::new(),
+            pending: requests::Requests::default(),
             join_req: None,
             leave_sent: false,
             last_rx_at: 0,
@@ -189,7 +190,7 @@ impl Participant {
 
     /// When [`Participant::handle_timeout`] must be called next (ms, the driver's clock), if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let requests = self.pending.values().map(|p| p.deadline).min();
+        let requests = self.pending.iter().map(|(_, p)| p.deadline).min();
         let keepalive = self.config.keepalive;
         let link = match self.link {
             Link::Down => None,
@@ -291,7 +292,7 @@ impl Participant {
     }
 
     fn resolve(&mut self, req: RequestId, result: Result<CommandOk, ClientError>) {
-        if self.pending.remove(&req).is_some() {
+        if self.pending.remove(req).is_some() {
             if self.join_req == Some(req) {
                 self.join_req = None;
             }

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::permissions::{Permissions, PermissionsPatch};
 use crate::state::{Actor, RecordingState, SessionEnd};
 
+mod decode;
+
 /// The protocol version this crate speaks, sent in the first frame of every connection.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -222,8 +224,8 @@ pub enum WaitlistOutcome {
     Left,
 }
 
-/// A sequenced session event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A sequenced session event. (Its `Deserialize` is hand-written in `decode.rs`.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SessionEvent {
     /// This participant is in the meeting (after a join, or after a waiting-room accept).
@@ -291,8 +293,8 @@ pub enum SessionEvent {
     },
 }
 
-/// Why a resume was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a resume was refused. (Its `Deserialize` is hand-written in `decode.rs`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum ResumeRefusal {
     /// The session ended while the client was away.
@@ -334,7 +336,8 @@ pub struct WireError {
 /// A message from the server to a client.
 ///
 /// Unknown fields are ignored (a newer server may add some); unknown message types are errors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// (Its `Deserialize` is hand-written in `decode.rs`.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to [`ClientMessage::Hello`].
@@ -431,12 +434,13 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, FrameError> {
 /// Encodes a client message as a text frame.
 pub fn encode_client(msg: &ClientMessage) -> String {
     // Serialising these types cannot fail: every map key is a string.
-    serde_json::to_string(msg).expect("client message serialises")
+    // (Display, not Debug, of the impossible error keeps the browser build smaller.)
+    serde_json::to_string(msg).unwrap_or_else(|e| panic!("a client message did not serialise: {e}"))
 }
 
 /// Encodes a server message as a text frame.
 pub fn encode_server(msg: &ServerMessage) -> String {
-    serde_json::to_string(msg).expect("server message serialises")
+    serde_json::to_string(msg).unwrap_or_else(|e| panic!("a server message did not serialise: {e}"))
 }
 
 #[cfg(test)]
