@@ -128,17 +128,7 @@ impl RunningServer {
 
     /// Creates a meeting in the ready app, as `POST .../meetings` would. Returns its id.
     pub fn create_meeting(&self, title: &str) -> Result<String, store::StoreError> {
-        let meeting = model::Meeting {
-            id: String::new(),
-            title: Some(title.to_owned()),
-            status: model::MeetingStatus::Active,
-            session_keep_alive_time_in_secs: 60,
-            record_on_start: false,
-            persist_chat: false,
-            live_stream_on_start: false,
-            created_at: String::new(),
-            updated_at: String::new(),
-        };
+        let meeting = model::Meeting::with_defaults(Some(title.to_owned()));
         Ok(self.state.store().create_meeting(&self.default_app.1, meeting)?.id)
     }
 

@@ -60,6 +60,24 @@ pub struct Meeting {
     pub updated_at: String,
 }
 
+impl Meeting {
+    /// A new `ACTIVE` meeting with RealtimeKit's defaults (keep-alive 60 s, nothing on start);
+    /// the store sets its id and times.
+    pub fn with_defaults(title: Option<String>) -> Self {
+        Meeting {
+            id: String::new(),
+            title,
+            status: MeetingStatus::Active,
+            session_keep_alive_time_in_secs: 60,
+            record_on_start: false,
+            persist_chat: false,
+            live_stream_on_start: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+}
+
 /// A meeting's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -98,17 +98,7 @@ pub async fn create(
     ApiJson(body): ApiJson<MeetingBody>,
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let mut m = Meeting {
-        id: String::new(),
-        title: None,
-        status: MeetingStatus::Active,
-        session_keep_alive_time_in_secs: 60,
-        record_on_start: false,
-        persist_chat: false,
-        live_stream_on_start: false,
-        created_at: String::new(),
-        updated_at: String::new(),
-    };
+    let mut m = Meeting::with_defaults(None);
     body.apply(&mut m)?;
     Ok(created(state.store().create_meeting(&app_id, m)?))
 }
