@@ -23,6 +23,9 @@ use crate::state::AppState;
 /// read and refused with close code 1009.
 const SOCKET_FRAME_LIMIT: usize = 1024 * 1024;
 
+/// How long one frame may take to go out before the connection is dropped as stuck.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `GET /v1/signal`: upgrades to the signalling WebSocket.
 pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(SOCKET_FRAME_LIMIT)
@@ -142,8 +145,11 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    if sink.send(Message::Text(f)).await.is_err() {
-                        return;
+                    // A client that stops reading blocks the send: give up on it after a while
+                    // (the room already counts it away or gone; it resumes if it comes back).
+                    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(f))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) | Err(_) => return,
                     }
                 }
                 Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,

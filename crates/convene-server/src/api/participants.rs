@@ -175,6 +175,10 @@ pub async fn delete(
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
     let p = find(&state, &app_id, &meeting_id, &id)?;
     state.store().delete_participant(&app_id, &meeting_id, &id)?;
+    // Its tokens are dead; a peer of it still connected goes too (kicked by the API).
+    if state.0.rooms.is_running(&meeting_id) {
+        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, crate::room::ApiCommand::Kick(vec![id])).await;
+    }
     Ok(ok(p))
 }
 

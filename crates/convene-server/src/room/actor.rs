@@ -69,6 +69,8 @@ pub(super) struct Room {
     pub state: AppState,
     pub app_id: String,
     pub app_name: String,
+    /// The account the app belongs to (for URLs to the REST API).
+    pub app_account: String,
     pub meeting: Meeting,
     pub session: Option<Live>,
     pub seq: u64,
@@ -102,10 +104,12 @@ pub(super) fn spawn(
     restored: Option<Restored>,
 ) {
     let app_name = state.store().app_name(&app_id).ok().flatten().unwrap_or_default();
+    let app_account = state.store().app_account(&app_id).ok().flatten().unwrap_or_default();
     let mut room = Room {
         state,
         app_id,
         app_name,
+        app_account,
         meeting,
         session: None,
         seq: 0,
@@ -168,17 +172,20 @@ impl Room {
                 break;
             }
             let deadline = self.next_deadline().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            let cmd = tokio::select! {
-                cmd = rx.recv() => cmd,
-                _ = tokio::time::sleep_until(deadline.into()) => { self.tick(Instant::now()); continue; }
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => self.tick(Instant::now()),
                 _ = stopping.changed() => break,
-            };
-            let Some(cmd) = cmd else { break };
-            self.handle(cmd);
-            if self.is_idle() && self.idle_since.is_none() {
-                self.idle_since = Some(Instant::now());
-            } else if !self.is_idle() {
+            }
+            // After commands and timers alike: track idleness, and end the task once idle long
+            // enough (otherwise the idle deadline, already past, would fire again at once).
+            if !self.is_idle() {
                 self.idle_since = None;
+            } else if self.idle_since.is_none() {
+                self.idle_since = Some(Instant::now());
             }
             if self.idle_since.is_some_and(|t| t.elapsed() >= self.state.0.timings.room_idle)
                 && self.close_if_idle(&mut rx)

@@ -98,7 +98,11 @@ impl Room {
     /// reach back far enough.
     fn replay(&mut self, conn: &ConnHandle, peer_id: &str, last_seq: u64) {
         let Some(p) = self.peers.get(peer_id) else { return };
-        if last_seq >= p.evicted_up_to || p.evicted_up_to == 0 {
+        let missed = p.replay.iter().filter(|(s, _)| *s > last_seq).count();
+        // A replay the connection's queue cannot hold would drop it again and again: a snapshot
+        // replaces it (for joined peers; the waiting room sends only a few events).
+        let fits = missed < conn.tx.capacity() || p.status != Status::Joined;
+        if (last_seq >= p.evicted_up_to || p.evicted_up_to == 0) && fits {
             let frames: Vec<_> = p.replay.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
             tracing::debug!(peer = %peer_id, count = frames.len(), "replaying missed events");
             for f in frames {
@@ -201,7 +205,9 @@ impl Room {
                 done(self, req, ReplyData { kicked_participants_count: Some(count) });
                 self.end_session(EndReason::HostEndedMeeting, by);
             }
-            ClientMessage::AcceptWaiting { req, peer_ids } => {
+            ClientMessage::AcceptWaiting { req, mut peer_ids } => {
+                peer_ids.sort();
+                peer_ids.dedup();
                 if !joined || !perms.accept_waiting_requests {
                     return refuse(self, req, 1201, "accept_waiting_requests is required");
                 }
@@ -263,6 +269,17 @@ impl Room {
         }
     }
 
+    /// Joined peers who receive the participant list, but `except`.
+    fn listeners_except(&self, except: &str) -> Vec<String> {
+        self.peers
+            .iter()
+            .filter(|(id, p)| {
+                p.status == Status::Joined && id.as_str() != except && p.permissions.show_participant_list
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     fn privileged_present(&self) -> bool {
         self.peers.values().any(|p| p.status == Status::Joined && p.permissions.accept_waiting_requests)
     }
@@ -317,6 +334,9 @@ impl Room {
         let Some(session_id) = self.session.as_ref().map(|s| s.id.clone()) else { return };
         let others = self.joined_ids();
         let Some(p) = self.peers.get_mut(peer_id) else { return };
+        if !matches!(p.status, Status::Joining | Status::Waiting) {
+            return; // already admitted (a repeated id, or a cascade of auto-admissions)
+        }
         p.status = Status::Joined;
         let me = p.peer.clone();
         let participant = p.participant.clone();
@@ -328,11 +348,7 @@ impl Room {
         let room = self.snapshot(peer_id);
         self.event_to(peer_id, SessionEvent::Joined { room });
         if !me.hidden {
-            let listeners: Vec<String> = others
-                .iter()
-                .filter(|o| self.peers.get(*o).is_some_and(|x| x.permissions.show_participant_list))
-                .cloned()
-                .collect();
+            let listeners = self.listeners_except(peer_id);
             self.broadcast(&listeners, SessionEvent::PeerJoined { peer: me.clone() });
         }
         let _ = self.state.store().touch_session(&session_id, self.seq, others.len() as u32 + 1);
@@ -361,7 +377,7 @@ impl Room {
 
     fn kick(&mut self, target: &str, by: Actor) {
         self.event_to(target, SessionEvent::Kicked { by: by.clone() });
-        let others: Vec<String> = self.joined_ids().into_iter().filter(|id| id != target).collect();
+        let others = self.listeners_except(target);
         let hidden = self.peers.get(target).is_some_and(|p| p.peer.hidden);
         if !hidden {
             self.broadcast(&others, SessionEvent::PeerKicked { peer_id: target.to_owned(), by: by.clone() });
@@ -377,7 +393,7 @@ impl Room {
             self.waitlist_removed(peer_id, WaitlistOutcome::Left);
         }
         if status == Status::Joined && !hidden {
-            let others: Vec<String> = self.joined_ids().into_iter().filter(|id| id != peer_id).collect();
+            let others = self.listeners_except(peer_id);
             self.broadcast(&others, SessionEvent::PeerLeft { peer_id: peer_id.to_owned() });
         }
         let recorded = (status == Status::Joined).then_some(outcome);
@@ -424,7 +440,10 @@ impl Room {
         if let Err(e) = self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq + 1) {
             tracing::error!(error = %e, "could not record the end of a session");
         }
-        // The end goes into the recording's timeline before the file is closed.
+        // The end goes into the recording's timeline (even a paused one) before the file is closed.
+        if let Some(rec) = &mut self.recording {
+            rec.paused = false;
+        }
         self.broadcast(&everyone, SessionEvent::SessionEnded { end: end.clone() });
         if recording {
             let _ = self.stop_recording_in(None, "ALL_PEERS_LEFT", false);

@@ -197,8 +197,8 @@ impl Room {
     fn with_url(&self, mut rec: Recording) -> Recording {
         if rec.status == "UPLOADED" {
             rec.download_url = Some(format!(
-                "{}/client/v4/accounts/-/realtime/kit/{}/recordings/{}/download",
-                self.state.0.base_url, self.app_id, rec.id
+                "{}/client/v4/accounts/{}/realtime/kit/{}/recordings/{}/download",
+                self.state.0.base_url, self.app_account, self.app_id, rec.id
             ));
         }
         rec

@@ -103,7 +103,7 @@ impl Store {
     pub fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
         Ok(self.lock().execute(
             "UPDATE recordings SET status = 'ERRORED', stop_reason = '{\"reason\":\"INTERNAL_ERROR\"}'
-             WHERE status IN ('INVOKED', 'RECORDING', 'UPLOADING')",
+             WHERE status IN ('INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING')",
             [],
         )?)
     }
