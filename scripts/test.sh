@@ -52,6 +52,12 @@ CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wa
   cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
 (cd bindings/wasm/test && node --test --test-concurrency=1 && npx tsc -p tsconfig.json)
 
+step "load tool smoke run (every workload at N = 50)"
+cargo build -p convene-load --locked
+for workload in kick-all floor join-storm; do
+  target/debug/convene-load "$workload" --participants 50
+done
+
 step "benchmarks compile and run once (test mode)"
 cargo test -p convene-core --bench core --locked
 

@@ -1,0 +1,211 @@
+//! The workloads: `kick-all` (with the floor measured in the same run), `floor` alone, and
+//! `join-storm`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use convene_core::proto::{encode_server, ServerMessage, SessionEvent};
+use convene_core::{Actor, EndReason, Event, RoomState, SessionEnd};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::stats::Percentiles;
+use crate::target::{bar, Target};
+
+/// How long a workload may wait for its last participant.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// `kick-all`: N joined participants; one REST kick-all; the time from the request to each
+/// participant observing `roomLeft { state: "ended" }`. Then the floor with the same N.
+pub async fn kick_all(target: &Target, n: usize) -> Result<Value, String> {
+    let (meeting, tokens) = target.meeting_with(n).await?;
+    let clients = target.clients(&tokens).await?;
+    target.join_all(&clients).await?;
+    settle(&clients, n).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
+    for mut c in clients {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let ended = |e: &Event| matches!(e, Event::RoomLeft { state } if state.room_state() == RoomState::Ended);
+            if Target::next_matching(&mut *c.events, ended).await {
+                let _ = tx.send(Instant::now());
+            }
+            drop(c.meeting);
+        });
+    }
+    drop(tx);
+    let t0 = Instant::now();
+    let answer = target.rest("POST", &format!("/meetings/{meeting}/active-session/kick-all"), None).await?;
+    let rest_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let removed = answer["kicked_participants_count"].as_u64().unwrap_or(0);
+    let progress = bar(n as u64, "ended");
+    let mut latencies = Vec::with_capacity(n);
+    let collect = async {
+        while let Some(t) = rx.recv().await {
+            latencies.push(t - t0);
+            progress.inc(1);
+        }
+    };
+    let _ = tokio::time::timeout(DEADLINE, collect).await;
+    progress.finish_and_clear();
+    if latencies.len() != n {
+        return Err(format!(
+            "only {} of {n} participants saw roomLeft ended (the server removed {removed})",
+            latencies.len()
+        ));
+    }
+    let convene = Percentiles::of(&latencies);
+    let floor = floor(n, frame_len()).await?;
+    Ok(json!({
+        "workload": "kick-all",
+        "participants": n,
+        "p50_ms": convene.p50_ms, "p99_ms": convene.p99_ms, "max_ms": convene.max_ms,
+        "floor_p50_ms": floor.p50_ms, "floor_p99_ms": floor.p99_ms, "floor_max_ms": floor.max_ms,
+        "ratio_max": ratio(convene.max_ms, floor.max_ms),
+        "ratio_p99": ratio(convene.p99_ms, floor.p99_ms),
+        "all_ended": true,
+        "rest_answer_ms": (rest_ms * 1000.0).round() / 1000.0,
+    }))
+}
+
+/// Waits until every client sees the other N - 1 (the join storm's events are all applied), so
+/// that the measurement starts from a quiet system.
+async fn settle(clients: &[crate::target::Client], n: usize) -> Result<(), String> {
+    let progress = bar(n as u64, "settling");
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let settled = clients.iter().filter(|c| c.meeting.participants().joined().len() == n - 1).count();
+        progress.set_position(settled as u64);
+        if settled == n {
+            progress.finish_and_clear();
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!("only {settled} of {n} clients saw everyone join"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        (a / b * 100.0).round() / 100.0
+    } else {
+        0.0
+    }
+}
+
+/// The size of the `session_ended` frame a participant receives.
+fn frame_len() -> usize {
+    let end = SessionEnd {
+        session_id: "00000000-0000-4000-8000-000000000000".into(),
+        reason: EndReason::HostEndedMeeting,
+        ended_by: Actor::Api,
+    };
+    encode_server(&ServerMessage::Event { seq: 1000, event: SessionEvent::SessionEnded { end } }).len()
+}
+
+/// `floor`: N connections to a minimal tokio-tungstenite server that writes one frame of `len`
+/// bytes to every connection (one task per connection, as convene-server); the time from the
+/// trigger to each connection reading it.
+pub async fn floor(n: usize, len: usize) -> Result<Percentiles, String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (go, go_rx) = watch::channel(false);
+    let frame: Arc<str> = Arc::from("x".repeat(len).as_str());
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let mut go = go_rx.clone();
+            let frame = frame.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                while !*go.borrow() {
+                    if go.changed().await.is_err() {
+                        return;
+                    }
+                }
+                let _ = ws.send(Message::Text(frame.as_ref().into())).await;
+                let _ = ws.next().await;
+            });
+        }
+    });
+    let progress = bar(n as u64, "floor");
+    let gate = Arc::new(Semaphore::new(128));
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
+    for _ in 0..n {
+        let gate = gate.clone();
+        let (ready_tx, tx) = (ready_tx.clone(), tx.clone());
+        tokio::spawn(async move {
+            let permit = gate.acquire_owned().await;
+            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await else { return };
+            drop(permit);
+            let _ = ready_tx.send(());
+            if let Some(Ok(Message::Text(_))) = ws.next().await {
+                let _ = tx.send(Instant::now());
+            }
+        });
+    }
+    drop((ready_tx, tx));
+    for _ in 0..n {
+        ready_rx.recv().await.ok_or("a floor connection failed")?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    // Let the server side finish its handshakes before the trigger.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    go.send_replace(true);
+    let mut latencies = Vec::with_capacity(n);
+    let collect = async {
+        while let Some(t) = rx.recv().await {
+            latencies.push(t - t0);
+        }
+    };
+    let _ = tokio::time::timeout(DEADLINE, collect).await;
+    server.abort();
+    if latencies.len() != n {
+        return Err(format!("the floor reached only {} of {n} connections", latencies.len()));
+    }
+    Ok(Percentiles::of(&latencies))
+}
+
+/// `join-storm`: N initialised participants call join at once; the time until all are joined.
+pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
+    let (_, tokens) = target.meeting_with(n).await?;
+    let clients = target.clients(&tokens).await?;
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for c in &clients {
+        let m = c.meeting.clone();
+        tasks.push(tokio::spawn(async move {
+            m.join().await.map_err(|e| e.to_string())?;
+            Ok::<Duration, String>(t0.elapsed())
+        }));
+    }
+    let progress = bar(n as u64, "joined");
+    let mut latencies = Vec::with_capacity(n);
+    for t in tasks {
+        latencies.push(t.await.map_err(|e| e.to_string())??);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let all = t0.elapsed();
+    let joined = clients.iter().filter(|c| c.meeting.self_().room_joined()).count();
+    if joined != n {
+        return Err(format!("{joined} of {n} joined"));
+    }
+    let p = Percentiles::of(&latencies);
+    Ok(json!({
+        "workload": "join-storm",
+        "participants": n,
+        "p50_ms": p.p50_ms, "p99_ms": p.p99_ms, "max_ms": p.max_ms,
+        "all_joined_ms": all.as_secs_f64() * 1000.0,
+        "joins_per_second": (n as f64 / all.as_secs_f64()).round(),
+        "process_peak_rss_kib": crate::stats::peak_rss_kib(),
+    }))
+}
