@@ -10,11 +10,7 @@ use convene_core::proto::{ClientMessage, Resume, ServerMessage, SessionEvent};
 use convene_core::Actor;
 use convene_server::DataLocation;
 use serde_json::json;
-use support::{fast_timings, RawClient, TestServer};
-
-fn is_event(m: &ServerMessage, f: impl Fn(&SessionEvent) -> bool) -> bool {
-    matches!(m, ServerMessage::Event { event, .. } if f(event))
-}
+use support::{fast_timings, is_event, RawClient, TestServer};
 
 /// Everything a client receives until the answer to a ping (what the server had queued for it).
 async fn drain(c: &mut RawClient) -> Vec<ServerMessage> {

@@ -8,11 +8,7 @@ mod support;
 use convene_core::proto::{ClientMessage, Resume, ResumeRefusal, ServerMessage, SessionEvent, WaitlistOutcome};
 use convene_core::{Actor, EndReason, PermissionsPatch, RecordingState};
 use serde_json::json;
-use support::{error_code, RawClient, TestServer};
-
-fn is_event(m: &ServerMessage, f: impl Fn(&SessionEvent) -> bool) -> bool {
-    matches!(m, ServerMessage::Event { event, .. } if f(event))
-}
+use support::{error_code, is_event, RawClient, TestServer};
 
 async fn session_status(s: &TestServer, meeting: &str) -> Vec<(String, String, Option<String>)> {
     let (status, v) = s.api("GET", &format!("/sessions?associated_id={meeting}"), None).await;

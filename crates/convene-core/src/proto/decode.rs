@@ -89,21 +89,7 @@ impl SessionEvent {
             }
             "recording_updated" => SessionEvent::RecordingUpdated { state: field(o, "state")? },
             other => {
-                const KNOWN: &[&str] = &[
-                    "joined",
-                    "waitlisted",
-                    "rejected",
-                    "kicked",
-                    "session_ended",
-                    "peer_joined",
-                    "peer_left",
-                    "peer_kicked",
-                    "waitlist_added",
-                    "waitlist_removed",
-                    "permissions_updated",
-                    "recording_updated",
-                ];
-                return Err(E::unknown_variant(other, KNOWN));
+                return Err(E::unknown_variant(other, &super::SESSION_EVENT_KINDS));
             }
         })
     }

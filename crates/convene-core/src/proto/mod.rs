@@ -224,6 +224,22 @@ pub enum WaitlistOutcome {
     Left,
 }
 
+/// The `event` tag of every [`SessionEvent`], as on the wire.
+pub const SESSION_EVENT_KINDS: [&str; 12] = [
+    "joined",
+    "waitlisted",
+    "rejected",
+    "kicked",
+    "session_ended",
+    "peer_joined",
+    "peer_left",
+    "peer_kicked",
+    "waitlist_added",
+    "waitlist_removed",
+    "permissions_updated",
+    "recording_updated",
+];
+
 /// A sequenced session event. (Its `Deserialize` is hand-written in `decode.rs`.)
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -229,6 +229,11 @@ impl RawClient {
     }
 }
 
+/// Whether `m` is a session event that `f` accepts.
+pub fn is_event(m: &ServerMessage, f: impl Fn(&convene_core::proto::SessionEvent) -> bool) -> bool {
+    matches!(m, ServerMessage::Event { event, .. } if f(event))
+}
+
 /// The error code of an `Error` message.
 pub fn error_code(msg: &ServerMessage) -> Option<u16> {
     match msg {
