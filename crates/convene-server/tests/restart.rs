@@ -17,10 +17,8 @@ async fn clients_resume_the_same_session_after_a_restart() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     host.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::PeerJoined { .. }, .. })).await;
     let (status, v) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
     assert_eq!(status, 200);

@@ -50,10 +50,8 @@ async fn a_resume_too_large_for_the_queue_gets_a_snapshot() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let bob = s.joined(&bob_token).await;
     let (peer_id, last_seq) = bob.drop_connection().await;
     for _ in 0..6 {
         host.call(|req| ClientMessage::StartRecording { req }).await;
@@ -72,10 +70,8 @@ async fn deleting_a_connected_participant_removes_it_from_the_session() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (bob_id, bob_token) = s.participant(&m, "bob", "group_call_host").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     let (status, _) = s.api("DELETE", &format!("/meetings/{m}/participants/{bob_id}"), None).await;
     assert_eq!(status, 200);
     let kicked = bob.until(|m| is_event(m, |e| matches!(e, SessionEvent::Kicked { .. }))).await;
@@ -90,10 +86,8 @@ async fn a_waiting_participant_is_admitted_once() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, guest_token) = s.participant(&m, "guest", "lobby").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut guest = RawClient::connect(&s.ws_url(), &guest_token).await;
-    guest.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut guest = s.joined(&guest_token).await;
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
     let id = guest.peer_id.clone();
     let reply = host.call(|req| ClientMessage::AcceptWaiting { req, peer_ids: vec![id.clone(), id] }).await;
@@ -115,14 +109,10 @@ async fn presets_without_the_list_hear_of_no_departures() {
     let (_, blind_token) = s.participant(&m, "blind", "blind").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
     let (_, carol_token) = s.participant(&m, "carol", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut blind = RawClient::connect(&s.ws_url(), &blind_token).await;
-    blind.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
-    let mut carol = RawClient::connect(&s.ws_url(), &carol_token).await;
-    carol.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut blind = s.joined(&blind_token).await;
+    let mut bob = s.joined(&bob_token).await;
+    let carol = s.joined(&carol_token).await;
     drain(&mut blind).await;
     bob.call(|req| ClientMessage::Leave { req }).await;
     let carol_id = carol.peer_id.clone();
@@ -143,8 +133,7 @@ async fn a_paused_recording_keeps_the_end_and_its_download_link_works() {
     let s = TestServer::start().await;
     let m = s.meeting(json!({})).await;
     let (_, token) = s.participant(&m, "host", "group_call_host").await;
-    let mut host = RawClient::connect(&s.ws_url(), &token).await;
-    host.join().await;
+    let _host = s.joined(&token).await;
     let (_, v) = s.api("POST", "/recordings", Some(json!({"meeting_id": m}))).await;
     let rec = v["data"]["id"].as_str().unwrap().to_owned();
     let (status, v) = s.api("PUT", &format!("/recordings/{rec}"), Some(json!({"action": "pause"}))).await;

@@ -42,8 +42,7 @@ async fn join_starts_a_session_and_peers_see_each_other() {
     let (status, active) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
     assert_eq!(status, 200);
     assert_eq!(active["data"]["live_participants"], 1);
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let bob = s.joined(&bob_token).await;
     let seen = host.until(|m| is_event(m, |e| matches!(e, SessionEvent::PeerJoined { .. }))).await;
     let ServerMessage::Event { event: SessionEvent::PeerJoined { peer }, .. } = seen else { unreachable!() };
     assert_eq!(peer.id, bob.peer_id);
@@ -61,10 +60,8 @@ async fn a_crafted_kick_all_without_permission_is_refused_and_changes_nothing() 
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     let refused = bob.call(|req| ClientMessage::KickAll { req }).await;
     assert_eq!(error_code(&refused), Some(1201));
     let refused = bob.call(|req| ClientMessage::Kick { req, peer_id: String::new() }).await;
@@ -89,12 +86,10 @@ async fn kick_all_from_a_host_ends_the_session_for_everyone() {
     let mut clients = Vec::new();
     for name in ["a", "b", "c"] {
         let (_, t) = s.participant(&m, name, "group_call_participant").await;
-        let mut c = RawClient::connect(&s.ws_url(), &t).await;
-        c.join().await;
+        let c = s.joined(&t).await;
         clients.push(c);
     }
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
+    let mut host = s.joined(&host_token).await;
     let reply = host.call(|req| ClientMessage::KickAll { req }).await;
     let ServerMessage::Reply { data, .. } = &reply else { panic!("{reply:?}") };
     assert_eq!(data.kicked_participants_count, Some(4));
@@ -118,8 +113,7 @@ async fn keep_alive_ends_an_empty_session_and_a_rejoin_starts_a_new_one() {
     let s = TestServer::start().await;
     let m = s.meeting(json!({"session_keep_alive_time_in_secs": 1})).await;
     let (_, token) = s.participant(&m, "host", "group_call_host").await;
-    let mut c = RawClient::connect(&s.ws_url(), &token).await;
-    c.join().await;
+    let mut c = s.joined(&token).await;
     c.call(|req| ClientMessage::Leave { req }).await;
     let first = session_status(&s, &m).await;
     assert_eq!(first[0].1, "LIVE", "still live within the keep-alive");
@@ -127,8 +121,7 @@ async fn keep_alive_ends_an_empty_session_and_a_rejoin_starts_a_new_one() {
     let after = session_status(&s, &m).await;
     assert_eq!(after[0].1, "ENDED");
     assert_eq!(after[0].2.as_deref(), Some("ALL_PARTICIPANTS_LEFT"));
-    let mut again = RawClient::connect(&s.ws_url(), &token).await;
-    again.join().await;
+    let _again = s.joined(&token).await;
     let sessions = session_status(&s, &m).await;
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0].1, "LIVE");
@@ -158,8 +151,7 @@ async fn the_waiting_room_admits_and_rejects() {
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, g1) = s.participant(&m, "g1", "guest").await;
     let (_, g2) = s.participant(&m, "g2", "guest").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
+    let mut host = s.joined(&host_token).await;
     let mut guest1 = RawClient::connect(&s.ws_url(), &g1).await;
     let req = guest1.req();
     guest1.send(&ClientMessage::Join { req }).await;
@@ -196,10 +188,8 @@ async fn a_permission_patch_reaches_the_target_and_allows_kick_all() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     assert_eq!(error_code(&bob.call(|req| ClientMessage::KickAll { req }).await), Some(1201));
     let patch = PermissionsPatch { kick_participant: Some(true), ..Default::default() };
     let bob_peer = bob.peer_id.clone();
@@ -222,10 +212,8 @@ async fn hidden_participants_are_not_shown_and_list_less_presets_get_no_roster()
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, ghost_token) = s.participant(&m, "ghost", "ghost").await;
     let (_, blind_token) = s.participant(&m, "blind", "blind").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut ghost = RawClient::connect(&s.ws_url(), &ghost_token).await;
-    ghost.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut ghost = s.joined(&ghost_token).await;
     let mut blind = RawClient::connect(&s.ws_url(), &blind_token).await;
     let req = blind.req();
     blind.send(&ClientMessage::Join { req }).await;
@@ -254,13 +242,10 @@ async fn a_dropped_client_resumes_without_losing_or_repeating_events() {
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
     let (_, carol_token) = s.participant(&m, "carol", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let bob = s.joined(&bob_token).await;
     let (bob_peer, last_seq) = bob.drop_connection().await;
-    let mut carol = RawClient::connect(&s.ws_url(), &carol_token).await;
-    carol.join().await;
+    let _carol = s.joined(&carol_token).await;
     host.call(|req| ClientMessage::StartRecording { req }).await;
     let resume = Resume { peer_id: bob_peer.clone(), last_seq };
     let mut bob = RawClient::connect_resume(&s.ws_url(), &bob_token, Some(resume)).await.expect("resumed");
@@ -295,10 +280,8 @@ async fn a_client_away_during_kick_all_learns_the_end_on_resume() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let _host = s.joined(&host_token).await;
+    let bob = s.joined(&bob_token).await;
     let (bob_peer, last_seq) = bob.drop_connection().await;
     let (status, v) = s.api("POST", &format!("/meetings/{m}/active-session/kick-all"), None).await;
     assert_eq!((status, v["data"]["kicked_participants_count"].as_u64()), (200, Some(2)), "{v}");
@@ -316,10 +299,8 @@ async fn rest_kick_removes_one_participant() {
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (bob_id, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     let (status, v) =
         s.api("POST", &format!("/meetings/{m}/active-session/kick"), Some(json!({"participant_ids": [bob_id]}))).await;
     assert_eq!(status, 200, "{v}");
@@ -340,8 +321,7 @@ async fn ending_the_session_stops_the_recording_and_the_file_holds_the_timeline(
     let s = TestServer::start().await;
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
+    let mut host = s.joined(&host_token).await;
     let (status, v) = s.api("POST", "/recordings", Some(json!({"meeting_id": m}))).await;
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["data"]["status"], "RECORDING");
@@ -374,8 +354,7 @@ async fn bad_frames_get_typed_errors_and_change_nothing() {
     let err = RawClient::connect_resume(&s.ws_url(), "forged.token.here", None).await.err().expect("refused");
     assert_eq!(error_code(&err), Some(4));
     // Malformed frames keep the connection and state.
-    let mut c = RawClient::connect(&s.ws_url(), &token).await;
-    c.join().await;
+    let mut c = s.joined(&token).await;
     for bad in ["{", "[]", r#"{"type":"kick_all"}"#, r#"{"type":"nope","req":1}"#, r#"{"type":"ping","extra":1}"#] {
         c.send_text(bad.to_owned()).await;
         let answer = c.recv().await.unwrap();

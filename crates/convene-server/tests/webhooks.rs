@@ -14,7 +14,7 @@ use axum::Router;
 use convene_core::proto::{ClientMessage, ServerMessage, SessionEvent};
 use convene_server::DataLocation;
 use serde_json::{json, Value};
-use support::{fast_timings, RawClient, TestServer};
+use support::{fast_timings, TestServer};
 
 #[derive(Clone, Debug)]
 struct Delivery {
@@ -120,10 +120,8 @@ async fn the_session_story_is_delivered_signed() {
     let m = s.meeting(json!({"title": "Board"})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;
     let (_, bob_token) = s.participant(&m, "bob", "group_call_participant").await;
-    let mut host = RawClient::connect(&s.ws_url(), &host_token).await;
-    host.join().await;
-    let mut bob = RawClient::connect(&s.ws_url(), &bob_token).await;
-    bob.join().await;
+    let mut host = s.joined(&host_token).await;
+    let mut bob = s.joined(&bob_token).await;
     bob.call(|req| ClientMessage::Leave { req }).await;
     host.call(|req| ClientMessage::StartRecording { req }).await;
     host.call(|req| ClientMessage::KickAll { req }).await;
@@ -176,8 +174,7 @@ async fn only_subscribed_events_are_sent_and_5xx_is_retried_with_the_same_uuid()
     register(&s, &url, &["meeting.ended"]).await;
     let m = s.meeting(json!({})).await;
     let (_, t) = s.participant(&m, "host", "group_call_host").await;
-    let mut c = RawClient::connect(&s.ws_url(), &t).await;
-    c.join().await;
+    let mut c = s.joined(&t).await;
     let (status, _) = s.api("POST", &format!("/meetings/{m}/active-session/kick-all"), None).await;
     assert_eq!(status, 200);
     let got = rx.wait_for(3).await;
@@ -201,8 +198,7 @@ async fn a_4xx_is_not_retried() {
     register(&s, &url, &["meeting.started"]).await;
     let m = s.meeting(json!({})).await;
     let (_, t) = s.participant(&m, "host", "group_call_host").await;
-    let mut c = RawClient::connect(&s.ws_url(), &t).await;
-    c.join().await;
+    let _c = s.joined(&t).await;
     rx.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.deliveries().len(), 1);
@@ -226,8 +222,7 @@ async fn what_was_queued_before_a_restart_is_delivered_after_it() {
     let hook = register(&s, &dead, &["meeting.started"]).await;
     let m = s.meeting(json!({})).await;
     let (_, t) = s.participant(&m, "host", "group_call_host").await;
-    let mut c = RawClient::connect(&s.ws_url(), &t).await;
-    c.join().await;
+    let _c = s.joined(&t).await;
     for _ in 0..100 {
         if s.server.state.store().outbox_counts().unwrap().iter().any(|(st, _)| st == "pending") {
             break;

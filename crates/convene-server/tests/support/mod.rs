@@ -112,6 +112,13 @@ impl TestServer {
     pub fn ws_url(&self) -> String {
         format!("ws://{}/v1/signal", self.server.addr)
     }
+
+    /// A client connected with `token` and joined (panics unless the join is answered).
+    pub async fn joined(&self, token: &str) -> RawClient {
+        let mut c = RawClient::connect(&self.ws_url(), token).await;
+        c.join().await;
+        c
+    }
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
