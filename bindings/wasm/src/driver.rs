@@ -142,6 +142,8 @@ impl Driver {
                 }
             }
         }
+        // One browser client: its roster is small enough to free at once.
+        drop(self.core.take_released());
         self.arm_timer();
         self.schedule_flush();
     }

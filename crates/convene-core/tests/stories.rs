@@ -313,3 +313,25 @@ fn a_snapshot_while_joined_resynchronises_the_roster_with_events() {
     assert_eq!(ids, ["b", "c"], "never self");
     assert_eq!(core.room_state(), RoomState::Joined);
 }
+
+#[test]
+fn an_ended_session_hands_its_roster_to_the_driver_to_free_after_room_left() {
+    let (mut core, now) = joined_core();
+    for (seq, id) in [(2, "a"), (3, "b")] {
+        let frame = format!(
+            r#"{{"type":"event","seq":{seq},"event":"peer_joined","peer":{{"id":"{id}","user_id":"u{id}","name":"{id}","custom_participant_id":"c{id}","preset_name":"p"}}}}"#
+        );
+        core.handle_frame(now, &frame).unwrap();
+    }
+    while core.poll_output().is_some() {}
+    assert_eq!(core.roster().joined().len(), 2);
+    assert!(core.take_released().is_none(), "nothing is released while joined");
+    let end = SessionEnd { session_id: "s1".into(), reason: EndReason::HostEndedMeeting, ended_by: Actor::Api };
+    core.handle_server_message(now, ServerMessage::Event { seq: 4, event: SessionEvent::SessionEnded { end } });
+    assert!(core.roster().joined().is_empty(), "the roster is empty at once");
+    let outputs: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
+    assert!(outputs.iter().any(|o| matches!(o, Output::Event(Event::RoomLeft { .. }))), "{outputs:?}");
+    let released = core.take_released().expect("the old roster, for the driver to free");
+    assert_eq!(released.joined().len(), 2);
+    assert!(core.take_released().is_none(), "handed over once");
+}

@@ -60,6 +60,8 @@ impl Driver {
                 std::iter::from_fn(|| core.poll_output()).collect()
             };
             if !outputs.is_empty() {
+                // Sockets to close and memory to free once the events are out (see below).
+                let mut closing = Vec::new();
                 for output in outputs {
                     match output {
                         Output::Connect => {
@@ -86,9 +88,7 @@ impl Driver {
                         }
                         Output::Disconnect => {
                             connecting = None;
-                            if let Some(mut old) = ws.take() {
-                                let _ = old.close(None).await;
-                            }
+                            closing.extend(ws.take());
                         }
                         Output::Event(event) => self.publish(event),
                         Output::Resolved { req, result } => {
@@ -96,6 +96,16 @@ impl Driver {
                                 let _ = waiter.send(result);
                             }
                         }
+                    }
+                }
+                // A terminal state: let the subscribers see `roomLeft` before the socket's close
+                // handshake and the freeing of the roster (thousands of entries in a big room).
+                let released = lock(&self.core).take_released();
+                if released.is_some() || !closing.is_empty() {
+                    tokio::task::yield_now().await;
+                    drop(released);
+                    for mut old in closing {
+                        let _ = old.close(None).await;
                     }
                 }
                 continue;

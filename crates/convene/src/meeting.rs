@@ -184,6 +184,10 @@ impl<'a> Participants<'a> {
     pub fn joined(&self) -> Vec<Peer> {
         self.meeting.read(|c| c.roster().joined().values().cloned().collect())
     }
+    /// How many others are in the meeting (`joined.size`), without copying them.
+    pub fn joined_count(&self) -> usize {
+        self.meeting.read(|c| c.roster().joined().len())
+    }
     /// `waitlisted`: the waiting room (for those who may accept).
     pub fn waitlisted(&self) -> Vec<Peer> {
         self.meeting.read(|c| c.roster().waitlisted().values().cloned().collect())

@@ -144,6 +144,8 @@ pub struct Participant {
     session: Option<SessionInfo>,
     recording: RecordingState,
     roster: Roster,
+    /// The roster as it was when a terminal state was entered, until the driver frees it.
+    released: Option<Roster>,
     link: Link,
     last_seq: u64,
     next_req: RequestId,
@@ -170,6 +172,7 @@ impl Participant {
             session: None,
             recording: RecordingState::Idle,
             roster: Roster::default(),
+            released: None,
             link: Link::Down,
             last_seq: 0,
             next_req: 1,
@@ -186,6 +189,14 @@ impl Participant {
     /// The next thing the driver must do, or `None` when there is nothing left.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
+    }
+
+    /// The remote participants a terminal state let go of, for the driver to free once it has
+    /// delivered the outputs, so that `roomLeft` is not held up by freeing a large roster. The
+    /// roster seen through [`Participant::roster`] is already empty; dropping the result frees
+    /// the memory. A driver that never calls this frees it with the participant.
+    pub fn take_released(&mut self) -> Option<Roster> {
+        self.released.take()
     }
 
     /// When [`Participant::handle_timeout`] must be called next (ms, the driver's clock), if ever.
@@ -340,7 +351,8 @@ impl Participant {
             };
             self.resolve(req, result);
         }
-        self.roster.clear();
+        // Emptied now; freed by the driver after `roomLeft` is delivered (`take_released`).
+        self.released = Some(std::mem::take(&mut self.roster));
         if self.link != Link::Down {
             self.link = Link::Down;
             self.outputs.push_back(Output::Disconnect);
