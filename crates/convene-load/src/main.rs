@@ -1,22 +1,38 @@
-//! `convene-load`: fan-out and join workloads against convene-server, with the physical floor (a
-//! minimal tokio-tungstenite server writing one frame to every connection) measured in the same
-//! run.
+//! `convene-load`: fan-out, join, churn and big-room workloads against convene-server, with the
+//! physical floor (a minimal tokio-tungstenite server writing one frame to every connection)
+//! measured in the same run.
 //!
 //! ```text
-//! convene-load kick-all --participants 1000 [--server URL --admin-token T] [--json FILE]
+//! convene-load kick-all --participants 1000 [--server-process] [--plot cdf.svg] [--json FILE]
+//! convene-load kick-all --participants 10000 --server-process --no-participant-list
 //! convene-load floor --participants 1000
 //! convene-load join-storm --participants 1000
+//! convene-load churn --participants 1000 --duration 60 --rate 10
+//! convene-load big-room --participants 10000
+//! convene-load ... --server URL --admin-token T      # a running server
 //! ```
 
+mod alloc;
+mod big_room;
+mod child;
+mod churn;
+mod newcomer;
+mod plot;
 mod stats;
 mod target;
 mod workloads;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+use target::{ServerMode, Target};
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Workload {
     /// N joined participants; one REST kick-all; time until each sees roomLeft ended. Runs the
     /// floor with the same N in the same run and reports the ratio.
@@ -25,6 +41,18 @@ enum Workload {
     Floor,
     /// N participants call join at once; time until all are joined.
     JoinStorm,
+    /// N observers while others join and leave at --rate per second for --duration seconds:
+    /// join-to-participantJoined latency, server CPU and memory (server in a child process).
+    Churn,
+    /// A session of N: server memory per peer, and a newcomer's roster snapshot (size, decode
+    /// time, client memory per remote participant). Server in a child process.
+    BigRoom,
+    /// (Internal) an in-memory convene-server for a parent convene-load.
+    #[value(hide = true)]
+    Serve,
+    /// (Internal) the floor server for a parent convene-load.
+    #[value(hide = true)]
+    ServeFloor,
 }
 
 /// Load tool for Convene.
@@ -36,59 +64,127 @@ struct Cli {
     /// Participants (connections).
     #[arg(long, default_value_t = 100)]
     participants: usize,
-    /// A running convene-server (default: one started in this process, in-memory).
+    /// A running convene-server (default: one started by the tool).
     #[arg(long)]
     server: Option<String>,
     /// Admin API token of `--server`.
     #[arg(long, env = "CONVENE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Run the servers (Convene's and the floor's) in child processes instead of this one
+    /// (always so for churn and big-room).
+    #[arg(long)]
+    server_process: bool,
+    /// kick-all: participants get a preset without the participant list, so that no client
+    /// holds a roster (for N = 10,000: N rosters of N do not fit in one process).
+    #[arg(long)]
+    no_participant_list: bool,
+    /// churn: seconds of joining and leaving.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// churn: joins per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// kick-all: draw the latency distributions of Convene and the floor to this SVG file.
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// serve-floor: the frame's length in bytes.
+    #[arg(long, default_value_t = 160, hide = true)]
+    frame_len: usize,
 }
 
-/// Raises the open-file limit to the hard limit (each participant uses two sockets in-process).
+/// Raises the open-file limit to the hard limit.
 fn raise_fd_limit() -> Option<u64> {
     let (_, hard) = rlimit::Resource::NOFILE.get().ok()?;
     rlimit::Resource::NOFILE.set(hard, hard).ok()?;
     Some(hard)
 }
 
+fn server_mode(cli: &Cli, isolate: bool) -> Result<ServerMode, String> {
+    Ok(match &cli.server {
+        Some(url) => ServerMode::Remote {
+            url: url.clone(),
+            admin_token: cli
+                .admin_token
+                .clone()
+                .ok_or("--admin-token (or CONVENE_ADMIN_TOKEN) is needed with --server")?,
+        },
+        None if isolate => ServerMode::Child,
+        None => ServerMode::InProcess,
+    })
+}
+
 async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
     let n = cli.participants;
     match cli.workload {
+        Workload::Serve => child::serve_convene().await.map(|_| serde_json::Value::Null),
+        Workload::ServeFloor => child::serve_floor(cli.frame_len).await.map(|_| serde_json::Value::Null),
         Workload::Floor => {
-            let p = workloads::floor(n, 160).await?;
+            let p = stats::Percentiles::of(&workloads::floor(n, cli.frame_len, cli.server_process).await?);
             Ok(serde_json::json!({
                 "workload": "floor", "participants": n,
                 "floor_p50_ms": p.p50_ms, "floor_p99_ms": p.p99_ms, "floor_max_ms": p.max_ms,
             }))
         }
         Workload::KickAll => {
-            let target = target::Target::new(cli.server.clone(), cli.admin_token.clone()).await?;
-            workloads::kick_all(&target, n).await
+            let target = Target::new(server_mode(cli, cli.server_process)?).await?;
+            let opts = workloads::KickAllOptions {
+                isolate: cli.server_process,
+                listless: cli.no_participant_list,
+                plot: cli.plot.clone(),
+            };
+            workloads::kick_all(&target, n, opts).await
         }
         Workload::JoinStorm => {
-            let target = target::Target::new(cli.server.clone(), cli.admin_token.clone()).await?;
+            let target = Target::new(server_mode(cli, cli.server_process)?).await?;
             workloads::join_storm(&target, n).await
+        }
+        Workload::Churn => {
+            if cli.rate <= 0.0 || cli.duration == 0 {
+                return Err("--rate and --duration must be positive".into());
+            }
+            let target = Target::new(server_mode(cli, true)?).await?;
+            let opts = churn::ChurnOptions {
+                duration: Duration::from_secs(cli.duration),
+                rate: cli.rate,
+                stay: Duration::from_secs(5).min(Duration::from_secs(cli.duration)),
+            };
+            churn::churn(&target, n, opts).await
+        }
+        Workload::BigRoom => {
+            let target = Target::new(server_mode(cli, true)?).await?;
+            big_room::big_room(&target, n).await
         }
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let limit = raise_fd_limit();
-    let needed = cli.participants as u64 * 2 + 64;
-    if limit.is_some_and(|l| l < needed) {
+    let serving = matches!(cli.workload, Workload::Serve | Workload::ServeFloor);
+    // In one process each participant needs two sockets (client and server side).
+    let per_participant =
+        if cli.server_process || matches!(cli.workload, Workload::Churn | Workload::BigRoom) { 1 } else { 2 };
+    let needed = cli.participants as u64 * per_participant + 256;
+    if !serving && limit.is_some_and(|l| l < needed) {
         eprintln!("convene-load: the open-file limit ({limit:?}) is below the {needed} this run needs");
         return ExitCode::FAILURE;
     }
-    match run(&cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("convene-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(serde_json::Value::Null) => ExitCode::SUCCESS,
         Ok(result) => {
             if let serde_json::Value::Object(map) = &result {
                 for (k, v) in map {
-                    println!("{k:>22}  {v}");
+                    println!("{k:>32}  {v}");
                 }
             }
             if let Some(path) = &cli.json {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use convene::{Event, InitOptions, Meeting, ReconnectPolicy};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::child::{ChildServer, ProcStats};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -19,6 +21,17 @@ pub struct Target {
     token: String,
     http: reqwest::Client,
     _server: Option<convene_server::RunningServer>,
+    child: Option<ChildServer>,
+}
+
+/// Where the server under load runs.
+pub enum ServerMode {
+    /// In this process, sharing it with the clients.
+    InProcess,
+    /// In a child process of its own (`convene-load serve`).
+    Child,
+    /// A running server at this URL, with this admin token.
+    Remote { url: String, admin_token: String },
 }
 
 /// A connected client and the stream of its events.
@@ -39,30 +52,43 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 impl Target {
-    /// Starts a server in-process, or uses the one at `server` with `admin_token`.
-    pub async fn new(server: Option<String>, admin_token: Option<String>) -> Result<Self, String> {
+    /// Starts the server (in this process or a child) or connects to a running one.
+    pub async fn new(mode: ServerMode) -> Result<Self, String> {
         let http = reqwest::Client::new();
-        match server {
-            None => {
+        let (base, token, account, app, server, child) = match mode {
+            ServerMode::InProcess => {
                 let mut config = convene_server::ServerConfig::ephemeral();
                 config.timings.outgoing_queue = 4096;
                 let s = convene_server::start(config).await.map_err(|e| e.to_string())?;
                 let (account, app) = s.default_app.clone();
-                let base = s.url();
-                let kit = format!("{base}/client/v4/accounts/{account}/realtime/kit/{app}");
-                Ok(Self { base, kit, token: s.admin_token.clone(), http, _server: Some(s) })
+                (s.url(), s.admin_token.clone(), account, Some(app), Some(s), None)
             }
-            Some(base) => {
-                let token = admin_token.ok_or("--admin-token (or CONVENE_ADMIN_TOKEN) is needed with --server")?;
-                let base = base.trim_end_matches('/').to_owned();
-                let apps_url = format!("{base}/client/v4/accounts/local/realtime/kit/apps");
-                let mut t = Self { base, kit: String::new(), token, http, _server: None };
-                let apps = t.get(&apps_url).await?;
-                let app = apps["data"][0]["id"].as_str().ok_or("the server has no app under account local")?.to_owned();
-                t.kit = format!("{}/client/v4/accounts/local/realtime/kit/{app}", t.base);
-                Ok(t)
+            ServerMode::Child => {
+                let c = ChildServer::spawn("serve", &[]).await?;
+                let field = |k: &str| c.ready[k].as_str().map(str::to_owned).ok_or(format!("serve: no {k}"));
+                let (base, token, account, app) =
+                    (field("url")?, field("admin_token")?, field("account")?, field("app")?);
+                (base, token, account, Some(app), None, Some(c))
             }
-        }
+            ServerMode::Remote { url, admin_token } => {
+                (url.trim_end_matches('/').to_owned(), admin_token, "local".to_owned(), None, None, None)
+            }
+        };
+        let mut t = Self { base, kit: String::new(), token, http, _server: server, child };
+        let app = match app {
+            Some(app) => app,
+            None => {
+                let apps = t.get(&format!("{}/client/v4/accounts/{account}/realtime/kit/apps", t.base)).await?;
+                apps["data"][0]["id"].as_str().ok_or("the server has no app under account local")?.to_owned()
+            }
+        };
+        t.kit = format!("{}/client/v4/accounts/{account}/realtime/kit/{app}", t.base);
+        Ok(t)
+    }
+
+    /// Memory and CPU of the server, when it runs in a child process.
+    pub fn server_stats(&self) -> Option<ProcStats> {
+        self.child.as_ref()?.pid().and_then(ProcStats::of)
     }
 
     async fn get(&self, url: &str) -> Result<Value, String> {
@@ -90,21 +116,50 @@ impl Target {
         Ok(v["data"].clone())
     }
 
-    /// A meeting and `n` participants (`group_call_participant`); returns the meeting id and the
-    /// participants' tokens.
-    pub async fn meeting_with(&self, n: usize) -> Result<(String, Vec<String>), String> {
+    /// A preset whose participants see no participant list (the server sends them no roster
+    /// and no join or leave of others), for crowds too large to hold N rosters of N in one
+    /// process. Returns its name.
+    pub async fn listless_preset(&self) -> Result<String, String> {
+        let name = "load_listless";
+        let body = json!({"name": name, "permissions": {"show_participant_list": false, "waiting_room_type": "SKIP"}});
+        self.rest("POST", "/presets", Some(body)).await?;
+        Ok(name.to_owned())
+    }
+
+    /// A meeting and `n` participants with `preset`, named `{prefix}{i}`; returns the meeting
+    /// id and the participants' tokens.
+    pub async fn meeting_with(&self, n: usize, preset: &str) -> Result<(String, Vec<String>), String> {
         let meeting = self.rest("POST", "/meetings", Some(json!({"title": "load"}))).await?;
         let id = meeting["id"].as_str().ok_or("meeting id")?.to_owned();
-        let bar = bar(n as u64, "participants");
-        let mut tokens = Vec::with_capacity(n);
-        for i in 0..n {
-            let body = json!({"custom_participant_id": format!("p{i}"), "preset_name": "group_call_participant", "name": format!("P{i}")});
-            let p = self.rest("POST", &format!("/meetings/{id}/participants"), Some(body)).await?;
-            tokens.push(p["token"].as_str().ok_or("token")?.to_owned());
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
+        let tokens = self.participants(&id, n, preset, "p").await?;
         Ok((id, tokens))
+    }
+
+    /// `n` participants of `meeting` with `preset`, named `{prefix}{i}`; their tokens.
+    pub async fn participants(
+        &self,
+        meeting: &str,
+        n: usize,
+        preset: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, String> {
+        let bar = bar(n as u64, "participants");
+        let path = format!("/meetings/{meeting}/participants");
+        let made: Vec<Result<String, String>> = futures_util::stream::iter(0..n)
+            .map(|i| {
+                let body = json!({"custom_participant_id": format!("{prefix}{i}"), "preset_name": preset, "name": format!("{prefix}{i}")});
+                let (path, bar) = (&path, &bar);
+                async move {
+                    let p = self.rest("POST", path, Some(body)).await?;
+                    bar.inc(1);
+                    p["token"].as_str().map(str::to_owned).ok_or_else(|| "token".to_owned())
+                }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        bar.finish_and_clear();
+        made.into_iter().collect()
     }
 
     /// Initialises a native client per token (not joined yet).

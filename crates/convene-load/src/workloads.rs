@@ -1,42 +1,59 @@
 //! The workloads: `kick-all` (with the floor measured in the same run), `floor` alone, and
 //! `join-storm`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use convene_core::proto::{encode_server, ServerMessage, SessionEvent};
 use convene_core::{Actor, EndReason, Event, RoomState, SessionEnd};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::child::{spawn_floor_server, ChildServer};
 use crate::stats::Percentiles;
 use crate::target::{bar, Target};
+
+/// How `kick-all` runs.
+#[derive(Debug, Clone, Default)]
+pub struct KickAllOptions {
+    /// Servers (Convene's and the floor's) in child processes.
+    pub isolate: bool,
+    /// Participants without the participant list (see `Target::listless_preset`).
+    pub listless: bool,
+    /// Where to draw the latency distributions (SVG).
+    pub plot: Option<std::path::PathBuf>,
+}
 
 /// How long a workload may wait for its last participant.
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// `kick-all`: N joined participants; one REST kick-all; the time from the request to each
 /// participant observing `roomLeft { state: "ended" }`. Then the floor with the same N.
-pub async fn kick_all(target: &Target, n: usize) -> Result<Value, String> {
-    let (meeting, tokens) = target.meeting_with(n).await?;
-    let clients = target.clients(&tokens).await?;
-    target.join_all(&clients).await?;
-    settle(&clients, n).await?;
+pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result<Value, String> {
+    let preset = if opts.listless { target.listless_preset().await? } else { "group_call_participant".to_owned() };
+    let (meeting, tokens) = target.meeting_with(n, &preset).await?;
+    let mut clients = target.clients(&tokens).await?;
+    // Each client's events are consumed as they arrive, as an application would; the instant of
+    // `roomLeft { state: "ended" }` is reported.
     let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
-    for mut c in clients {
+    for c in &mut clients {
         let tx = tx.clone();
+        let mut events = std::mem::replace(&mut c.events, Box::new(futures_util::stream::empty()));
         tokio::spawn(async move {
             let ended = |e: &Event| matches!(e, Event::RoomLeft { state } if state.room_state() == RoomState::Ended);
-            if Target::next_matching(&mut *c.events, ended).await {
+            if Target::next_matching(&mut *events, ended).await {
                 let _ = tx.send(Instant::now());
             }
-            drop(c.meeting);
         });
     }
+    target.join_all(&clients).await?;
+    if !opts.listless {
+        settle(&clients, n).await?;
+    }
     drop(tx);
+    profiler_pause().await;
     let t0 = Instant::now();
     let answer = target.rest("POST", &format!("/meetings/{meeting}/active-session/kick-all"), None).await?;
     let rest_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -57,8 +74,14 @@ pub async fn kick_all(target: &Target, n: usize) -> Result<Value, String> {
             latencies.len()
         ));
     }
+    drop(clients);
     let convene = Percentiles::of(&latencies);
-    let floor = floor(n, frame_len()).await?;
+    let floor_samples = floor(n, frame_len(), opts.isolate).await?;
+    let floor = Percentiles::of(&floor_samples);
+    if let Some(path) = &opts.plot {
+        let title = format!("kick-all, N = {n}: request to roomLeft ended, beside the floor");
+        crate::plot::write_cdf(path, &title, &[("Convene kick-all", &latencies), ("floor", &floor_samples)])?;
+    }
     Ok(json!({
         "workload": "kick-all",
         "participants": n,
@@ -68,16 +91,18 @@ pub async fn kick_all(target: &Target, n: usize) -> Result<Value, String> {
         "ratio_p99": ratio(convene.p99_ms, floor.p99_ms),
         "all_ended": true,
         "rest_answer_ms": (rest_ms * 1000.0).round() / 1000.0,
+        "server": if opts.isolate { "child process" } else { "in-process" },
+        "participant_list": !opts.listless,
     }))
 }
 
 /// Waits until every client sees the other N - 1 (the join storm's events are all applied), so
 /// that the measurement starts from a quiet system.
-async fn settle(clients: &[crate::target::Client], n: usize) -> Result<(), String> {
+pub async fn settle(clients: &[crate::target::Client], n: usize) -> Result<(), String> {
     let progress = bar(n as u64, "settling");
     let until = Instant::now() + DEADLINE;
     loop {
-        let settled = clients.iter().filter(|c| c.meeting.participants().joined().len() == n - 1).count();
+        let settled = clients.iter().filter(|c| c.meeting.participants().joined_count() == n - 1).count();
         progress.set_position(settled as u64);
         if settled == n {
             progress.finish_and_clear();
@@ -88,6 +113,14 @@ async fn settle(clients: &[crate::target::Client], n: usize) -> Result<(), Strin
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// With `CONVENE_LOAD_PAUSE_MS` set, says so on stderr and waits that long before the measured
+/// step, so that a profiler can be attached to the quiet process (`perf record -p`).
+async fn profiler_pause() {
+    let Some(ms) = std::env::var("CONVENE_LOAD_PAUSE_MS").ok().and_then(|v| v.parse::<u64>().ok()) else { return };
+    eprintln!("convene-load: pid {}: measuring in {ms} ms", std::process::id());
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -110,39 +143,29 @@ fn frame_len() -> usize {
 
 /// `floor`: N connections to a minimal tokio-tungstenite server that writes one frame of `len`
 /// bytes to every connection (one task per connection, as convene-server); the time from the
-/// trigger to each connection reading it.
-pub async fn floor(n: usize, len: usize) -> Result<Percentiles, String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
-    let (go, go_rx) = watch::channel(false);
-    let frame: Arc<str> = Arc::from("x".repeat(len).as_str());
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
-            let mut go = go_rx.clone();
-            let frame = frame.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
-                while !*go.borrow() {
-                    if go.changed().await.is_err() {
-                        return;
-                    }
-                }
-                let _ = ws.send(Message::Text(frame.as_ref().into())).await;
-                let _ = ws.next().await;
-            });
-        }
-    });
+/// trigger to each connection reading it. With `isolate`, the floor server runs in a child
+/// process, as the Convene server does then.
+pub async fn floor(n: usize, len: usize, isolate: bool) -> Result<Vec<Duration>, String> {
+    let (go, go_rx) = watch::channel(0u64);
+    let mut child = None;
+    let addr = if isolate {
+        let c = ChildServer::spawn("serve-floor", &["--frame-len".into(), len.to_string()]).await?;
+        let addr = c.ready["addr"].as_str().ok_or("serve-floor: no addr")?.to_owned();
+        child = Some(c);
+        addr
+    } else {
+        spawn_floor_server(len, go_rx).await?.to_string()
+    };
     let progress = bar(n as u64, "floor");
     let gate = Arc::new(Semaphore::new(128));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
     let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
     for _ in 0..n {
         let gate = gate.clone();
-        let (ready_tx, tx) = (ready_tx.clone(), tx.clone());
+        let (ready_tx, tx, url) = (ready_tx.clone(), tx.clone(), format!("ws://{addr}/"));
         tokio::spawn(async move {
             let permit = gate.acquire_owned().await;
-            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await else { return };
+            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
             drop(permit);
             let _ = ready_tx.send(());
             if let Some(Ok(Message::Text(_))) = ws.next().await {
@@ -159,7 +182,12 @@ pub async fn floor(n: usize, len: usize) -> Result<Percentiles, String> {
     // Let the server side finish its handshakes before the trigger.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t0 = Instant::now();
-    go.send_replace(true);
+    match child.as_mut() {
+        Some(c) => c.send_line("go").await?,
+        None => {
+            go.send_modify(|g| *g += 1);
+        }
+    }
     let mut latencies = Vec::with_capacity(n);
     let collect = async {
         while let Some(t) = rx.recv().await {
@@ -167,16 +195,15 @@ pub async fn floor(n: usize, len: usize) -> Result<Percentiles, String> {
         }
     };
     let _ = tokio::time::timeout(DEADLINE, collect).await;
-    server.abort();
     if latencies.len() != n {
         return Err(format!("the floor reached only {} of {n} connections", latencies.len()));
     }
-    Ok(Percentiles::of(&latencies))
+    Ok(latencies)
 }
 
 /// `join-storm`: N initialised participants call join at once; the time until all are joined.
 pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
-    let (_, tokens) = target.meeting_with(n).await?;
+    let (_, tokens) = target.meeting_with(n, "group_call_participant").await?;
     let clients = target.clients(&tokens).await?;
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n);
@@ -207,5 +234,6 @@ pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
         "all_joined_ms": all.as_secs_f64() * 1000.0,
         "joins_per_second": (n as f64 / all.as_secs_f64()).round(),
         "process_peak_rss_kib": crate::stats::peak_rss_kib(),
+        "server_rss_kib": target.server_stats().map(|s| s.rss_kib),
     }))
 }
