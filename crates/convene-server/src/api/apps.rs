@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::openapi::{Envelope, ListEnvelope};
-use super::{created, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
+use super::{created, valid_account, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
 use crate::model::App;
 use crate::state::AppState;
 use crate::store::Page;
@@ -15,7 +15,8 @@ use crate::store::Page;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
-    /// Display name, 1 to 200 characters.
+    /// Display name, 1 to 200 characters (not only spaces).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -65,11 +66,4 @@ pub async fn list(
         .collect();
     let total = apps.len() as u64;
     Ok(super::list(apps, Page { page_no: 1, per_page: total.max(1) }, total))
-}
-
-fn valid_account(account_id: &str) -> ApiResult<()> {
-    if account_id.is_empty() || account_id.len() > 128 || account_id.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("account_id must be 1 to 128 printable characters"));
-    }
-    Ok(())
 }

@@ -20,11 +20,13 @@ use crate::store::now_rfc3339;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingBody {
-    /// Title.
+    /// Title, at most 500 characters.
+    #[schema(max_length = 500)]
     pub title: Option<String>,
     /// `ACTIVE` or `INACTIVE`.
     pub status: Option<MeetingStatus>,
     /// 0..=600 seconds; default 60.
+    #[schema(maximum = 600)]
     pub session_keep_alive_time_in_secs: Option<u32>,
     /// Start recording when a session starts.
     pub record_on_start: Option<bool>,
@@ -45,7 +47,9 @@ pub struct MeetingBody {
 }
 
 impl MeetingBody {
-    fn apply(self, m: &mut Meeting) -> ApiResult<()> {
+    /// Checks the body and applies it to a meeting (nothing is stored here).
+    #[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
+    pub fn apply(self, m: &mut Meeting) -> ApiResult<()> {
         if let Some(t) = self.title {
             if t.len() > 500 {
                 return Err(ApiError::bad_request("title must be at most 500 characters"));
@@ -76,11 +80,14 @@ impl MeetingBody {
 
 /// Query of `GET /meetings`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingListQuery {
     /// Page number, from 1.
+    #[param(minimum = 1)]
     pub page_no: Option<u64>,
     /// Items per page, 1..=100.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
     /// Only meetings whose title contains this.
     pub search: Option<String>,
@@ -224,7 +231,8 @@ pub struct KickedParticipant {
 /// Removes participants from the live session; each sees `roomLeft` with state `kicked`.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session/kick", tag = "active session",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = KickBody,
-    responses((status = 200, body = Envelope<KickResult>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = Envelope<KickResult>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn kick(
     State(state): State<AppState>,
@@ -275,7 +283,8 @@ pub struct KickAllResult {
 /// recording stops, the session becomes `ENDED` and `meeting.ended` fires (`HOST_ENDED_MEETING`).
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session/kick-all", tag = "active session",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)),
-    responses((status = 200, body = Envelope<KickAllResult>), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = Envelope<KickAllResult>), (status = 404, description = "No such meeting, or no live session.", body = ErrorEnvelope),
+        (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn kick_all(
     State(state): State<AppState>,

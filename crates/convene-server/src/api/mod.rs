@@ -162,10 +162,13 @@ fn query_message(e: &QueryRejection) -> String {
 
 /// Paging query parameters.
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page number, from 1 (default 1).
+    #[param(minimum = 1)]
     pub page_no: Option<u64>,
     /// Items per page, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -255,11 +258,28 @@ pub fn bearer(header: &str) -> Option<&str> {
 /// Checks that a path id is one of ours: a UUID in its canonical hyphenated lowercase form, so
 /// anything else gets 400, not 404 or 500.
 pub fn valid_id(kind: &str, id: &str) -> ApiResult<()> {
-    let canonical = uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+    let canonical = id.len() == 36 && uuid::Uuid::parse_str(id).is_ok_and(|u| u.hyphenated().to_string() == id);
     if canonical {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!("{kind} {id:?} is not a valid id")))
+        Err(ApiError::bad_request(format!("{kind} {} is not a valid id (a lowercase UUID)", quoted(id))))
+    }
+}
+
+/// Checks an `{account_id}`: 1 to 128 characters, none of them control characters.
+pub fn valid_account(account_id: &str) -> ApiResult<()> {
+    if account_id.is_empty() || account_id.len() > 128 || account_id.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("account_id must be 1 to 128 printable characters"));
+    }
+    Ok(())
+}
+
+/// `value` quoted for an error message, cut after 64 characters (a request may carry kilobytes).
+fn quoted(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}...", &value[..cut]),
+        None => format!("{value:?}"),
     }
 }
 
@@ -273,10 +293,8 @@ pub fn app_for(
     resource: Resource,
     write: bool,
 ) -> ApiResult<()> {
+    valid_account(account_id)?;
     valid_id("app_id", app_id)?;
-    if account_id.is_empty() || account_id.len() > 128 {
-        return Err(ApiError::bad_request("account_id must be 1 to 128 characters"));
-    }
     caller.require(resource, write)?;
     caller.require_app(app_id)?;
     match state.store().get_app(account_id, app_id)? {

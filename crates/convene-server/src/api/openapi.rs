@@ -4,7 +4,10 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::store::Paging;
@@ -77,11 +80,79 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A regular expression for the ids this server makes: UUIDs, hyphenated, lowercase. Anything
+/// else in an id's place is answered with 400 (see [`super::valid_id`]).
+pub const ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The answers every operation can give besides its own, added to each operation so that the
+/// document lists every status code the server sends:
+///
+/// - 400 for a malformed path id, query parameter or body (every operation has path parameters);
+/// - 401 without a known API token, 403 for a token of another scope or app;
+/// - 404 for an unknown account/app (or resource), and for a path the router does not know;
+/// - 413 and 415 for operations with a body (too large; not `Content-Type: application/json`).
+///
+/// It also describes the path parameters: every `*_id` but `account_id` is a UUID.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    describe_parameter(parameter);
+                }
+                let has_body = operation.request_body.is_some();
+                add_error(operation, 400, "Malformed request: a path id, query parameter or body is not valid.");
+                add_error(operation, 401, "Missing or unknown API token.");
+                add_error(operation, 403, "The token's scope or app does not allow this.");
+                add_error(operation, 404, "No such account, app or resource.");
+                if has_body {
+                    add_error(operation, 413, "Body larger than the limit (64 KiB).");
+                    add_error(operation, 415, "Body without `Content-Type: application/json`.");
+                }
+            }
+        }
+    }
+}
+
+fn add_error(operation: &mut Operation, status: u16, description: &str) {
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build())
+        .build();
+    operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+}
+
+fn describe_parameter(parameter: &mut Parameter) {
+    if parameter.parameter_in != ParameterIn::Path {
+        return;
+    }
+    let schema = if parameter.name == "account_id" {
+        // No control characters (Unicode's Cc: U+0000-U+001F, U+007F-U+009F); see `valid_account`.
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(128))
+            .pattern(Some("^[^\\u0000-\\u001F\\u007F-\\u009F]+$"))
+    } else if parameter.name.ends_with("_id") {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".into())))
+            .pattern(Some(ID_PATTERN))
+    } else {
+        return;
+    };
+    parameter.schema = Some(schema.into());
+}
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Convene server API", description = "RealtimeKit-compatible REST API of convene-server."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     paths(
         super::apps::create, super::apps::list,
         super::presets::create, super::presets::list, super::presets::get, super::presets::patch, super::presets::delete,

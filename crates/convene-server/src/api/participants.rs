@@ -19,13 +19,16 @@ use crate::store::now_rfc3339;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParticipant {
-    /// The app's own id for this participant.
+    /// The app's own id for this participant, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub custom_participant_id: String,
     /// A preset of the app (or a built-in one).
     pub preset_name: String,
-    /// Display name.
+    /// Display name, at most 200 characters.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
-    /// Picture URL.
+    /// Picture URL, at most 2000 characters.
+    #[schema(max_length = 2000)]
     pub picture: Option<String>,
 }
 
@@ -33,9 +36,11 @@ pub struct AddParticipant {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditParticipant {
-    /// Display name.
+    /// Display name, at most 200 characters.
+    #[schema(max_length = 200)]
     pub name: Option<String>,
-    /// Picture URL.
+    /// Picture URL, at most 2000 characters.
+    #[schema(max_length = 2000)]
     pub picture: Option<String>,
     /// Another preset (applies from the next join).
     pub preset_name: Option<String>,
@@ -51,7 +56,9 @@ fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
     }
 }
 
-fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
+/// An optional text field of at most `max` bytes.
+#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
+pub fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     match v {
         Some(s) if s.len() > max => Err(ApiError::bad_request(format!("{field} must be at most {max} characters"))),
         _ => Ok(()),
@@ -102,8 +109,8 @@ pub async fn list(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    find_meeting(&state, &app_id, &meeting_id)?;
     let page = q.page()?;
+    find_meeting(&state, &app_id, &meeting_id)?;
     let (items, total) = state.store().list_participants(&app_id, &meeting_id, page)?;
     Ok(super::list(items, page, total))
 }

@@ -19,7 +19,8 @@ use crate::store::now_rfc3339;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresetBody {
-    /// Name, unique in the app.
+    /// Name, unique in the app, 1 to 100 characters (required to create).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// Meeting configuration, kept as given.
     #[schema(value_type = Option<Object>)]
@@ -33,12 +34,15 @@ pub struct PresetBody {
 }
 
 /// Checks a permissions object and returns it in full (defaults filled in).
-fn checked_permissions(v: Value) -> ApiResult<Value> {
+#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
+pub fn checked_permissions(v: Value) -> ApiResult<Value> {
     let p: Permissions = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("permissions: {e}")))?;
     Ok(serde_json::to_value(p).expect("permissions serialise"))
 }
 
-fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
+/// `config` and `ui`: an object, or an empty one when absent.
+#[doc(hidden)] // public for the fuzz targets
+pub fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
     match v {
         None => Ok(Value::Object(Default::default())),
         Some(Value::Object(m)) => Ok(Value::Object(m)),
@@ -46,7 +50,9 @@ fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
     }
 }
 
-fn valid_name(name: &str) -> ApiResult<String> {
+/// A preset name, trimmed: 1 to 100 characters.
+#[doc(hidden)] // public for the fuzz targets
+pub fn valid_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
@@ -148,7 +154,9 @@ pub async fn patch(
     }
 }
 
-fn merge(into: &mut Value, patch: Value) {
+/// Merges a permissions patch into the current set (objects recursively; anything else replaces).
+#[doc(hidden)] // public for the fuzz targets
+pub fn merge(into: &mut Value, patch: Value) {
     match (into, patch) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {

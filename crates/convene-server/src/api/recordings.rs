@@ -21,6 +21,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct StartRecording {
     /// The meeting whose live session to record.
+    #[schema(format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub meeting_id: String,
     /// Accepted; one recording per session here.
     pub allow_multiple_recordings: Option<bool>,
@@ -44,18 +45,23 @@ pub struct StartRecording {
 #[serde(deny_unknown_fields)]
 pub struct RecordingActionBody {
     /// `stop`, `pause` or `resume`.
+    #[schema(pattern = "^(stop|pause|resume)$")]
     pub action: String,
 }
 
 /// Query of `GET /recordings`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingListQuery {
     /// Only recordings of this meeting.
+    #[param(format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub meeting_id: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1)]
     pub page_no: Option<u64>,
     /// Items per page, 1..=100.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -73,7 +79,7 @@ fn with_url(state: &AppState, account_id: &str, app_id: &str, mut rec: Recording
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings", tag = "recordings",
     params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = StartRecording,
     responses((status = 201, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)),
+        (status = 409, body = ErrorEnvelope), (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn start(
     State(state): State<AppState>,
@@ -100,7 +106,7 @@ fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Recording> {
 #[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}", tag = "recordings",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)), request_body = RecordingActionBody,
     responses((status = 200, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope)),
+        (status = 409, body = ErrorEnvelope), (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn action(
     State(state): State<AppState>,

@@ -13,15 +13,20 @@ use crate::state::AppState;
 
 /// Query of `GET /sessions`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SessionListQuery {
     /// Only sessions of this meeting.
+    #[param(format = "uuid", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub associated_id: Option<String>,
     /// `LIVE` or `ENDED`.
+    #[param(pattern = "^(LIVE|ENDED)$")]
     pub status: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1)]
     pub page_no: Option<u64>,
     /// Items per page, 1..=100.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -90,8 +95,8 @@ pub async fn participants(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    find(&state, &app_id, &id)?;
     let page = q.page()?;
+    find(&state, &app_id, &id)?;
     let (items, total) = state.store().session_peers(&id, page)?;
     Ok(super::list(items, page, total))
 }

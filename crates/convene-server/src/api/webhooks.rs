@@ -17,18 +17,31 @@ use crate::store::now_rfc3339;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
-    /// Name.
+    /// Name, 1 to 200 characters (required to create).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// An `http://` or `https://` URL. (This server delivers over plain HTTP only; `https://`
-    /// deliveries fail and are retried, then given up.)
+    /// An `http://` or `https://` URL, at most 2000 characters (required to create). (This server
+    /// delivers over plain HTTP only; `https://` deliveries fail and are retried, then given up.)
+    #[schema(max_length = 2000, pattern = "^https?://")]
     pub url: Option<String>,
-    /// Events to deliver, from RealtimeKit's list.
+    /// Events to deliver, at least one, from RealtimeKit's list (required to create).
+    #[schema(schema_with = event_names)]
     pub events: Option<Vec<String>>,
     /// Whether to deliver (default true).
     pub enabled: Option<bool>,
 }
 
-fn check_url(url: &str) -> ApiResult<()> {
+/// The schema of `events`: a non-empty array of the names in [`SUBSCRIBABLE_EVENTS`].
+fn event_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let item = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(SUBSCRIBABLE_EVENTS));
+    let array_or_null = SchemaType::from_iter([Type::Array, Type::Null]);
+    ArrayBuilder::new().schema_type(array_or_null).items(item).min_items(Some(1)).build()
+}
+
+/// An `http://` or `https://` URL of at most 2000 bytes.
+#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
+pub fn check_url(url: &str) -> ApiResult<()> {
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
         && url.len() <= 2000
         && reqwest::Url::parse(url).is_ok();
@@ -39,7 +52,9 @@ fn check_url(url: &str) -> ApiResult<()> {
     }
 }
 
-fn check_events(events: &[String]) -> ApiResult<()> {
+/// At least one event, each one a subscribable event.
+#[doc(hidden)] // public for the fuzz targets
+pub fn check_events(events: &[String]) -> ApiResult<()> {
     if events.is_empty() {
         return Err(ApiError::bad_request("events must name at least one event"));
     }
@@ -51,7 +66,9 @@ fn check_events(events: &[String]) -> ApiResult<()> {
     }
 }
 
-fn check_name(name: &str) -> ApiResult<()> {
+/// A name of 1 to 200 characters, not blank.
+#[doc(hidden)] // public for the fuzz targets
+pub fn check_name(name: &str) -> ApiResult<()> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
     }
