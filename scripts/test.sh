@@ -45,6 +45,9 @@ scripts/check-sans-io.sh
 step "tests"
 cargo test --workspace --locked
 
+step "REST schema tests (Schemathesis against /client/v4/openapi.json)"
+scripts/schemathesis.sh
+
 step "the npm package: build (size guard), wasm-bindgen tests in headless Chromium, JS tests, TypeScript"
 cargo build -p convene-server --locked
 scripts/build-wasm.sh

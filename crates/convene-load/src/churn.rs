@@ -32,11 +32,11 @@ pub async fn churn(target: &Target, n: usize, opts: ChurnOptions) -> Result<Valu
     let (meeting, tokens) = target.meeting_with(n, "group_call_participant").await?;
     let pool_size = (opts.rate * opts.stay.as_secs_f64() * 1.5).ceil() as usize + 2;
     let pool_tokens = target.participants(&meeting, pool_size, "group_call_participant", "c").await?;
-    let mut observers = target.clients(&tokens).await?;
+    let observers = target.clients(&tokens).await?;
     let join_times: JoinTimes = Arc::default();
     let (lat_tx, mut lat_rx) = mpsc::unbounded_channel::<Duration>();
-    for c in &mut observers {
-        let mut events = std::mem::replace(&mut c.events, Box::new(futures_util::stream::empty()));
+    for c in &observers {
+        let mut events = c.events();
         let (times, tx) = (join_times.clone(), lat_tx.clone());
         tokio::spawn(async move {
             use futures_util::StreamExt;

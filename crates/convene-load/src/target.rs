@@ -34,10 +34,20 @@ pub enum ServerMode {
     Remote { url: String, admin_token: String },
 }
 
-/// A connected client and the stream of its events.
+/// An initialised client (connected when it joins).
 pub struct Client {
     pub meeting: Meeting,
-    pub events: Box<dyn futures_util::Stream<Item = Event> + Send + Unpin>,
+}
+
+/// A client's events.
+pub type Events = Box<dyn futures_util::Stream<Item = Event> + Send + Unpin>;
+
+impl Client {
+    /// Subscribes to the client's events; the stream must be read, as an application would, or
+    /// they pile up.
+    pub fn events(&self) -> Events {
+        Box::new(self.meeting.events())
+    }
 }
 
 pub fn bar(len: u64, what: &str) -> ProgressBar {
@@ -176,9 +186,8 @@ impl Target {
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let meeting = Meeting::init(options).await.map_err(|e| e.to_string())?;
-                let events: Box<dyn futures_util::Stream<Item = Event> + Send + Unpin> = Box::new(meeting.events());
                 bar.inc(1);
-                Ok::<_, String>(Client { meeting, events })
+                Ok::<_, String>(Client { meeting })
             }));
         }
         let mut clients = Vec::with_capacity(tasks.len());

@@ -34,13 +34,13 @@ const DEADLINE: Duration = Duration::from_secs(120);
 pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result<Value, String> {
     let preset = if opts.listless { target.listless_preset().await? } else { "group_call_participant".to_owned() };
     let (meeting, tokens) = target.meeting_with(n, &preset).await?;
-    let mut clients = target.clients(&tokens).await?;
+    let clients = target.clients(&tokens).await?;
     // Each client's events are consumed as they arrive, as an application would; the instant of
     // `roomLeft { state: "ended" }` is reported.
     let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
-    for c in &mut clients {
+    for c in &clients {
         let tx = tx.clone();
-        let mut events = std::mem::replace(&mut c.events, Box::new(futures_util::stream::empty()));
+        let mut events = c.events();
         tokio::spawn(async move {
             let ended = |e: &Event| matches!(e, Event::RoomLeft { state } if state.room_state() == RoomState::Ended);
             if Target::next_matching(&mut *events, ended).await {
@@ -205,6 +205,7 @@ pub async fn floor(n: usize, len: usize, isolate: bool) -> Result<Vec<Duration>,
 pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
     let (_, tokens) = target.meeting_with(n, "group_call_participant").await?;
     let clients = target.clients(&tokens).await?;
+    profiler_pause().await;
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for c in &clients {

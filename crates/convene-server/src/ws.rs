@@ -23,8 +23,11 @@ use crate::state::AppState;
 /// read and refused with close code 1009.
 const SOCKET_FRAME_LIMIT: usize = 1024 * 1024;
 
-/// How long one frame may take to go out before the connection is dropped as stuck.
+/// How long one write may take to go out before the connection is dropped as stuck.
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// At most this many queued frames are written together (one flush, usually one syscall).
+const WRITE_BATCH: usize = 64;
 
 /// `GET /v1/signal`: upgrades to the signalling WebSocket.
 pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
@@ -145,11 +148,30 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
-                    // A client that stops reading blocks the send: give up on it after a while
-                    // (the room already counts it away or gone; it resumes if it comes back).
-                    match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(f))).await {
+                    // Frames already queued behind this one go out in the same write. A client
+                    // that stops reading blocks the write: give up on it after a while (the room
+                    // already counts it away or gone; it resumes if it comes back).
+                    let mut then_close = None;
+                    let written = async {
+                        sink.feed(Message::Text(f)).await?;
+                        for _ in 1..WRITE_BATCH {
+                            match rx.try_recv() {
+                                Ok(Outgoing::Frame(f)) => sink.feed(Message::Text(f)).await?,
+                                Ok(Outgoing::Close(code, reason)) => {
+                                    then_close = Some((code, reason));
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        sink.flush().await
+                    };
+                    match tokio::time::timeout(SEND_TIMEOUT, written).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) | Err(_) => return,
+                    }
+                    if let Some((code, reason)) = then_close {
+                        return close(sink, code, reason).await;
                     }
                 }
                 Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,
