@@ -57,9 +57,16 @@ CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wa
 
 step "load tool smoke run (every workload at N = 50)"
 cargo build -p convene-load --locked
-for workload in kick-all floor join-storm; do
-  target/debug/convene-load "$workload" --participants 50
-done
+load=target/debug/convene-load
+$load kick-all --participants 50
+$load kick-all --participants 50 --server-process --no-participant-list --plot target/kick-all-smoke.svg
+$load floor --participants 50
+$load join-storm --participants 50
+$load churn --participants 50 --duration 5 --rate 10
+$load big-room --participants 50
+
+step "wasm-versus-native core benchmark, small (checks that both sides run and agree)"
+scripts/bench-wasm-vs-native.sh 1000 2000 2
 
 step "benchmarks compile and run once (test mode)"
 cargo test -p convene-core --bench core --locked
