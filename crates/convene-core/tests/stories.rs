@@ -335,3 +335,37 @@ fn an_ended_session_hands_its_roster_to_the_driver_to_free_after_room_left() {
     assert_eq!(released.joined().len(), 2);
     assert!(core.take_released().is_none(), "handed over once");
 }
+
+#[test]
+fn a_resume_over_the_connection_cap_backs_off_instead_of_failing() {
+    let (mut core, now) = joined_core();
+    core.handle_transport_closed(now);
+    while core.poll_output().is_some() {}
+    assert_eq!(core.room_state(), RoomState::Disconnected);
+    let retry_at = core.poll_timeout().expect("a retry is scheduled");
+    core.handle_timeout(retry_at);
+    assert!(std::iter::from_fn(|| core.poll_output()).any(|o| o == Output::Connect));
+    core.handle_transport_opened(retry_at);
+    while core.poll_output().is_some() {}
+    let refusal =
+        r#"{"type":"error","error":{"code":4429,"message":"too many connections for this participant; retry later"}}"#;
+    core.handle_frame(retry_at, refusal).unwrap();
+    assert_eq!(core.room_state(), RoomState::Disconnected, "not a terminal failure");
+    core.handle_transport_closed(retry_at);
+    assert_eq!(core.room_state(), RoomState::Disconnected);
+    assert!(core.poll_timeout().is_some_and(|t| t > retry_at), "another attempt is scheduled");
+}
+
+#[test]
+fn a_first_join_over_the_connection_cap_fails_with_4429() {
+    let info = SelfInfo { permissions: Permissions::group_call_host(), ..SelfInfo::default() };
+    let mut core = Participant::new(Config::new("t", info, MeetingInfo::default()));
+    let join = core.command(0, Command::Join).unwrap();
+    core.handle_transport_opened(0);
+    while core.poll_output().is_some() {}
+    core.handle_frame(0, r#"{"type":"error","error":{"code":4429,"message":"too many connections"}}"#).unwrap();
+    let outputs: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
+    let err = resolved(&outputs, join).expect("the join is settled").unwrap_err();
+    assert_eq!(err.code(), 4429);
+    assert_eq!(core.room_state(), RoomState::Init);
+}

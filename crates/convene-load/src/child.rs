@@ -83,6 +83,8 @@ impl ProcStats {
 pub async fn serve_convene() -> Result<(), String> {
     let mut config = convene_server::ServerConfig::ephemeral();
     config.timings.outgoing_queue = 4096;
+    // One client IP makes every request and connection here: no rate limits.
+    config.limits = convene_server::limits::Limits::off();
     let server = convene_server::start(config).await.map_err(|e| e.to_string())?;
     let (account, app) = server.default_app.clone();
     let ready = json!({"url": server.url(), "admin_token": server.admin_token, "account": account, "app": app});

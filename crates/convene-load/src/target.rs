@@ -69,6 +69,8 @@ impl Target {
             ServerMode::InProcess => {
                 let mut config = convene_server::ServerConfig::ephemeral();
                 config.timings.outgoing_queue = 4096;
+                // One client IP makes every request and connection here: no rate limits.
+                config.limits = convene_server::limits::Limits::off();
                 let s = convene_server::start(config).await.map_err(|e| e.to_string())?;
                 let (account, app) = s.default_app.clone();
                 (s.url(), s.admin_token.clone(), account, Some(app), Some(s), None)

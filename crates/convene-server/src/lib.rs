@@ -20,6 +20,7 @@
 pub mod api;
 pub mod auth;
 pub mod bootstrap;
+pub mod limits;
 pub mod model;
 pub mod participant_api;
 pub mod room;
@@ -62,6 +63,8 @@ pub struct ServerConfig {
     pub base_url: Option<String>,
     /// Timings.
     pub timings: Timings,
+    /// Rate limits and connection caps.
+    pub limits: limits::Limits,
 }
 
 impl ServerConfig {
@@ -73,6 +76,7 @@ impl ServerConfig {
             admin_token: None,
             base_url: None,
             timings: Timings::default(),
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -187,10 +191,14 @@ pub fn router(state: AppState) -> Router {
         .route("/client/v4/openapi.json", get(api::openapi::serve))
         .route("/.well-known/webhooks.json", get(participant_api::webhook_key))
         .route("/v1/participant/me", get(participant_api::me).options(participant_api::me_preflight))
-        .route("/v1/signal", get(ws::signal))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rest_limits))
+        .route(
+            "/v1/signal",
+            get(ws::signal).layer(axum::middleware::from_fn_with_state(state.clone(), limits::join_limits)),
+        )
         .with_state(state)
 }
 
@@ -234,13 +242,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         base_url,
         timings: config.timings.clone(),
         stopping: tokio::sync::watch::channel(false).0,
+        limiter: limits::Limiter::new(config.limits.clone()),
     }));
     restore_live_sessions(&state)?;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let worker = tokio::spawn(webhook::Webhooks::deliver_forever(state.clone()));
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = shutdown_rx.await;
             })

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use convene_server::limits::Limits;
 use convene_server::{DataLocation, ServerConfig, Timings};
 
 /// Convene session server: RealtimeKit-compatible REST API, WebSocket signalling, SQLite store,
@@ -31,6 +32,10 @@ struct Cli {
     /// Seconds a disconnected participant may take to resume.
     #[arg(long, default_value_t = 60)]
     away_grace_secs: u64,
+    /// Turn off the rate limits and the per-participant connection cap (for load tests, or
+    /// behind a gateway that limits). The defaults are in `convene_server::limits::Limits`.
+    #[arg(long)]
+    no_rate_limits: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,6 +115,7 @@ async fn main() -> ExitCode {
         admin_token: cli.admin_token.clone(),
         base_url: cli.base_url.clone(),
         timings,
+        limits: if cli.no_rate_limits { Limits::off() } else { Limits::default() },
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,

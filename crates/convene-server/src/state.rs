@@ -61,6 +61,8 @@ pub struct Shared {
     pub timings: Timings,
     /// Becomes true when the server stops: connections close with 1012, rooms end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Rate limits and connection caps.
+    pub limiter: crate::limits::Limiter,
 }
 
 /// A cheap handle on [`Shared`].

@@ -16,6 +16,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::auth::now_secs;
+use crate::limits::{Bucket, Rate, TOO_FAST};
 use crate::room::{Arrival, ConnHandle, Outgoing, RoomCommand};
 use crate::state::AppState;
 
@@ -108,6 +109,11 @@ async fn connection(socket: WebSocket, state: AppState) {
             return close(&mut sink, 1011, "internal error").await;
         }
     };
+    let Some(_counted) = state.0.limiter.connect(&participant.id) else {
+        let message = "too many connections for this participant; retry later";
+        send(&mut sink, &error_msg(TOO_FAST, message)).await;
+        return close(&mut sink, 1013, "too many connections").await;
+    };
     let Some(room) = state.0.rooms.sender(&state, &claims.app_id, &claims.meeting_id) else {
         send(&mut sink, &error_msg(4, "invalid auth token: the meeting no longer exists")).await;
         return close(&mut sink, 1008, "no such meeting").await;
@@ -119,8 +125,14 @@ async fn connection(socket: WebSocket, state: AppState) {
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, 1013, "room unavailable; try again").await;
     }
-    let link =
-        Link { room: &room, conn_id, kill: &kill, idle_timeout: timings.idle_timeout, stopping: state.stopping() };
+    let link = Link {
+        room: &room,
+        conn_id,
+        kill: &kill,
+        idle_timeout: timings.idle_timeout,
+        stopping: state.stopping(),
+        frames: state.0.limiter.frame_bucket(),
+    };
     pump(&mut sink, &mut stream, rx, link).await;
     let _ = room.send(RoomCommand::Detach { conn_id }).await;
 }
@@ -132,13 +144,17 @@ struct Link<'a> {
     kill: &'a tokio::sync::Notify,
     idle_timeout: std::time::Duration,
     stopping: tokio::sync::watch::Receiver<bool>,
+    /// The frame-rate bucket, when frames are limited.
+    frames: Option<(Bucket, Rate)>,
 }
 
 /// Moves frames both ways until either side ends, the room drops the connection, the server
 /// stops, or it idles.
 async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc::Receiver<Outgoing>, link: Link<'_>) {
-    let Link { room, conn_id, kill, idle_timeout, mut stopping } = link;
+    let Link { room, conn_id, kill, idle_timeout, mut stopping, mut frames } = link;
     let mut last_rx = Instant::now();
+    // Frames refused for the rate since the last one let through.
+    let mut refused = 0u32;
     loop {
         let idle_at = last_rx + idle_timeout;
         // Biased: a kill or a stop decides the close code before the closed channel that follows it.
@@ -181,6 +197,20 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             },
             incoming = next_text(stream) => {
                 last_rx = Instant::now();
+                if let (Some(frame), Some((bucket, rate))) = (&incoming, frames.as_mut()) {
+                    if bucket.take(*rate, Instant::now()).is_err() {
+                        refused += 1;
+                        if refused > rate.burst {
+                            return close(sink, 1008, "too many messages").await;
+                        }
+                        if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
+                            let error = WireError { code: TOO_FAST, message: "too many messages; slow down".into() };
+                            send(sink, &ServerMessage::Error { req: Some(req), error }).await;
+                        }
+                        continue;
+                    }
+                    refused = 0;
+                }
                 let cmd = match incoming {
                     None => return,
                     Some(Err(FrameError::TooLarge { .. })) => return close(sink, 1009, "frame too large").await,

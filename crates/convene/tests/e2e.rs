@@ -18,6 +18,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             admin_token: Some("cvn_e2e_admin".into()),
             base_url: None,
             timings: Timings::default(),
+            limits: convene_server::limits::Limits::default(),
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;

@@ -234,7 +234,13 @@ impl Participant {
             }
             PendingKind::Join if result.is_err() => {
                 self.resolve(req, result);
-                self.drop_link();
+                // Refused before admission: nothing to stay connected for. Once the server's
+                // events have put this participant in the meeting or its waiting room, they
+                // decide what happens next (as when a join times out); dropping the connection
+                // then would leave it `joined` or `waitlisted` with no connection and no timer.
+                if self.room == RoomState::Init {
+                    self.drop_link();
+                }
             }
             PendingKind::KickAll => match result {
                 // Accepted: settle when the session-ended event arrives (see `finish`).

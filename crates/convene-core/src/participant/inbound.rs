@@ -107,6 +107,12 @@ impl Participant {
         if !matches!(self.link, Link::Handshaking { .. }) {
             return;
         }
+        if error.code == crate::proto::TOO_FAST && self.room == RoomState::Disconnected {
+            // A resume over the participant's connection cap: the server closes this
+            // connection, and the client backs off and tries again as after any drop. (A first
+            // join refused so fails with this error.)
+            return;
+        }
         // The handshake was refused (bad or revoked token, unsupported protocol).
         if self.room == RoomState::Disconnected {
             let attempts = self.socket.reconnection_attempt;
@@ -170,7 +176,18 @@ impl Participant {
         self.finish(LeaveState::Ended(end));
     }
 
-    fn admitted(&mut self, room: RoomSnapshot) {
+    /// Takes the local participant out of a snapshot's lists, both as the snapshot names it
+    /// (`self_peer`) and as the welcome did (the peer id): a server that disagrees with itself must
+    /// not put this participant in its own roster.
+    fn without_self(&self, room: &mut RoomSnapshot) {
+        let own = self.self_peer_id();
+        let snapshot_self = room.self_peer.id.as_str();
+        room.peers.retain(|p| p.id != own && p.id != snapshot_self);
+        room.waitlisted.retain(|p| p.id != own && p.id != snapshot_self);
+    }
+
+    fn admitted(&mut self, mut room: RoomSnapshot) {
+        self.without_self(&mut room);
         if self.room == RoomState::Joined {
             self.resync(room);
             return;

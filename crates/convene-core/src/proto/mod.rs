@@ -33,6 +33,11 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
 /// Largest frame the server may send (a full roster of a very large meeting fits).
 pub const MAX_SERVER_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// Error code of a refusal for going too fast: a command over the connection's frame rate (the
+/// command fails; nothing changes), or a connection over the participant's cap (refused at the
+/// handshake; the client backs off and tries again).
+pub const TOO_FAST: u16 = 4429;
+
 /// A request id, unique per client connection lifetime (the core never reuses one).
 pub type RequestId = u64;
 

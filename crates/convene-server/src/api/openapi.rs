@@ -90,7 +90,8 @@ pub const ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 /// - 400 for a malformed path id, query parameter or body (every operation has path parameters);
 /// - 401 without a known API token, 403 for a token of another scope or app;
 /// - 404 for an unknown account/app (or resource), and for a path the router does not know;
-/// - 413 and 415 for operations with a body (too large; not `Content-Type: application/json`).
+/// - 413 and 415 for operations with a body (too large; not `Content-Type: application/json`);
+/// - 429 over a rate limit, with `Retry-After` (see `crate::limits`).
 ///
 /// It also describes the path parameters: every `*_id` but `account_id` is a UUID.
 struct CommonResponses;
@@ -113,6 +114,7 @@ impl Modify for CommonResponses {
                     add_error(operation, 413, "Body larger than the limit (64 KiB).");
                     add_error(operation, 415, "Body without `Content-Type: application/json`.");
                 }
+                add_too_many_requests(operation);
             }
         }
     }
@@ -124,6 +126,19 @@ fn add_error(operation: &mut Operation, status: u16, description: &str) {
         .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build())
         .build();
     operation.responses.responses.entry(status.to_string()).or_insert(RefOr::T(response));
+}
+
+fn add_too_many_requests(operation: &mut Operation) {
+    let retry_after = utoipa::openapi::HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .description(Some("Seconds to wait before trying again."))
+        .build();
+    let response = ResponseBuilder::new()
+        .description("Over a rate limit (per API token or per client IP); nothing was done.")
+        .header("Retry-After", retry_after)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build())
+        .build();
+    operation.responses.responses.entry("429".to_owned()).or_insert(RefOr::T(response));
 }
 
 fn describe_parameter(parameter: &mut Parameter) {

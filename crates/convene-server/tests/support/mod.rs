@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use convene_core::proto::{decode_server, encode_client, ClientMessage, Resume, ServerMessage, PROTOCOL_VERSION};
+use convene_server::limits::Limits;
 use convene_server::{DataLocation, RunningServer, ServerConfig, Timings};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -39,12 +40,22 @@ impl TestServer {
     }
 
     pub async fn start_with(data: DataLocation, timings: Timings, admin_token: Option<&str>) -> Self {
+        Self::start_limited(data, timings, admin_token, Limits::default()).await
+    }
+
+    pub async fn start_limited(
+        data: DataLocation,
+        timings: Timings,
+        admin_token: Option<&str>,
+        limits: Limits,
+    ) -> Self {
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             data,
             admin_token: admin_token.map(str::to_owned),
             base_url: None,
             timings,
+            limits,
         };
         let server = convene_server::start(config).await.expect("server starts");
         let token = server.admin_token.clone();
@@ -162,6 +173,11 @@ impl RawClient {
 
     pub async fn send(&mut self, msg: &ClientMessage) {
         self.ws.send(Message::Text(encode_client(msg).into())).await.unwrap();
+    }
+
+    /// Sends `msg`; false when the connection is gone.
+    pub async fn try_send(&mut self, msg: &ClientMessage) -> bool {
+        self.ws.send(Message::Text(encode_client(msg).into())).await.is_ok()
     }
 
     pub async fn send_text(&mut self, text: String) {
