@@ -22,8 +22,8 @@ pub(crate) enum DriverCommand {
     /// Run a command; the answer comes when the server has acted (or a local check failed).
     Run(Command, oneshot::Sender<Result<CommandOk, ClientError>>),
     /// A network outage starts (the connection drops; reconnection waits) or ends (for tests of
-    /// reconnection).
-    Outage(bool),
+    /// reconnection). The sender hears back once the driver has acted on it.
+    Outage(bool, oneshot::Sender<()>),
 }
 
 /// The core, shared with the [`crate::Meeting`] handles for queries.
@@ -121,18 +121,20 @@ impl Driver {
                             Err(e) => { let _ = answer.send(Err(e)); }
                         }
                     }
-                    Some(DriverCommand::Outage(true)) => {
+                    Some(DriverCommand::Outage(true, done)) => {
                         outage = true;
                         let was_connected = ws.take().is_some() || connecting.take().is_some();
                         if was_connected {
                             lock(&self.core).handle_transport_closed(now());
                         }
+                        let _ = done.send(());
                     }
-                    Some(DriverCommand::Outage(false)) => {
+                    Some(DriverCommand::Outage(false, done)) => {
                         outage = false;
                         if std::mem::take(&mut deferred_connect) {
                             connecting = Some(self.connect());
                         }
+                        let _ = done.send(());
                     }
                 },
                 result = opened(&mut connecting) => {

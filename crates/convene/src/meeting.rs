@@ -134,7 +134,10 @@ impl Meeting {
     /// holds reconnection; `false` lets the client reconnect and resume.
     #[doc(hidden)]
     pub async fn simulate_outage(&self, down: bool) {
-        let _ = self.inner.commands.send(DriverCommand::Outage(down)).await;
+        let (done, acted) = tokio::sync::oneshot::channel();
+        if self.inner.commands.send(DriverCommand::Outage(down, done)).await.is_ok() {
+            let _ = acted.await;
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Participant) -> T) -> T {

@@ -57,6 +57,7 @@ async fn start_server(listen: std::net::SocketAddr, dir: &std::path::Path, admin
             admin_token: Some(admin.to_owned()),
             base_url: None,
             timings: timings(),
+            limits: convene_server::limits::Limits::default(),
         };
         match convene_server::start(config).await {
             Ok(s) => return s,
@@ -165,11 +166,28 @@ fn outcome(result: Result<(), ClientError>, error: Option<u16>) -> Result<(), St
     }
 }
 
+/// Waits (up to two seconds) until `who` sees each of `targets` in the meeting or its waiting
+/// room, as a person would before acting on them; the step then runs whatever the outcome.
+async fn sees(run: &Run, who: &str, targets: &[String]) {
+    let ids: Vec<String> = targets.iter().map(|t| run.clients[t].participant_id.clone()).collect();
+    let view = &run.clients[who].meeting.participants();
+    for _ in 0..40 {
+        let joined = view.joined();
+        let waiting = view.waitlisted();
+        let known = |id: &String| joined.iter().chain(waiting.iter()).any(|p| &p.user_id == id);
+        if ids.iter().all(known) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn step(run: &mut Run, step: &Step) -> Result<(), String> {
     match step {
         Step::Join { who, error } => outcome(run.clients[who].meeting.join().await, *error),
         Step::Leave { who, error } => outcome(run.clients[who].meeting.leave().await, *error),
         Step::Kick { who, target, error } => {
+            sees(run, who, std::slice::from_ref(target)).await;
             let id = run.peer_id(target);
             outcome(run.clients[who].meeting.participants().kick(&id).await, *error)
         }
@@ -177,6 +195,7 @@ async fn step(run: &mut Run, step: &Step) -> Result<(), String> {
             outcome(run.clients[who].meeting.participants().kick_all().await.map(|_| ()), *error)
         }
         Step::Accept { who, targets, error } => {
+            sees(run, who, targets).await;
             let ids: Vec<String> = targets.iter().map(|t| run.peer_id(t)).collect();
             outcome(run.clients[who].meeting.participants().accept_all_waiting_room_requests(&ids).await, *error)
         }
@@ -184,10 +203,12 @@ async fn step(run: &mut Run, step: &Step) -> Result<(), String> {
             outcome(run.clients[who].meeting.participants().accept_everyone_waiting().await, *error)
         }
         Step::Reject { who, target, error } => {
+            sees(run, who, std::slice::from_ref(target)).await;
             let id = run.peer_id(target);
             outcome(run.clients[who].meeting.participants().reject_waiting_room_request(&id).await, *error)
         }
         Step::UpdatePermissions { who, targets, patch, error } => {
+            sees(run, who, targets).await;
             let ids: Vec<String> = targets.iter().map(|t| run.peer_id(t)).collect();
             outcome(run.clients[who].meeting.participants().update_permissions(&ids, *patch).await, *error)
         }
