@@ -65,6 +65,9 @@ $load join-storm --participants 50
 $load churn --participants 50 --duration 5 --rate 10
 $load big-room --participants 50
 
+step "soak, one minute: 1,000 participants join and leave; open files, tasks and heap back to baseline"
+$load soak --participants 1000 --duration 60
+
 step "wasm-versus-native core benchmark, small (checks that both sides run and agree)"
 scripts/bench-wasm-vs-native.sh 1000 2000 2
 

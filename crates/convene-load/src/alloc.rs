@@ -1,6 +1,8 @@
 //! A global allocator that counts, per thread, the bytes live on the heap, so that the memory
 //! one client core keeps (the big-room newcomer's roster) can be measured exactly while other
-//! threads of the process allocate too.
+//! threads of the process allocate too; and, once switched on (the server child of a soak), the
+//! bytes live in the whole process, which unlike the resident size does not include what the
+//! system allocator keeps after a free.
 
 // `unsafe impl GlobalAlloc` is the only way to count allocations; the workspace forbids unsafe
 // code elsewhere.
@@ -8,6 +10,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 /// Forwards to the system allocator and adds or subtracts each block's size on the calling
 /// thread's counter. A block freed on another thread than the one that allocated it moves bytes
@@ -18,9 +21,26 @@ thread_local! {
     static LIVE: Cell<i64> = const { Cell::new(0) };
 }
 
+static PROCESS_ON: AtomicBool = AtomicBool::new(false);
+static PROCESS_LIVE: AtomicI64 = AtomicI64::new(0);
+
 fn add(bytes: i64) {
     // `try_with`: the counter may already be gone while a thread shuts down.
     let _ = LIVE.try_with(|c| c.set(c.get() + bytes));
+    if PROCESS_ON.load(Ordering::Relaxed) {
+        PROCESS_LIVE.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Starts counting the whole process's live bytes (from zero: only what is allocated and freed
+/// from now on is counted, so compare two readings).
+pub fn count_process_heap() {
+    PROCESS_ON.store(true, Ordering::Relaxed);
+}
+
+/// Bytes allocated minus bytes freed in the whole process since [`count_process_heap`].
+pub fn process_live_bytes() -> i64 {
+    PROCESS_LIVE.load(Ordering::Relaxed)
 }
 
 /// Bytes allocated minus bytes freed on this thread so far.

@@ -4,7 +4,9 @@
 //!
 //! The child prints one JSON line on stdout when it is ready and exits when its stdin closes
 //! (the parent died or is done). The floor server also reads `go` lines on stdin: each one
-//! triggers the frame to every connection.
+//! triggers the frame to every connection. The Convene server answers a `stats` line with a
+//! JSON line: its live tasks and rooms, and the bytes its Rust heap holds (SQLite's own memory
+//! is not counted).
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 pub struct ChildServer {
     child: Child,
     stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     /// What the child printed when it was ready.
     pub ready: Value,
 }
@@ -38,16 +41,23 @@ impl ChildServer {
             .map_err(|e| format!("starting the {role} process: {e}"))?;
         let stdin = child.stdin.take().ok_or("child stdin")?;
         let stdout = child.stdout.take().ok_or("child stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).await.map_err(|e| e.to_string())?;
+        let mut stdout = BufReader::new(stdout).lines();
+        let line = stdout.next_line().await.map_err(|e| e.to_string())?.unwrap_or_default();
         let ready: Value =
             serde_json::from_str(&line).map_err(|e| format!("the {role} process did not start: {e} ({line:?})"))?;
-        Ok(Self { child, stdin, ready })
+        Ok(Self { child, stdin, stdout, ready })
     }
 
     /// The child's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Asks the Convene server child for its live tasks and rooms.
+    pub async fn runtime_stats(&mut self) -> Result<Value, String> {
+        self.send_line("stats").await?;
+        let line = self.stdout.next_line().await.map_err(|e| e.to_string())?.ok_or("the server process ended")?;
+        serde_json::from_str(&line).map_err(|e| format!("stats: {e}"))
     }
 
     /// Writes one line to the child's stdin (the floor's trigger).
@@ -81,15 +91,26 @@ impl ProcStats {
 
 /// The child side of `serve`: an in-memory convene-server on an ephemeral loopback port.
 pub async fn serve_convene() -> Result<(), String> {
+    crate::alloc::count_process_heap();
     let mut config = convene_server::ServerConfig::ephemeral();
     config.timings.outgoing_queue = 4096;
     // One client IP makes every request and connection here: no rate limits.
     config.limits = convene_server::limits::Limits::off();
+    // Rooms left empty end soon, so that a soak can see everything return to its baseline.
+    config.timings.room_idle = std::time::Duration::from_secs(2);
     let server = convene_server::start(config).await.map_err(|e| e.to_string())?;
     let (account, app) = server.default_app.clone();
     let ready = json!({"url": server.url(), "admin_token": server.admin_token, "account": account, "app": app});
     println!("{ready}");
-    wait_for_stdin_lines(|_| {}).await;
+    let (state, runtime) = (server.state.clone(), tokio::runtime::Handle::current());
+    wait_for_stdin_lines(move |line| {
+        if line == "stats" {
+            let tasks = runtime.metrics().num_alive_tasks();
+            let heap = crate::alloc::process_live_bytes();
+            println!("{}", json!({"tasks": tasks, "rooms": state.0.rooms.live_count(), "heap_bytes": heap}));
+        }
+    })
+    .await;
     server.shutdown().await;
     Ok(())
 }

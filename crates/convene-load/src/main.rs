@@ -9,6 +9,7 @@
 //! convene-load join-storm --participants 1000
 //! convene-load churn --participants 1000 --duration 60 --rate 10
 //! convene-load big-room --participants 10000
+//! convene-load soak --participants 1000 --duration 600
 //! convene-load ... --server URL --admin-token T      # a running server
 //! ```
 
@@ -18,6 +19,7 @@ mod child;
 mod churn;
 mod newcomer;
 mod plot;
+mod soak;
 mod stats;
 mod target;
 mod workloads;
@@ -47,6 +49,10 @@ enum Workload {
     /// A session of N: server memory per peer, and a newcomer's roster snapshot (size, decode
     /// time, client memory per remote participant). Server in a child process.
     BigRoom,
+    /// N participants join, stay, leave and come back for --duration seconds; afterwards the
+    /// server's open files, tasks and rooms must be back to their baseline, with no error.
+    /// Server in a child process.
+    Soak,
     /// (Internal) an in-memory convene-server for a parent convene-load.
     #[value(hide = true)]
     Serve,
@@ -78,7 +84,7 @@ struct Cli {
     /// holds a roster (for N = 10,000: N rosters of N do not fit in one process).
     #[arg(long)]
     no_participant_list: bool,
-    /// churn: seconds of joining and leaving.
+    /// churn and soak: seconds of joining and leaving.
     #[arg(long, default_value_t = 60)]
     duration: u64,
     /// churn: joins per second.
@@ -153,6 +159,10 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
             };
             churn::churn(&target, n, opts).await
         }
+        Workload::Soak => {
+            let mut target = Target::new(server_mode(cli, true)?).await?;
+            soak::soak(&mut target, n, Duration::from_secs(cli.duration)).await
+        }
         Workload::BigRoom => {
             let target = Target::new(server_mode(cli, true)?).await?;
             big_room::big_room(&target, n).await
@@ -166,7 +176,11 @@ fn main() -> ExitCode {
     let serving = matches!(cli.workload, Workload::Serve | Workload::ServeFloor);
     // In one process each participant needs two sockets (client and server side).
     let per_participant =
-        if cli.server_process || matches!(cli.workload, Workload::Churn | Workload::BigRoom) { 1 } else { 2 };
+        if cli.server_process || matches!(cli.workload, Workload::Churn | Workload::BigRoom | Workload::Soak) {
+            1
+        } else {
+            2
+        };
     let needed = cli.participants as u64 * per_participant + 256;
     if !serving && limit.is_some_and(|l| l < needed) {
         eprintln!("convene-load: the open-file limit ({limit:?}) is below the {needed} this run needs");

@@ -98,6 +98,17 @@ impl Target {
         Ok(t)
     }
 
+    /// Live tasks and rooms of the server, when it runs in a child process.
+    pub async fn server_runtime(&mut self) -> Option<Value> {
+        self.child.as_mut()?.runtime_stats().await.ok()
+    }
+
+    /// Open files of the server, when it runs in a child process.
+    pub fn server_open_files(&self) -> Option<usize> {
+        let pid = self.child.as_ref()?.pid()?;
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
     /// Memory and CPU of the server, when it runs in a child process.
     pub fn server_stats(&self) -> Option<ProcStats> {
         self.child.as_ref()?.pid().and_then(ProcStats::of)
