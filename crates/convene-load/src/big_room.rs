@@ -14,8 +14,9 @@ use crate::newcomer::join_and_measure;
 use crate::target::Target;
 
 /// Runs the workload against `target` (whose server should run in a child process, for its
-/// memory to be read apart).
-pub async fn big_room(target: &Target, n: usize) -> Result<Value, String> {
+/// memory to be read apart). The server's memory per peer is given twice: as resident memory
+/// (what the machine pays, allocator overhead included) and as live Rust heap bytes.
+pub async fn big_room(target: &mut Target, n: usize) -> Result<Value, String> {
     let listless = target.listless_preset().await?;
     let (meeting, tokens) = target.meeting_with(n, &listless).await?;
     let newcomer = target.participants(&meeting, 1, "group_call_participant", "newcomer").await?;
@@ -24,9 +25,11 @@ pub async fn big_room(target: &Target, n: usize) -> Result<Value, String> {
     // when it joins), then with all N connected and joined.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = target.server_stats();
+    let heap_before = target.server_runtime().await.and_then(|r| r["heap_bytes"].as_i64());
     target.join_all(&clients).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = target.server_stats();
+    let heap_after = target.server_runtime().await.and_then(|r| r["heap_bytes"].as_i64());
     let per_peer = match (before, after) {
         (Some(b), Some(a)) => Some(((a.rss_kib as f64 - b.rss_kib as f64) * 1024.0 / n as f64).round()),
         _ => None,
@@ -53,6 +56,10 @@ pub async fn big_room(target: &Target, n: usize) -> Result<Value, String> {
         "server_rss_before_join_kib": before.map(|s| s.rss_kib),
         "server_rss_all_joined_kib": after.map(|s| s.rss_kib),
         "server_bytes_per_peer": per_peer,
+        "server_heap_bytes_per_peer": match (heap_before, heap_after) {
+            (Some(b), Some(a)) => Some(((a - b) as f64 / n as f64).round()),
+            _ => None,
+        },
         "newcomer_roster_len": cost.roster_len,
         "snapshot_bytes": cost.snapshot_bytes,
         "snapshot_decode_and_apply_ms": cost.decode_and_apply.as_secs_f64() * 1000.0,

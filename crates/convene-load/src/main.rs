@@ -164,8 +164,8 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
             soak::soak(&mut target, n, Duration::from_secs(cli.duration)).await
         }
         Workload::BigRoom => {
-            let target = Target::new(server_mode(cli, true)?).await?;
-            big_room::big_room(&target, n).await
+            let mut target = Target::new(server_mode(cli, true)?).await?;
+            big_room::big_room(&mut target, n).await
         }
     }
 }

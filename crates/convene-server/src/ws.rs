@@ -30,10 +30,16 @@ const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// At most this many queued frames are written together (one flush, usually one syscall).
 const WRITE_BATCH: usize = 64;
 
+/// Bytes read off a socket at a time. Client frames are small (a larger one is still read
+/// whole); the WebSocket library's default (128 KiB, zero-filled on each read) kept 128 KiB
+/// resident per connection.
+const READ_BUFFER: usize = 1024;
+
 /// `GET /v1/signal`: upgrades to the signalling WebSocket.
 pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(SOCKET_FRAME_LIMIT)
         .max_frame_size(SOCKET_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| connection(socket, state))
 }
 
