@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 /// A server running in a child process.
@@ -148,7 +149,9 @@ pub async fn spawn_floor_server(len: usize, go_rx: watch::Receiver<u64>) -> Resu
             go.mark_unchanged();
             let frame = frame.clone();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                // The same socket settings as convene-server's.
+                let config = WebSocketConfig::default().read_buffer_size(convene_server::ws::READ_BUFFER);
+                let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await else { return };
                 if go.changed().await.is_err() {
                     return;
                 }

@@ -165,7 +165,10 @@ pub async fn floor(n: usize, len: usize, isolate: bool) -> Result<Vec<Duration>,
         let (ready_tx, tx, url) = (ready_tx.clone(), tx.clone(), format!("ws://{addr}/"));
         tokio::spawn(async move {
             let permit = gate.acquire_owned().await;
-            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+            let config = Some(convene::socket_config());
+            let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, config, false).await else {
+                return;
+            };
             drop(permit);
             let _ = ready_tx.send(());
             if let Some(Ok(Message::Text(_))) = ws.next().await {

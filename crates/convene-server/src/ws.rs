@@ -33,7 +33,7 @@ const WRITE_BATCH: usize = 64;
 /// Bytes read off a socket at a time. Client frames are small (a larger one is still read
 /// whole); the WebSocket library's default (128 KiB, zero-filled on each read) kept 128 KiB
 /// resident per connection.
-const READ_BUFFER: usize = 1024;
+pub const READ_BUFFER: usize = 1024;
 
 /// `GET /v1/signal`: upgrades to the signalling WebSocket.
 pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {

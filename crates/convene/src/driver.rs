@@ -172,7 +172,11 @@ impl Driver {
 
     fn connect(&self) -> Connecting {
         let url = self.ws_url.clone();
-        Box::pin(async move { tokio_tungstenite::connect_async(url).await.map(|(stream, _)| stream) })
+        Box::pin(async move {
+            tokio_tungstenite::connect_async_with_config(url, Some(socket_config()), false)
+                .await
+                .map(|(stream, _)| stream)
+        })
     }
 
     fn publish(&self, event: Event) {
@@ -201,4 +205,14 @@ async fn next_frame(ws: &mut Option<Ws>) -> Option<Result<Message, tokio_tungste
         Some(s) => s.next().await,
         None => pending().await,
     }
+}
+
+/// Bytes read off the socket at a time. The WebSocket library's default (128 KiB) is zero-filled
+/// on every read; frames larger than this (a big room's roster) are still read whole.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// The client's WebSocket settings (also used by the load tool's floor, so that both measure the
+/// same socket handling).
+pub fn socket_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER)
 }

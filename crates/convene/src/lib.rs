@@ -54,6 +54,7 @@
 //! true }`, or `ended` / `kicked` if that happened meanwhile.
 
 mod driver;
+pub use driver::socket_config;
 mod meeting;
 
 pub use convene_core::{
