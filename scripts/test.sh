@@ -45,6 +45,9 @@ scripts/check-sans-io.sh
 step "tests"
 cargo test --workspace --locked
 
+step "fuzz targets, briefly, on their committed corpus (the long runs are in docs/reliability.md)"
+CARGO_BUILD_JOBS=2 scripts/fuzz.sh 5
+
 step "REST schema tests (Schemathesis against /client/v4/openapi.json)"
 scripts/schemathesis.sh
 

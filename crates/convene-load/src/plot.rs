@@ -79,7 +79,8 @@ pub fn cdf_svg(title: &str, series: &[(&str, &[Duration])]) -> String {
             let _ = write!(points, " {:.1},{:.1} {:.1},{:.1}", x(*v), y(k as f64 / n), x(*v), y((k + 1) as f64 / n));
         }
         let _ = write!(out, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>"#);
-        let ly = TOP + 14.0 + i as f64 * 18.0;
+        // Bottom right, where the curves of a CDF rarely are.
+        let ly = H - BOTTOM - 14.0 - (series.len() - 1 - i) as f64 * 18.0;
         let _ = write!(
             out,
             r#"<line x1="{0:.1}" y1="{1:.1}" x2="{2:.1}" y2="{1:.1}" stroke="{colour}" stroke-width="3"/><text x="{3:.1}" y="{4:.1}">{5} (n = {6})</text>"#,
