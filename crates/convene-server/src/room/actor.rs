@@ -137,6 +137,11 @@ pub fn spawn_restored(state: &AppState, app_id: &str, meeting: Meeting, restored
 impl Room {
     fn restore(&mut self, r: Restored) {
         self.seq = r.last_seq + RESTART_SEQ_MARGIN;
+        // Stored at once: only joins store the sequence otherwise, so a second restart before
+        // any join would start again from the same base, below what clients already have.
+        if let Err(e) = self.state.store().touch_session(&r.session_id, self.seq, 0) {
+            tracing::error!(error = %e, "could not record the restored sequence");
+        }
         self.session = Some(Live { id: r.session_id, started_at: r.started_at });
         let now = Instant::now();
         for (peer_id, participant) in r.peers {

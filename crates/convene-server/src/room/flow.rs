@@ -48,7 +48,8 @@ impl Room {
             Some(Gone::Left | Gone::Expired) => Some(ResumeRefusal::Expired),
             None => match self.peers.get(&resume.peer_id) {
                 Some(p) if p.participant.id == arrival.participant.id && p.status != Status::Joining => None,
-                _ => Some(ResumeRefusal::Expired),
+                Some(_) => Some(ResumeRefusal::Expired),
+                None => Some(self.forgotten(&resume.peer_id, &arrival.participant.id)),
             },
         };
         if let Some(refusal) = refusal {
@@ -68,6 +69,21 @@ impl Room {
         self.conns.insert(conn.id, (conn.clone(), Some(peer_id.clone())));
         self.welcome(&conn, &peer_id, true);
         self.replay(&conn, &peer_id, resume.last_seq);
+    }
+
+    /// The refusal for a peer this room does not know: `session_ended` when the store says the
+    /// stay ended with its session (the room that ended it is gone: a restart, or it idled out),
+    /// so that the client ends `ended` rather than `failed`; `expired` otherwise.
+    fn forgotten(&self, peer_id: &str, participant_id: &str) -> ResumeRefusal {
+        let Ok(Some(stay)) = self.state.store().ended_stay(peer_id) else { return ResumeRefusal::Expired };
+        let reason = serde_json::from_value::<EndReason>(serde_json::Value::String(stay.end_reason));
+        let ended_by = serde_json::from_str::<Actor>(&stay.ended_by);
+        match (reason, ended_by) {
+            (Ok(reason), Ok(ended_by)) if stay.participant_id == participant_id && stay.outcome == "ended" => {
+                ResumeRefusal::SessionEnded { end: SessionEnd { session_id: stay.session_id, reason, ended_by } }
+            }
+            _ => ResumeRefusal::Expired,
+        }
     }
 
     fn welcome(&mut self, conn: &ConnHandle, peer_id: &str, resumed: bool) {
@@ -433,12 +449,20 @@ impl Room {
         let end = SessionEnd { session_id: live.id.clone(), reason, ended_by: by.clone() };
         let everyone: Vec<String> =
             self.peers.iter().filter(|(_, p)| p.status != Status::Joining).map(|(id, _)| id.clone()).collect();
-        // The store says ENDED before anyone hears of it.
+        // The store says ENDED before anyone hears of it, and queues `meeting.ended` in the same
+        // transaction: a crash cannot keep the end and lose its webhook.
         let ended_by = serde_json::to_string(&by).unwrap_or_default();
         let reason_str =
             serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        if let Err(e) = self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq + 1) {
-            tracing::error!(error = %e, "could not record the end of a session");
+        let ended_at = now_rfc3339();
+        let mut meeting = self.meeting_payload_for(&live, Some(&ended_at));
+        meeting["status"] = json!("ENDED");
+        let body = json!({"event": "meeting.ended", "meeting": meeting, "reason": reason_str}).to_string();
+        let webhook = (self.app_id.as_str(), "meeting.ended", body.as_str(), crate::webhook::now_ms());
+        match self.state.store().end_session(&live.id, &reason_str, &ended_by, self.seq + 1, &ended_at, webhook) {
+            Ok(0) => {}
+            Ok(_) => self.state.0.webhooks.wake(),
+            Err(e) => tracing::error!(error = %e, "could not record the end of a session"),
         }
         // The end goes into the recording's timeline (even a paused one) before the file is closed.
         if let Some(rec) = &mut self.recording {
@@ -455,10 +479,6 @@ impl Room {
         }
         self.empty_since = None;
         tracing::info!(meeting = %self.meeting.id, session = %live.id, ?reason, peers = everyone.len(), "session ended");
-        let mut meeting = self.meeting_payload_for(&live, Some(&now_rfc3339()));
-        meeting["status"] = json!("ENDED");
-        let payload = json!({"event": "meeting.ended", "meeting": meeting, "reason": reason_str});
-        self.webhook("meeting.ended", payload);
         everyone.len() as u64
     }
 

@@ -21,38 +21,42 @@ pub struct OutboxRow {
     pub attempts: u32,
 }
 
+/// Queues one event for every enabled webhook of the app that subscribes to it, within `tx`.
+pub(super) fn queue(
+    tx: &rusqlite::Transaction<'_>,
+    app_id: &str,
+    event: &str,
+    body: &str,
+    now_ms: i64,
+) -> StoreResult<usize> {
+    let hooks: Vec<(String, String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, url, events FROM webhooks WHERE app_id = ?1 AND enabled = 1")?;
+        let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        rows
+    };
+    let targets: Vec<(String, String)> = hooks
+        .into_iter()
+        .filter(|(_, _, events)| {
+            serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == event))
+        })
+        .map(|(id, url, _)| (id, url))
+        .collect();
+    let created = now_rfc3339();
+    for (webhook_id, url) in &targets {
+        tx.execute(
+            "INSERT INTO outbox (uuid, webhook_id, url, body, next_attempt_ms, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
+            params![uuid::Uuid::new_v4().to_string(), webhook_id, url, body, now_ms, created],
+        )?;
+    }
+    Ok(targets.len())
+}
+
 impl Store {
     /// Queues one event for every enabled webhook of the app that subscribes to it, in one
     /// transaction. Returns how many deliveries were queued.
     pub fn enqueue_webhook_event(&self, app_id: &str, event: &str, body: &str, now_ms: i64) -> StoreResult<usize> {
-        let hooks: Vec<(String, String, String)> = {
-            let conn = self.lock();
-            let mut stmt = conn.prepare("SELECT id, url, events FROM webhooks WHERE app_id = ?1 AND enabled = 1")?;
-            let rows =
-                stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
-            rows
-        };
-        let targets: Vec<(String, String)> = hooks
-            .into_iter()
-            .filter(|(_, _, events)| {
-                serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == event))
-            })
-            .map(|(id, url, _)| (id, url))
-            .collect();
-        if targets.is_empty() {
-            return Ok(0);
-        }
-        let created = now_rfc3339();
-        self.tx(|tx| {
-            for (webhook_id, url) in &targets {
-                tx.execute(
-                    "INSERT INTO outbox (uuid, webhook_id, url, body, next_attempt_ms, status, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)",
-                    params![uuid::Uuid::new_v4().to_string(), webhook_id, url, body, now_ms, created],
-                )?;
-            }
-            Ok(targets.len())
-        })
+        self.tx(|tx| queue(tx, app_id, event, body, now_ms))
     }
 
     /// Pending deliveries due at `now_ms`, oldest first.

@@ -51,6 +51,21 @@ fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionPeer> {
     })
 }
 
+/// A stay of an ended session, as [`Store::ended_stay`] finds it.
+#[derive(Debug, Clone)]
+pub struct EndedStay {
+    /// The participant.
+    pub participant_id: String,
+    /// How the stay ended (`left`, `kicked`, `expired`, `ended`).
+    pub outcome: String,
+    /// The session.
+    pub session_id: String,
+    /// The session's end reason, as stored (`HOST_ENDED_MEETING`, ...).
+    pub end_reason: String,
+    /// Who ended the session, as stored (an `Actor` in JSON).
+    pub ended_by: String,
+}
+
 /// A live session to restore after a restart.
 #[derive(Debug, Clone)]
 pub struct LiveSessionRow {
@@ -88,20 +103,30 @@ impl Store {
         Ok(self.get_session(app_id, &id)?.expect("just inserted"))
     }
 
-    /// Ends a session and closes every open peer stay in one transaction.
-    pub fn end_session(&self, id: &str, reason: &str, ended_by: &str, last_seq: u64) -> StoreResult<()> {
-        let now = now_rfc3339();
+    /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` (app id,
+    /// event, body, now in ms) for its subscribers, all in one transaction. Returns how many
+    /// deliveries were queued.
+    pub fn end_session(
+        &self,
+        id: &str,
+        reason: &str,
+        ended_by: &str,
+        last_seq: u64,
+        ended_at: &str,
+        webhook: (&str, &str, &str, i64),
+    ) -> StoreResult<usize> {
         self.tx(|tx| {
             tx.execute(
                 "UPDATE sessions SET status = 'ENDED', ended_at = ?2, end_reason = ?3, ended_by = ?4, last_seq = ?5,
                    updated_at = ?2 WHERE id = ?1 AND status = 'LIVE'",
-                params![id, now, reason, ended_by, last_seq as i64],
+                params![id, ended_at, reason, ended_by, last_seq as i64],
             )?;
             tx.execute(
                 "UPDATE session_peers SET left_at = ?2, outcome = COALESCE(outcome, 'ended') WHERE session_id = ?1 AND left_at IS NULL",
-                params![id, now],
+                params![id, ended_at],
             )?;
-            Ok(())
+            let (app_id, event, body, now_ms) = webhook;
+            super::outbox::queue(tx, app_id, event, body, now_ms)
         })
     }
 
@@ -208,6 +233,30 @@ impl Store {
         let total = all.len() as u64;
         let (limit, offset) = page.limit_offset();
         Ok((all.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+    }
+
+    /// How a stay ended, for a resume that its room no longer remembers (a restart, or the room
+    /// task idled out), when the stay is over and its session `ENDED`.
+    pub fn ended_stay(&self, peer_id: &str) -> StoreResult<Option<EndedStay>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT p.participant_id, p.outcome, s.id, s.end_reason, s.ended_by FROM session_peers p
+                 JOIN sessions s ON s.id = p.session_id
+                 WHERE p.peer_id = ?1 AND p.outcome IS NOT NULL AND s.status = 'ENDED'
+                   AND s.end_reason IS NOT NULL AND s.ended_by IS NOT NULL",
+                [peer_id],
+                |r| {
+                    Ok(EndedStay {
+                        participant_id: r.get(0)?,
+                        outcome: r.get(1)?,
+                        session_id: r.get(2)?,
+                        end_reason: r.get(3)?,
+                        ended_by: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Live sessions and their present peers, to restore after a restart.

@@ -35,6 +35,11 @@ impl Webhooks {
         &self.signer
     }
 
+    /// Wakes the delivery task after the store queued deliveries itself (within another change).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Queues `event` for every enabled webhook of the app that subscribes to it.
     pub fn emit(&self, store: &Store, app_id: &str, event: &str, payload: &Value) {
         let body = payload.to_string();
