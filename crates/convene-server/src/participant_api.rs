@@ -58,7 +58,7 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
         None => serde_json::to_value(convene_core::Permissions::built_in(&participant.preset_name).unwrap_or_default())
             .expect("permissions serialise"),
     };
-    let session = state.store().live_session(&home.app_id, &home.meeting_id)?;
+    let session = state.store().live_session_start(&home.app_id, &home.meeting_id)?;
     Ok(Json(json!({
         "success": true,
         "data": {
@@ -71,7 +71,7 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
             },
             "permissions": permissions,
             "meeting": {"id": meeting.id, "title": meeting.title, "status": meeting.status},
-            "session": session.map(|s| json!({"id": s.id, "started_at": s.started_at})),
+            "session": session.map(|(id, started_at)| json!({"id": id, "started_at": started_at})),
         }
     }))
     .into_response())

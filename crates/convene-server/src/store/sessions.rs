@@ -156,6 +156,21 @@ impl Store {
         session.map(|s| self.with_minutes(s)).transpose()
     }
 
+    /// The id and start time of a meeting's live session: a lookup on the live-session index,
+    /// without the counts and minutes that [`Store::live_session`] adds up over every stay (which
+    /// grow with the session's history). Every client start asks for it.
+    pub fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>> {
+        let session = self
+            .lock()
+            .query_row(
+                "SELECT id, started_at FROM sessions WHERE app_id = ?1 AND meeting_id = ?2 AND status = 'LIVE'",
+                [app_id, meeting_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(session)
+    }
+
     fn with_minutes(&self, mut s: Session) -> StoreResult<Session> {
         s.minutes_consumed = self.session_peers_all(&s.id)?.iter().map(|p| p.duration).sum();
         Ok(s)
