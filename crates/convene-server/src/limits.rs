@@ -4,8 +4,9 @@
 //!
 //! A refused REST request or WebSocket upgrade gets `429 Too Many Requests` with `Retry-After`
 //! (whole seconds) and the error envelope; it changes nothing. Over the frame rate, a command
-//! is refused with error `4429` (its request fails; nothing else changes), and a connection that
-//! keeps flooding is closed with `1008`. Over the connection cap, the new connection gets error
+//! is refused with error `4429` (its request fails; nothing else changes; a refused `ping` gets
+//! no `pong`), and a connection that keeps sending above the rate is closed with `1008`.
+//! WebSocket control frames (ping, pong) are not counted. Over the connection cap, the new connection gets error
 //! `4429` and close `1013`; the client backs off and retries.
 
 use std::collections::HashMap;
@@ -237,9 +238,18 @@ fn fingerprint(token: &str) -> u64 {
     h.finish()
 }
 
-/// The client's IP, when the server was started with connection info.
+/// The client's IP, when the server was started with connection info. An IPv6 address counts
+/// as its /64 network (one host usually holds a whole /64). Behind a proxy every client shares
+/// the proxy's address: turn the per-IP limits off there (see the crate's README).
 pub fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    Some(match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    })
 }
 
 /// A `429` with `Retry-After` and the error envelope.

@@ -45,12 +45,17 @@ pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Resp
 
 type Sink = SplitSink<WebSocket, Message>;
 
+/// Sends one message; false when it failed or the client did not take it within the send
+/// timeout (a client that stops reading must not hold its task and its connection slot).
 async fn send(sink: &mut Sink, msg: &ServerMessage) -> bool {
-    sink.send(Message::Text(Utf8Bytes::from(encode_server(msg)))).await.is_ok()
+    let sent = sink.send(Message::Text(Utf8Bytes::from(encode_server(msg))));
+    matches!(tokio::time::timeout(SEND_TIMEOUT, sent).await, Ok(Ok(())))
 }
 
+/// Sends a close frame, giving up after the send timeout.
 async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
-    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+    let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await;
 }
 
 fn error_msg(code: u16, message: impl Into<String>) -> ServerMessage {
@@ -159,8 +164,13 @@ struct Link<'a> {
 async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc::Receiver<Outgoing>, link: Link<'_>) {
     let Link { room, conn_id, kill, idle_timeout, mut stopping, mut frames } = link;
     let mut last_rx = Instant::now();
-    // Frames refused for the rate since the last one let through.
-    let mut refused = 0u32;
+    // Refusals allowed before a flooding connection is closed: the burst, refilled at a tenth of
+    // the rate, so that a client sending steadily above the rate is closed soon while one that
+    // overshoots now and then is only refused.
+    let mut patience = frames.map(|(_, rate)| {
+        let rate = Rate::new(rate.burst, rate.per_second / 10.0);
+        (Bucket::full(rate, Instant::now()), rate)
+    });
     loop {
         let idle_at = last_rx + idle_timeout;
         // Biased: a kill or a stop decides the close code before the closed channel that follows it.
@@ -204,18 +214,21 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             incoming = next_text(stream) => {
                 last_rx = Instant::now();
                 if let (Some(frame), Some((bucket, rate))) = (&incoming, frames.as_mut()) {
-                    if bucket.take(*rate, Instant::now()).is_err() {
-                        refused += 1;
-                        if refused > rate.burst {
-                            return close(sink, 1008, "too many messages").await;
+                    let now = Instant::now();
+                    if bucket.take(*rate, now).is_err() {
+                        if let Some((left, rate)) = patience.as_mut() {
+                            if left.take(*rate, now).is_err() {
+                                return close(sink, 1008, "too many messages").await;
+                            }
                         }
                         if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
                             let error = WireError { code: TOO_FAST, message: "too many messages; slow down".into() };
-                            send(sink, &ServerMessage::Error { req: Some(req), error }).await;
+                            if !send(sink, &ServerMessage::Error { req: Some(req), error }).await {
+                                return;
+                            }
                         }
                         continue;
                     }
-                    refused = 0;
                 }
                 let cmd = match incoming {
                     None => return,

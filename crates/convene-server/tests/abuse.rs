@@ -237,3 +237,19 @@ async fn tampered_expired_forged_and_revoked_participant_tokens_are_refused() {
     let (status, _) = s.api("GET", &format!("/meetings/{meeting}/active-session"), None).await;
     assert_eq!(status, 404, "no session was started by a refused token");
 }
+
+#[tokio::test]
+async fn a_steady_flood_above_the_rate_is_closed_even_when_some_frames_pass() {
+    let s = limited(Limits { frames_per_connection: Some(Rate::new(5, 10.0)), ..Limits::off() }).await;
+    let meeting = s.meeting(json!({"title": "t"})).await;
+    let (_, host) = s.participant(&meeting, "host", "group_call_host").await;
+    let mut c = RawClient::connect(&s.ws_url(), &host).await;
+    // Four frames per refill of one: one passes and three are refused, over and over.
+    for _ in 0..160 {
+        if !c.try_send(&ClientMessage::Ping {}).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(c.close_code().await, Some(1008));
+}

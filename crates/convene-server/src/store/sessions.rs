@@ -116,11 +116,15 @@ impl Store {
         webhook: (&str, &str, &str, i64),
     ) -> StoreResult<usize> {
         self.tx(|tx| {
-            tx.execute(
+            let ended = tx.execute(
                 "UPDATE sessions SET status = 'ENDED', ended_at = ?2, end_reason = ?3, ended_by = ?4, last_seq = ?5,
                    updated_at = ?2 WHERE id = ?1 AND status = 'LIVE'",
                 params![id, ended_at, reason, ended_by, last_seq as i64],
             )?;
+            if ended == 0 {
+                // Already ended (the store is the truth): no second `meeting.ended`.
+                return Ok(0);
+            }
             tx.execute(
                 "UPDATE session_peers SET left_at = ?2, outcome = COALESCE(outcome, 'ended') WHERE session_id = ?1 AND left_at IS NULL",
                 params![id, ended_at],
