@@ -165,6 +165,11 @@ async fn story() -> Step<()> {
         check(m.self_().room_state() == RoomState::Joined, format!("{name} is not joined"))?;
         guests.push((*name, m, events));
     }
+    // The host hears of each arrival as an event, a moment after the guest's own join returns.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while host.participants().joined_count() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let session = host.meta().session_id().unwrap_or_default();
     s.say(format!("all four joined session {session}; Hana sees {} others", host.participants().joined().len()));
     check(host.participants().joined().len() == 3, "the host should see three participants")?;

@@ -21,9 +21,18 @@
 //!
 //! let host = Meeting::init(InitOptions::new(base_url.clone(), host_token)).await?;
 //! let guest = Meeting::init(InitOptions::new(base_url, guest_token)).await?;
+//! let mut host_events = host.events();
 //! let mut guest_events = guest.events();
 //! host.join().await?;
 //! guest.join().await?;
+//!
+//! // The host hears of the guest as a participantJoined event.
+//! while let Some(event) = host_events.next().await {
+//!     if let Event::ParticipantJoined { participant } = event {
+//!         assert_eq!(participant.name, "Ada");
+//!         break;
+//!     }
+//! }
 //! assert_eq!(host.participants().joined().len(), 1);
 //!
 //! // Only a preset with kick_participant may end the session for everyone.
