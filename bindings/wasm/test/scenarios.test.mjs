@@ -130,8 +130,21 @@ async function runScenario(scenario) {
       }
       if (error !== undefined) throw new Error(`expected error ${error}, but it succeeded`);
     };
+    // Waits (up to 2 s) until `who` sees each target in the meeting or its waiting room, as a
+    // person would before acting on them; the step then runs whatever the outcome.
+    const sees = async (who, targets) => {
+      const ids = targets.map((t) => clients[t]?.participantId).filter(Boolean);
+      const view = clients[who].client.participants;
+      for (let n = 0; n < 40; n++) {
+        const known = [...view.joined.toArray(), ...view.waitlisted.toArray()].map((x) => x.userId);
+        if (ids.every((id) => known.includes(id))) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
     for (const [i, step] of scenario.steps.entries()) {
       const c = clients[step.as];
+      if (['kick', 'reject'].includes(step.do)) await sees(step.as, [step.target]);
+      if (['accept', 'update_permissions'].includes(step.do)) await sees(step.as, step.targets);
       try {
         switch (step.do) {
           case 'join': await outcome(c.client.join(), step.error); break;
