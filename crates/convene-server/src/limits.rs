@@ -266,8 +266,9 @@ pub fn too_many_requests(retry_after: Duration, what: &str) -> Response {
 
 /// Middleware: the REST limits (per IP and per bearer token) before any handler runs.
 pub async fn rest_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let token =
-        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // The same reading of the header as authentication's, so that every spelling of one token
+    // (`bearer T`, `BEARER  T`) draws on one bucket.
+    let token = crate::api::bearer_credential(req.headers());
     if let Err(wait) = state.0.limiter.rest(client_ip(&req), token) {
         tracing::debug!(ip = ?client_ip(&req), "REST request over the rate limit");
         return too_many_requests(wait, "requests");

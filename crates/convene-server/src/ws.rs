@@ -132,7 +132,7 @@ async fn connection(socket: WebSocket, state: AppState) {
     let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
     let kill = conn.kill.clone();
-    let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume };
+    let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume, token_expires: claims.exp };
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, 1013, "room unavailable; try again").await;
     }

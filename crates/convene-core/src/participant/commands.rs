@@ -180,6 +180,9 @@ impl Participant {
         self.require_joined()?;
         let allowed = self.permissions().can_change_participant_permissions;
         self.require(allowed, "can_change_participant_permissions")?;
+        if let Some(permission) = patch.beyond(self.permissions()) {
+            return Err(ClientError::PermissionDenied { permission });
+        }
         if ids.is_empty() {
             return Err(ClientError::InvalidArgument("no participant given"));
         }

@@ -369,6 +369,9 @@ impl FakeServer {
                 if !joined || !perms.can_change_participant_permissions {
                     return self.error(conn, req, 1201, "can_change_participant_permissions is required");
                 }
+                if patch.beyond(&perms).is_some() {
+                    return self.error(conn, req, 1201, "cannot grant a permission the sender does not hold");
+                }
                 if !peer_ids.iter().all(|id| self.peers.contains_key(id)) {
                     return self.error(conn, req, 1202, "no such participant");
                 }

@@ -202,8 +202,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(secret) = header.and_then(bearer).filter(|s| !s.is_empty()) else {
+        let Some(secret) = bearer_credential(&parts.headers) else {
             return Err(ApiError::unauthorized("missing Authorization: Bearer <API token>"));
         };
         let record = state.store().token_by_hash(&hash_secret(secret))?;
@@ -249,10 +248,18 @@ impl Caller {
     }
 }
 
-/// The credentials of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
+/// The credentials of an `Authorization: Bearer <token>` header value (the scheme is
+/// case-insensitive, spaces around the credentials are ignored; empty credentials are none).
 pub fn bearer(header: &str) -> Option<&str> {
-    let (scheme, rest) = header.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    let (scheme, rest) = header.trim_start().split_once([' ', '\t'])?;
+    let credential = rest.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
+}
+
+/// The bearer credentials of a request: the one reading of `Authorization` that both
+/// authentication and the per-token rate limit use.
+pub fn bearer_credential(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer)
 }
 
 /// Checks that a path id is one of ours: a UUID in its canonical hyphenated lowercase form, so

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::auth::now_secs;
 use crate::model::Participant;
+use crate::room::ApiCommand;
 use crate::state::AppState;
 use crate::store::now_rfc3339;
 
@@ -42,7 +43,7 @@ pub struct EditParticipant {
     /// Picture URL, at most 2000 characters.
     #[schema(max_length = 2000)]
     pub picture: Option<String>,
-    /// Another preset (applies from the next join).
+    /// Another preset (its permissions apply to the participant's live peers at once).
     pub preset_name: Option<String>,
 }
 
@@ -166,6 +167,11 @@ pub async fn patch(
     }
     p.updated_at = now_rfc3339();
     state.store().update_participant(&app_id, &meeting_id, &p)?;
+    // Live peers of the participant take a new preset's permissions at once.
+    if state.0.rooms.is_running(&meeting_id) {
+        let changed = ApiCommand::ParticipantChanged(Box::new(p.clone()));
+        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, changed).await;
+    }
     Ok(ok(p))
 }
 
@@ -182,9 +188,11 @@ pub async fn delete(
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
     let p = find(&state, &app_id, &meeting_id, &id)?;
     state.store().delete_participant(&app_id, &meeting_id, &id)?;
-    // Its tokens are dead; a peer of it still connected goes too (kicked by the API).
+    // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
+    // waiting ones and ones not yet joined are removed (a join or an admission that comes
+    // later is refused, since the room checks the store at every membership step).
     if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, crate::room::ApiCommand::Kick(vec![id])).await;
+        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
     }
     Ok(ok(p))
 }

@@ -12,6 +12,7 @@ use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };
 use crate::model::Preset;
+use crate::room::ApiCommand;
 use crate::state::AppState;
 use crate::store::now_rfc3339;
 
@@ -118,8 +119,8 @@ pub async fn get(
     Ok(ok(find(&state, &app_id, &preset_id)?))
 }
 
-/// Changes a preset. Participants already in a session keep the permissions they joined with;
-/// use `update_permissions` to change those live.
+/// Changes a preset. Participants of this preset who are in a session take the new permissions
+/// at once (a `permissions_updated` event by the API), and the server enforces them.
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)), request_body = PresetBody,
     responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
@@ -132,6 +133,7 @@ pub async fn patch(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
     let mut preset = find(&state, &app_id, &preset_id)?;
+    let old_name = preset.name.clone();
     if let Some(name) = body.name {
         preset.name = valid_name(&name)?;
     }
@@ -149,9 +151,18 @@ pub async fn patch(
     }
     preset.updated_at = now_rfc3339();
     match state.store().update_preset(&app_id, &preset)? {
-        Ok(()) => Ok(ok(preset)),
+        Ok(()) => {
+            live_peers_follow(&state, &app_id, vec![old_name, preset.name.clone()]).await;
+            Ok(ok(preset))
+        }
         Err(()) => Err(ApiError::conflict("a preset with that name already exists")),
     }
+}
+
+/// Tells every live room that presets of these names changed, and waits until they applied it.
+async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
+    let command = || ApiCommand::PresetChanged { app_id: app_id.to_owned(), names: names.clone() };
+    state.0.rooms.ask_running(command).await;
 }
 
 /// Merges a permissions patch into the current set (objects recursively; anything else replaces).
@@ -180,5 +191,7 @@ pub async fn delete(
     app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
     let preset = find(&state, &app_id, &preset_id)?;
     state.store().delete_preset(&app_id, &preset_id)?;
+    // Its participants fall back to the built-in preset of that name, if any, else to none.
+    live_peers_follow(&state, &app_id, vec![preset.name.clone()]).await;
     Ok(ok(preset))
 }

@@ -56,6 +56,8 @@ pub(super) struct PeerState {
     pub replay: VecDeque<(u64, Utf8Bytes)>,
     /// The highest sequence number dropped from `replay`.
     pub evicted_up_to: u64,
+    /// When the token of its latest connection expires (seconds since the epoch).
+    pub token_expires: u64,
 }
 
 /// The live session.
@@ -158,6 +160,8 @@ impl Room {
                     away_since: Some(now),
                     replay: VecDeque::new(),
                     evicted_up_to: u64::MAX,
+                    // Checked again at the resume's hello, which brings its token.
+                    token_expires: u64::MAX,
                 },
             );
         }

@@ -21,6 +21,9 @@ impl Room {
     pub(super) fn attach(&mut self, conn: ConnHandle, arrival: Arrival) {
         self.conns.insert(conn.id, (conn.clone(), None));
         let Some(resume) = arrival.resume else {
+            if !self.make_room_for_peer(&arrival.participant.id) {
+                return self.refuse_over_peer_cap(&conn);
+            }
             let peer_id = crate::store::new_id();
             let permissions = self.permissions_for(&arrival.participant);
             let peer = peer_record(&peer_id, &arrival.participant, &permissions);
@@ -35,6 +38,7 @@ impl Room {
                     away_since: None,
                     replay: VecDeque::new(),
                     evicted_up_to: 0,
+                    token_expires: arrival.token_expires,
                 },
             );
             self.conns.insert(conn.id, (conn.clone(), Some(peer_id.clone())));
@@ -65,6 +69,7 @@ impl Room {
         if let Some(p) = self.peers.get_mut(&peer_id) {
             p.conn = Some(conn.id);
             p.away_since = None;
+            p.token_expires = arrival.token_expires;
         }
         self.conns.insert(conn.id, (conn.clone(), Some(peer_id.clone())));
         self.welcome(&conn, &peer_id, true);
@@ -184,6 +189,9 @@ impl Room {
                 if self.meeting.status == crate::model::MeetingStatus::Inactive {
                     return refuse(self, req, 2, "the meeting is INACTIVE and refuses joins");
                 }
+                if self.refuse_revoked_join(&conn, &peer_id, req) {
+                    return;
+                }
                 let wait = match perms.waiting_room_type {
                     WaitingRoomType::Skip => false,
                     WaitingRoomType::SkipOnAccept => true,
@@ -227,6 +235,12 @@ impl Room {
                 if !joined || !perms.accept_waiting_requests {
                     return refuse(self, req, 1201, "accept_waiting_requests is required");
                 }
+                // A waiting participant deleted meanwhile is removed, not admitted.
+                for id in &peer_ids {
+                    if self.is_waiting(id) && !self.still_allowed(id) {
+                        self.evict(id);
+                    }
+                }
                 if peer_ids.is_empty() || !peer_ids.iter().all(|id| self.is_waiting(id)) {
                     return refuse(self, req, 1202, "no such waiting participant");
                 }
@@ -251,6 +265,10 @@ impl Room {
             ClientMessage::UpdatePermissions { req, peer_ids, patch } => {
                 if !joined || !perms.can_change_participant_permissions {
                     return refuse(self, req, 1201, "can_change_participant_permissions is required");
+                }
+                if let Some(field) = patch.beyond(&perms) {
+                    let message = format!("cannot grant {field}: the sender does not hold it");
+                    return refuse(self, req, 1201, &message);
                 }
                 if peer_ids.is_empty() || patch.is_empty() {
                     return refuse(self, req, 1904, "name at least one participant and one change");
@@ -321,7 +339,7 @@ impl Room {
         self.broadcast(&hosts, SessionEvent::WaitlistAdded { peer });
     }
 
-    fn waitlist_removed(&mut self, peer_id: &str, outcome: WaitlistOutcome) {
+    pub(super) fn waitlist_removed(&mut self, peer_id: &str, outcome: WaitlistOutcome) {
         let hosts = self.hosts();
         self.broadcast(&hosts, SessionEvent::WaitlistRemoved { peer_id: peer_id.to_owned(), outcome });
     }
@@ -385,13 +403,17 @@ impl Room {
                 .map(|(id, _)| id.clone())
                 .collect();
             for w in waiting {
+                if !self.still_allowed(&w) {
+                    self.evict(&w);
+                    continue;
+                }
                 self.waitlist_removed(&w, WaitlistOutcome::Accepted);
                 self.admit(&w);
             }
         }
     }
 
-    fn kick(&mut self, target: &str, by: Actor) {
+    pub(super) fn kick(&mut self, target: &str, by: Actor) {
         self.event_to(target, SessionEvent::Kicked { by: by.clone() });
         let others = self.listeners_except(target);
         let hidden = self.peers.get(target).is_some_and(|p| p.peer.hidden);
@@ -417,7 +439,7 @@ impl Room {
     }
 
     /// Drops a peer's state, closing its connection; `outcome` records the end of a session stay.
-    fn forget_peer(&mut self, peer_id: &str, gone: Gone, outcome: Option<&str>) {
+    pub(super) fn forget_peer(&mut self, peer_id: &str, gone: Gone, outcome: Option<&str>) {
         self.close_peer_conn(peer_id, 1000, "left the room");
         let Some(p) = self.peers.remove(peer_id) else { return };
         self.gone.insert(peer_id.to_owned(), (gone, Instant::now()));
@@ -506,6 +528,20 @@ impl Room {
                     }
                 }
                 ApiReply::Kicked(kicked)
+            }
+            ApiCommand::ParticipantDeleted(participant_id) => {
+                self.participant_deleted(&participant_id);
+                ApiReply::Done
+            }
+            ApiCommand::ParticipantChanged(participant) => {
+                self.participant_changed(*participant);
+                ApiReply::Done
+            }
+            ApiCommand::PresetChanged { app_id, names } => {
+                if app_id == self.app_id {
+                    self.preset_changed(&names);
+                }
+                ApiReply::Done
             }
             ApiCommand::MeetingUpdated(meeting) => {
                 self.meeting = *meeting;

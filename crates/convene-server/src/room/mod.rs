@@ -4,6 +4,7 @@
 
 mod actor;
 mod flow;
+mod membership;
 mod recording;
 
 use std::collections::HashMap;
@@ -60,6 +61,8 @@ pub struct Arrival {
     pub app_id: String,
     /// The resume point, when reconnecting.
     pub resume: Option<Resume>,
+    /// When the token it came with expires (seconds since the epoch).
+    pub token_expires: u64,
 }
 
 /// What the REST API asks of a room.
@@ -69,6 +72,20 @@ pub enum ApiCommand {
     KickAll,
     /// Remove these participants (by participant id). Replies with the ids removed.
     Kick(Vec<String>),
+    /// A participant was deleted: every peer of it goes, whatever its state (waiting, not yet
+    /// joined, away). Replies `Done`.
+    ParticipantDeleted(String),
+    /// A participant's record changed (its preset, say): its live peers get the new
+    /// permissions at once. Replies `Done`.
+    ParticipantChanged(Box<Participant>),
+    /// A preset of the app was changed or deleted: live peers of that preset get the new
+    /// permissions at once. Replies `Done` (also from rooms of other apps, which ignore it).
+    PresetChanged {
+        /// The app of the preset.
+        app_id: String,
+        /// The preset's name (before a rename, and after it).
+        names: Vec<String>,
+    },
     /// The meeting's settings changed.
     MeetingUpdated(Box<Meeting>),
     /// Start recording. Replies with the recording.
@@ -234,6 +251,21 @@ impl Rooms {
     /// commands. `None` when the meeting does not exist.
     pub fn sender(&self, state: &AppState, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
         self.handle(state, app_id, meeting_id)
+    }
+
+    /// Asks every running room `command()` and waits for their answers; rooms that are not
+    /// running are not started.
+    pub async fn ask_running(&self, command: impl Fn() -> ApiCommand) {
+        let rooms: Vec<mpsc::Sender<RoomCommand>> = {
+            let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.values().filter(|tx| !tx.is_closed()).cloned().collect()
+        };
+        for tx in rooms {
+            let (reply, answer) = oneshot::channel();
+            if tx.send(RoomCommand::Api { command: command(), reply }).await.is_ok() {
+                let _ = answer.await;
+            }
+        }
     }
 
     /// Whether a meeting's room task is running.

@@ -132,7 +132,7 @@ impl TestServer {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A protocol-level client: frames in, frames out.
 pub struct RawClient {
@@ -249,6 +249,32 @@ impl RawClient {
     pub async fn drop_connection(mut self) -> (String, u64) {
         let _ = self.ws.close(None).await;
         (self.peer_id, self.last_seq)
+    }
+}
+
+/// Says hello on an open socket and returns the first answer.
+pub async fn hello_answer(ws: &mut Ws, token: &str, resume: Option<Resume>) -> ServerMessage {
+    let hello = ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: token.to_owned(), resume };
+    ws.send(Message::Text(encode_client(&hello).into())).await.unwrap();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("an answer within 5 s");
+        match next {
+            Some(Ok(Message::Text(t))) => return decode_server(t.as_str()).expect("server frames decode"),
+            Some(Ok(_)) => continue,
+            other => panic!("closed before any answer: {other:?}"),
+        }
+    }
+}
+
+/// The close code the server sends on a raw socket (dropping messages until then).
+pub async fn ws_close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("closed within 5 s");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
     }
 }
 

@@ -17,6 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod diff;
+mod grant;
+
 /// Whether a participant may produce a kind of media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
