@@ -117,9 +117,10 @@ fn verify(public_pem: &str, body: &str, signature_b64: &str) -> bool {
 
 async fn story() -> Step<()> {
     let started = Instant::now();
-    let server = convene_server::start(convene_server::ServerConfig::ephemeral())
-        .await
-        .map_err(|e| Failure(format!("server: {e}")))?;
+    // The webhook receiver of this story listens on loopback, so private targets are allowed.
+    let mut config = convene_server::ServerConfig::ephemeral();
+    config.webhooks.allow_private = true;
+    let server = convene_server::start(config).await.map_err(|e| Failure(format!("server: {e}")))?;
     let base = server.url();
     let mut s = Story {
         started,

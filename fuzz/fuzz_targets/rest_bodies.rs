@@ -70,7 +70,7 @@ fn webhook(body: WebhookBody) {
         }
     }
     if let Some(url) = &body.url {
-        if check_url(url).is_ok() {
+        if check_url(url, convene_server::webhook::TargetPolicy::default()).is_ok() {
             assert!(url.starts_with("http://") || url.starts_with("https://"));
             assert!(url.len() <= 2000);
         }

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub timings: Timings,
     /// Rate limits and connection caps.
     pub limits: limits::Limits,
+    /// How webhooks are delivered.
+    pub webhooks: webhook::WebhookOptions,
 }
 
 impl ServerConfig {
@@ -77,6 +79,7 @@ impl ServerConfig {
             base_url: None,
             timings: Timings::default(),
             limits: limits::Limits::default(),
+            webhooks: webhook::WebhookOptions::default(),
         }
     }
 }
@@ -93,6 +96,9 @@ pub enum StartError {
     /// The webhook key.
     #[error(transparent)]
     Key(#[from] webhook::sign::KeyError),
+    /// The webhook options.
+    #[error(transparent)]
+    Webhooks(#[from] webhook::OptionsError),
 }
 
 /// A running server.
@@ -237,7 +243,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         store,
         tokens: auth::TokenKey::new(token_key),
         rooms: room::Rooms::default(),
-        webhooks: webhook::Webhooks::new(signer),
+        webhooks: webhook::Webhooks::new(signer, &config.webhooks)?,
         recordings_dir,
         base_url,
         timings: config.timings.clone(),
@@ -247,7 +253,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     restore_live_sessions(&state)?;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let worker = tokio::spawn(webhook::Webhooks::deliver_forever(state.clone()));
+    let worker = tokio::spawn(webhook::deliver_forever(state.clone()));
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {

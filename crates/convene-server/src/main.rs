@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use convene_server::limits::Limits;
+use convene_server::webhook::WebhookOptions;
 use convene_server::{DataLocation, ServerConfig, Timings};
 
 /// Convene session server: RealtimeKit-compatible REST API, WebSocket signalling, SQLite store,
@@ -36,6 +37,16 @@ struct Cli {
     /// behind a gateway that limits). The defaults are in `convene_server::limits::Limits`.
     #[arg(long)]
     no_rate_limits: bool,
+    /// Allow webhooks to loopback, private and link-local addresses (receivers on this machine
+    /// or network). Off by default: such URLs are refused at registration and at delivery.
+    #[arg(long, env = "CONVENE_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
+    /// A PEM file of CA certificates to trust for `https://` webhooks, besides the system's.
+    #[arg(long)]
+    webhook_ca: Option<PathBuf>,
+    /// Days delivered, failed and dropped webhook deliveries are kept before they are pruned.
+    #[arg(long, default_value_t = 7)]
+    outbox_retention_days: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -108,7 +119,11 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let timings = Timings { away_grace: std::time::Duration::from_secs(cli.away_grace_secs), ..Timings::default() };
+    let timings = Timings {
+        away_grace: std::time::Duration::from_secs(cli.away_grace_secs),
+        outbox_retention: std::time::Duration::from_secs(cli.outbox_retention_days.saturating_mul(24 * 3600)),
+        ..Timings::default()
+    };
     let config = ServerConfig {
         listen: cli.listen,
         data: data_location(&cli.data),
@@ -116,6 +131,7 @@ async fn main() -> ExitCode {
         base_url: cli.base_url.clone(),
         timings,
         limits: if cli.no_rate_limits { Limits::off() } else { Limits::default() },
+        webhooks: WebhookOptions { allow_private: cli.webhook_allow_private, ca_file: cli.webhook_ca.clone() },
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,

@@ -22,6 +22,10 @@ pub struct Timings {
     pub webhook_retry_base: Duration,
     /// Attempts before a webhook delivery is given up.
     pub webhook_max_attempts: u32,
+    /// How long one webhook attempt may take (connecting included) before it counts as failed.
+    pub webhook_attempt_timeout: Duration,
+    /// How long delivered, failed and dropped webhook deliveries are kept before they are pruned.
+    pub outbox_retention: Duration,
     /// How long an idle room (no session, no peers) lingers before its task ends.
     pub room_idle: Duration,
     /// Frames a connection may have queued before it counts as too slow and is dropped (it then
@@ -37,6 +41,8 @@ impl Default for Timings {
             idle_timeout: Duration::from_secs(60),
             webhook_retry_base: Duration::from_secs(1),
             webhook_max_attempts: 12,
+            webhook_attempt_timeout: Duration::from_secs(10),
+            outbox_retention: Duration::from_secs(7 * 24 * 3600),
             room_idle: Duration::from_secs(30),
             outgoing_queue: 1024,
         }

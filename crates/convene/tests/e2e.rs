@@ -19,6 +19,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             base_url: None,
             timings: Timings::default(),
             limits: convene_server::limits::Limits::default(),
+            webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;

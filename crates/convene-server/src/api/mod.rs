@@ -282,7 +282,7 @@ pub fn valid_account(account_id: &str) -> ApiResult<()> {
 }
 
 /// `value` quoted for an error message, cut after 64 characters (a request may carry kilobytes).
-fn quoted(value: &str) -> String {
+pub(crate) fn quoted(value: &str) -> String {
     const MAX: usize = 64;
     match value.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{:?}...", &value[..cut]),

@@ -12,6 +12,7 @@ use super::{
 use crate::model::{Webhook, SUBSCRIBABLE_EVENTS};
 use crate::state::AppState;
 use crate::store::now_rfc3339;
+use crate::webhook::TargetPolicy;
 
 /// Body of `POST /webhooks` (all fields) and `PATCH` (any of them).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -20,8 +21,9 @@ pub struct WebhookBody {
     /// Name, 1 to 200 characters (required to create).
     #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// An `http://` or `https://` URL, at most 2000 characters (required to create). (This server
-    /// delivers over plain HTTP only; `https://` deliveries fail and are retried, then given up.)
+    /// An `http://` or `https://` URL, at most 2000 characters, without credentials, not reaching
+    /// loopback, private or link-local addresses unless the server allows private targets
+    /// (required to create). Redirects are not followed.
     #[schema(max_length = 2000, pattern = "^https?://")]
     pub url: Option<String>,
     /// Events to deliver, at least one, from RealtimeKit's list (required to create).
@@ -39,16 +41,16 @@ fn event_names() -> utoipa::openapi::schema::Array {
     ArrayBuilder::new().schema_type(array_or_null).items(item).min_items(Some(1)).build()
 }
 
-/// An `http://` or `https://` URL of at most 2000 bytes.
+/// An `http://` or `https://` URL of at most 2000 bytes, without credentials, that the target
+/// policy allows (no loopback, private or link-local address unless the operator allows them).
 #[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
-pub fn check_url(url: &str) -> ApiResult<()> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2000
-        && reqwest::Url::parse(url).is_ok();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!("url {url:?} is not an http(s) URL")))
+pub fn check_url(url: &str, policy: TargetPolicy) -> ApiResult<()> {
+    if url.len() > 2000 {
+        return Err(ApiError::bad_request("url must be at most 2000 characters"));
+    }
+    match policy.check(url) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ApiError::bad_request(format!("url {}: {e}", super::quoted(url)))),
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn create(
         return Err(ApiError::bad_request("name, url and events are required"));
     };
     check_name(&name)?;
-    check_url(&url)?;
+    check_url(&url, state.0.webhooks.policy())?;
     check_events(&events)?;
     Ok(created(state.store().create_webhook(&app_id, &name, &url, &events, body.enabled.unwrap_or(true))?))
 }
@@ -109,10 +111,7 @@ pub async fn list(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
     let page = q.page()?;
-    let all = state.store().list_webhooks(&app_id)?;
-    let total = all.len() as u64;
-    let (limit, offset) = page.limit_offset();
-    let items = all.into_iter().skip(offset as usize).take(limit as usize).collect();
+    let (items, total) = state.store().list_webhooks(&app_id, page)?;
     Ok(super::list(items, page, total))
 }
 
@@ -153,7 +152,7 @@ pub async fn patch(
         w.name = name;
     }
     if let Some(url) = body.url {
-        check_url(&url)?;
+        check_url(&url, state.0.webhooks.policy())?;
         w.url = url;
     }
     if let Some(events) = body.events {
@@ -165,6 +164,8 @@ pub async fn patch(
     }
     w.updated_at = now_rfc3339();
     state.store().update_webhook(&app_id, &w)?;
+    // A webhook enabled again (or pointed elsewhere) may have a backlog due now.
+    state.0.webhooks.wake();
     Ok(ok(w))
 }
 

@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
   status TEXT NOT NULL, last_error TEXT, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS outbox_webhook ON outbox (webhook_id, status, id);
 "#;
 
 impl Store {

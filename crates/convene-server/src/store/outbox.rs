@@ -59,14 +59,17 @@ impl Store {
         self.tx(|tx| queue(tx, app_id, event, body, now_ms))
     }
 
-    /// Pending deliveries due at `now_ms`, oldest first.
-    pub fn due_deliveries(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+    /// The oldest due pending delivery of each enabled webhook (at most `limit` webhooks), so
+    /// that one webhook's backlog never hides another's events.
+    pub fn due_per_webhook(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         let conn = self.lock();
         // Deliveries go to the webhook's current URL, so fixing a URL also fixes the backlog.
         let mut stmt = conn.prepare(
-            "SELECT o.id, o.uuid, o.webhook_id, COALESCE(w.url, o.url), o.body, o.attempts
-             FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id
-             WHERE o.status = 'pending' AND o.next_attempt_ms <= ?1 ORDER BY o.next_attempt_ms, o.id LIMIT ?2",
+            "SELECT o.id, o.uuid, o.webhook_id, w.url, o.body, o.attempts
+             FROM outbox o JOIN webhooks w ON w.id = o.webhook_id AND w.enabled = 1
+             WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1
+                            GROUP BY webhook_id)
+             ORDER BY o.next_attempt_ms, o.id LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![now_ms, limit as i64], |r| {
@@ -83,26 +86,43 @@ impl Store {
         Ok(rows)
     }
 
-    /// When the next pending delivery is due, if any.
-    pub fn next_delivery_ms(&self) -> StoreResult<Option<i64>> {
-        Ok(self
-            .lock()
-            .query_row("SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'pending'", [], |r| r.get(0))?)
+    /// When each enabled webhook's next pending delivery is due.
+    pub fn next_due_per_webhook(&self) -> StoreResult<Vec<(String, i64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT o.webhook_id, MIN(o.next_attempt_ms)
+             FROM outbox o JOIN webhooks w ON w.id = o.webhook_id AND w.enabled = 1
+             WHERE o.status = 'pending' GROUP BY o.webhook_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
-    /// Marks a delivery done (`delivered` or `failed`), or schedules a retry (`pending`).
+    /// Marks a delivery done (`delivered` or `failed`), or schedules a retry (`pending`), only
+    /// while it is still pending: an attempt that was in flight when its webhook was deleted
+    /// (its rows `dropped`) cannot bring the row back. Returns whether the row was updated.
     pub fn delivery_outcome(
         &self,
         id: i64,
         status: &str,
         next_attempt_ms: i64,
         error: Option<&str>,
-    ) -> StoreResult<()> {
-        self.lock().execute(
-            "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1",
+    ) -> StoreResult<bool> {
+        let updated = self.lock().execute(
+            "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
+             WHERE id = ?1 AND status = 'pending'",
             params![id, status, next_attempt_ms, error],
         )?;
-        Ok(())
+        Ok(updated == 1)
+    }
+
+    /// Deletes delivered, failed and dropped rows created before `cutoff` (RFC 3339, as
+    /// [`super::now_rfc3339`] writes it). Returns how many.
+    pub fn prune_outbox(&self, cutoff: &str) -> StoreResult<usize> {
+        Ok(self.lock().execute(
+            "DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'dropped') AND created_at < ?1",
+            [cutoff],
+        )?)
     }
 
     /// Makes every pending delivery due at `now_ms` (an operator's "retry now"). Returns how many.

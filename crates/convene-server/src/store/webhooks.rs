@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{new_id, now_rfc3339, Store, StoreResult};
+use super::{new_id, now_rfc3339, Page, Store, StoreResult};
 use crate::model::Webhook;
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Webhook, String)> {
@@ -71,13 +71,16 @@ impl Store {
         r.map(finish).transpose()
     }
 
-    /// An app's webhooks, oldest first.
-    pub fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
+    /// A page of an app's webhooks, oldest first, and how many there are.
+    pub fn list_webhooks(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Webhook>, u64)> {
         let conn = self.lock();
-        let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id");
+        let total: u64 = conn.query_row("SELECT COUNT(*) FROM webhooks WHERE app_id = ?1", [app_id], |r| r.get(0))?;
+        let (limit, offset) = page.limit_offset();
+        let sql =
+            format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = ?1 ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3");
         let mut stmt = conn.prepare(&sql)?;
-        let rows: Vec<_> = stmt.query_map([app_id], row)?.collect::<Result<_, _>>()?;
-        rows.into_iter().map(finish).collect()
+        let rows: Vec<_> = stmt.query_map(params![app_id, limit, offset], row)?.collect::<Result<_, _>>()?;
+        Ok((rows.into_iter().map(finish).collect::<StoreResult<_>>()?, total))
     }
 
     /// Writes a webhook's fields back.

@@ -1,22 +1,51 @@
 //! Webhooks: events go into a persistent outbox (one row per subscribed webhook) in the same
-//! store as everything else; a delivery task posts them, signed, retrying with backoff on 5xx and
-//! network errors (not on other 4xx), and picks up where it left off after a restart.
+//! store as everything else; a delivery task posts them, signed, retrying with backoff on 5xx,
+//! 3xx and network errors (not on other 4xx), and picks up where it left off after a restart.
+//! Deliveries run concurrently, one at a time per webhook ([`delivery`]), only to targets the
+//! [`target`] policy allows.
 
+pub mod delivery;
 pub mod sign;
+pub mod target;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::store::{OutboxRow, Store};
+use crate::store::Store;
+pub use delivery::deliver_forever;
 pub use sign::Signer;
+pub use target::{TargetError, TargetPolicy};
 
 /// The webhook queue's handle.
 pub struct Webhooks {
     signer: Signer,
     wake: Arc<Notify>,
+    policy: TargetPolicy,
+    extra_roots: Vec<reqwest::Certificate>,
+}
+
+/// How webhooks are delivered (the operator's settings).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookOptions {
+    /// Allow loopback, private and link-local targets (`--webhook-allow-private`): for receivers
+    /// on this machine or network. Off by default.
+    pub allow_private: bool,
+    /// A PEM file of CA certificates trusted for `https://` targets besides the system's roots
+    /// (`--webhook-ca`), for receivers with a private CA.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// Why the webhook options could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// The CA file could not be read.
+    #[error("webhook CA file {0}: {1}")]
+    Read(std::path::PathBuf, std::io::Error),
+    /// The CA file holds no usable certificate.
+    #[error("webhook CA file {0}: {1}")]
+    Certificate(std::path::PathBuf, reqwest::Error),
 }
 
 /// Milliseconds since the Unix epoch.
@@ -25,9 +54,32 @@ pub fn now_ms() -> i64 {
 }
 
 impl Webhooks {
-    /// A queue signing with `signer`.
-    pub fn new(signer: Signer) -> Self {
-        Self { signer, wake: Arc::new(Notify::new()) }
+    /// A queue signing with `signer`, delivering as `options` say.
+    pub fn new(signer: Signer, options: &WebhookOptions) -> Result<Self, OptionsError> {
+        let mut extra_roots = Vec::new();
+        if let Some(path) = &options.ca_file {
+            let pem = std::fs::read(path).map_err(|e| OptionsError::Read(path.clone(), e))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| OptionsError::Certificate(path.clone(), e))?;
+            extra_roots.extend(certs);
+        }
+        let policy = TargetPolicy { allow_private: options.allow_private };
+        Ok(Self { signer, wake: Arc::new(Notify::new()), policy, extra_roots })
+    }
+
+    /// CA certificates trusted besides the system's roots.
+    pub fn extra_roots(&self) -> &[reqwest::Certificate] {
+        &self.extra_roots
+    }
+
+    /// What wakes the delivery task.
+    pub(crate) fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Where deliveries may go.
+    pub fn policy(&self) -> TargetPolicy {
+        self.policy
     }
 
     /// The signer (for the public key endpoint).
@@ -51,74 +103,5 @@ impl Webhooks {
             }
             Err(e) => tracing::error!(error = %e, event, "could not queue a webhook"),
         }
-    }
-
-    /// Runs deliveries until the process ends.
-    pub async fn deliver_forever(state: crate::state::AppState) {
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "no HTTP client; webhooks will not be delivered");
-                return;
-            }
-        };
-        let wake = state.0.webhooks.wake.clone();
-        loop {
-            let due = state.store().due_deliveries(now_ms(), 32).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read the webhook outbox");
-                Vec::new()
-            });
-            let worked = !due.is_empty();
-            for row in due {
-                deliver(&state, &client, row).await;
-            }
-            if worked {
-                continue;
-            }
-            let next = state.store().next_delivery_ms().ok().flatten();
-            let wait = next
-                .map(|t| Duration::from_millis((t - now_ms()).clamp(0, 60_000) as u64))
-                .unwrap_or(Duration::from_secs(60));
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
-}
-
-async fn deliver(state: &crate::state::AppState, client: &reqwest::Client, row: OutboxRow) {
-    let signature = state.0.webhooks.signer.sign(row.body.as_bytes());
-    let response = client
-        .post(&row.url)
-        .header("content-type", "application/json")
-        .header("rtk-signature", &signature)
-        .header("rtk-uuid", &row.uuid)
-        .header("rtk-webhook-id", &row.webhook_id)
-        .header("dyte-signature", &signature)
-        .header("dyte-uuid", &row.uuid)
-        .header("dyte-webhook-id", &row.webhook_id)
-        .body(row.body.clone())
-        .send()
-        .await;
-    let timings = &state.0.timings;
-    let retry_at = || {
-        let backoff =
-            timings.webhook_retry_base.saturating_mul(1u32 << row.attempts.min(16)).min(Duration::from_secs(600));
-        now_ms() + backoff.as_millis() as i64
-    };
-    let last_attempt = row.attempts + 1 >= timings.webhook_max_attempts;
-    let (status, next, error) = match response {
-        Ok(r) if r.status().is_success() => ("delivered", 0, None),
-        Ok(r) if r.status().is_server_error() && !last_attempt => {
-            ("pending", retry_at(), Some(format!("HTTP {}", r.status())))
-        }
-        Ok(r) => ("failed", 0, Some(format!("HTTP {}", r.status()))),
-        Err(e) if !last_attempt => ("pending", retry_at(), Some(e.to_string())),
-        Err(e) => ("failed", 0, Some(e.to_string())),
-    };
-    tracing::debug!(uuid = %row.uuid, url = %row.url, status, ?error, "webhook delivery");
-    if let Err(e) = state.store().delivery_outcome(row.id, status, next, error.as_deref()) {
-        tracing::error!(error = %e, "could not record a webhook delivery");
     }
 }

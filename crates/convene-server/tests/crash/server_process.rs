@@ -47,7 +47,7 @@ impl Server {
     fn try_start(dir: &Path, listen: &str) -> Result<Self, String> {
         let mut child = Command::new(BIN)
             .args(["--listen", listen, "--data", dir.to_str().unwrap(), "--admin-token", ADMIN])
-            .args(["--away-grace-secs", "60"])
+            .args(["--away-grace-secs", "60", "--webhook-allow-private"])
             .env("RUST_LOG", "convene_server=warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod hooks;
+
 use std::time::Duration;
 
 use convene_core::proto::{decode_server, encode_client, ClientMessage, Resume, ServerMessage, PROTOCOL_VERSION};
@@ -20,8 +22,11 @@ pub fn fast_timings() -> Timings {
         idle_timeout: Duration::from_secs(30),
         webhook_retry_base: Duration::from_millis(50),
         webhook_max_attempts: 5,
+        webhook_attempt_timeout: Duration::from_secs(10),
+        outbox_retention: Duration::from_secs(3600),
         room_idle: Duration::from_secs(30),
         outgoing_queue: 1024,
+        ..Timings::default()
     }
 }
 
@@ -49,14 +54,29 @@ impl TestServer {
         admin_token: Option<&str>,
         limits: Limits,
     ) -> Self {
-        let config = ServerConfig {
+        Self::start_config(|c| {
+            c.data = data;
+            c.timings = timings;
+            c.admin_token = admin_token.map(str::to_owned);
+            c.limits = limits;
+        })
+        .await
+    }
+
+    /// A server of the test defaults (in memory, fast timings, default limits, private webhook
+    /// targets allowed) as `change` leaves them.
+    pub async fn start_config(change: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data,
-            admin_token: admin_token.map(str::to_owned),
+            data: DataLocation::Memory,
+            admin_token: None,
             base_url: None,
-            timings,
-            limits,
+            timings: fast_timings(),
+            limits: Limits::default(),
+            // The tests' webhook receivers listen on loopback.
+            webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
         };
+        change(&mut config);
         let server = convene_server::start(config).await.expect("server starts");
         let token = server.admin_token.clone();
         let (account, app) = server.default_app.clone();

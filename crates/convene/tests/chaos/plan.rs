@@ -108,6 +108,7 @@ pub fn timings(mode: &Mode) -> Timings {
         webhook_max_attempts: 12,
         room_idle: Duration::from_secs(60),
         outgoing_queue: 1024,
+        ..Timings::default()
     }
 }
 
