@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
 
 async function startConvene() {
-  const admin = `cvn_demo_${Math.random().toString(36).slice(2)}`;
+  const admin = `cvn_demo_${crypto.randomUUID()}`;
   const bin = process.env.CONVENE_SERVER_BIN ?? join(root, 'target/debug/convene-server');
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data', ':memory:', '--admin-token', admin], { stdio: ['ignore', 'pipe', 'inherit'] });
   let url;

@@ -18,7 +18,7 @@ export const FAST = { reconnect: { initial_delay_ms: 20, max_delay_ms: 100, max_
 
 /** Starts the server binary; resolves once it printed its address and ready app. */
 export async function startServer() {
-  const admin = `cvn_js_${Math.random().toString(36).slice(2)}`;
+  const admin = `cvn_js_${crypto.randomUUID()}`;
   const bin = process.env.CONVENE_SERVER_BIN ?? `${root}target/debug/convene-server`;
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--data', ':memory:', '--admin-token', admin], {
     stdio: ['ignore', 'pipe', 'inherit'],

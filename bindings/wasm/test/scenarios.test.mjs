@@ -82,7 +82,7 @@ const snake = (v) => (Array.isArray(v) ? v.map(snake) : v && typeof v === 'objec
 
 async function runScenario(scenario) {
   const dir = mkdtempSync(join(tmpdir(), 'convene-js-scn-'));
-  const admin = `cvn_js_scn_${Math.random().toString(36).slice(2)}`;
+  const admin = `cvn_js_scn_${crypto.randomUUID()}`;
   let server = await startServer('127.0.0.1:0', dir, admin);
   const listen = new URL(server.url).host;
   const rest = async (method, path, body) => {

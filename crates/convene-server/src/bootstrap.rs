@@ -28,11 +28,19 @@ pub fn create_app_with_presets(store: &Store, account_id: &str, name: &str) -> S
     Ok(app)
 }
 
-/// What a first start prepared.
+/// The shortest admin token accepted from `--admin-token` / `CONVENE_ADMIN_TOKEN`.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// What a start prepared.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// A newly generated admin token (only on the first start without `--admin-token`).
     pub new_admin_token: Option<String>,
+    /// Whether the given `--admin-token` was new to the store (false: it was known already).
+    pub given_admin_token_added: bool,
+    /// Admin tokens valid besides the given one (they stay valid until revoked with
+    /// `convene-server token revoke ID`).
+    pub other_admin_tokens: u64,
     /// The ready app's account and id.
     pub default_app: (String, String),
 }
@@ -40,13 +48,15 @@ pub struct Prepared {
 /// Makes sure there is an admin token and a default app.
 pub fn prepare(store: &Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
     let mut new_admin_token = None;
+    let mut given_admin_token_added = false;
     if let Some(token) = admin_token {
-        store.insert_token(&hash_secret(token), Scope::Admin.as_str(), None)?;
+        given_admin_token_added = store.insert_token(&hash_secret(token), Scope::Admin.as_str(), None, None)?.1;
     } else if store.admin_token_count()? == 0 {
         let token = generate_secret();
-        store.insert_token(&hash_secret(&token), Scope::Admin.as_str(), None)?;
+        store.insert_token(&hash_secret(&token), Scope::Admin.as_str(), None, None)?;
         new_admin_token = Some(token);
     }
+    let other_admin_tokens = store.admin_token_count()?.saturating_sub(u64::from(admin_token.is_some()));
     let app_id = match store.kv_get("default_app")? {
         Some(id) => id,
         None => {
@@ -55,5 +65,10 @@ pub fn prepare(store: &Store, admin_token: Option<&str>) -> StoreResult<Prepared
             app.id
         }
     };
-    Ok(Prepared { new_admin_token, default_app: (DEFAULT_ACCOUNT.to_owned(), app_id) })
+    Ok(Prepared {
+        new_admin_token,
+        given_admin_token_added,
+        other_admin_tokens,
+        default_app: (DEFAULT_ACCOUNT.to_owned(), app_id),
+    })
 }

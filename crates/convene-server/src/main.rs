@@ -24,7 +24,9 @@ struct Cli {
     /// Data directory, or `:memory:` for a throwaway run.
     #[arg(long, default_value = "convene-data", global = true)]
     data: String,
-    /// Accept this admin API token (kept hashed) instead of generating one.
+    /// Accept this admin API token (kept hashed; at least 32 characters) instead of generating
+    /// one. Prefer the environment variable: a flag is visible in the process list. Tokens given
+    /// on earlier starts stay valid until revoked (`token list`, `token revoke`).
     #[arg(long, env = "CONVENE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// URL clients use to reach this server (for download links).
@@ -62,15 +64,27 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum TokenAction {
-    /// Create an API token and print it (it is stored hashed and cannot be shown again).
+    /// Create an API token and print it (it is stored hashed and cannot be shown again; its id,
+    /// for `token revoke`, goes to standard error).
     Create {
         /// `admin` (everything), `realtime` (meetings, participants, sessions, recordings,
         /// webhooks; presets read-only) or `read` (GET only).
         #[arg(long)]
         scope: String,
-        /// Limit the token to one app.
+        /// Limit the token to one account (without it, and without --app, the token reaches
+        /// every account: the operator's).
+        #[arg(long)]
+        account: Option<String>,
+        /// Limit the token to one app (and so to the app's account).
         #[arg(long)]
         app: Option<String>,
+    },
+    /// List the API tokens: id, scope, account, app, creation time (never the secrets).
+    List,
+    /// Revoke an API token by id: it stops working at once.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
     },
 }
 
@@ -82,21 +96,61 @@ fn data_location(data: &str) -> DataLocation {
     }
 }
 
-fn create_token(data: &str, scope: &str, app: Option<&str>) -> Result<String, String> {
-    let scope = convene_server::auth::Scope::parse(scope).ok_or("scope must be admin, realtime or read")?;
+/// The store of a data directory, for the token commands (which run beside a running server).
+fn open_store(data: &str) -> Result<convene_server::store::Store, String> {
     let DataLocation::Dir(dir) = data_location(data) else {
-        return Err("tokens of an in-memory server cannot be created from outside it".into());
+        return Err("the tokens of an in-memory server cannot be managed from outside it".into());
     };
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let store = convene_server::store::Store::open(Some(&dir.join("convene.db"))).map_err(|e| e.to_string())?;
+    convene_server::files::private_dir(&dir).map_err(|e| e.to_string())?;
+    let db = dir.join("convene.db");
+    convene_server::files::private_database(&db).map_err(|e| e.to_string())?;
+    convene_server::store::Store::open(Some(&db)).map_err(|e| e.to_string())
+}
+
+fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str>) -> Result<String, String> {
+    let scope = convene_server::auth::Scope::parse(scope).ok_or("scope must be admin, realtime or read")?;
+    let store = open_store(data)?;
+    let mut account = account.map(str::to_owned);
     if let Some(app) = app {
-        if store.app_account(app).map_err(|e| e.to_string())?.is_none() {
+        let Some(owner) = store.app_account(app).map_err(|e| e.to_string())? else {
             return Err(format!("no app {app}"));
+        };
+        if account.as_ref().is_some_and(|a| *a != owner) {
+            return Err(format!("app {app} belongs to account {owner}, not {}", account.unwrap_or_default()));
         }
+        account = Some(owner);
     }
     let secret = convene_server::auth::generate_secret();
-    store.insert_token(&convene_server::auth::hash_secret(&secret), scope.as_str(), app).map_err(|e| e.to_string())?;
+    let hash = convene_server::auth::hash_secret(&secret);
+    let (record, _) = store.insert_token(&hash, scope.as_str(), account.as_deref(), app).map_err(|e| e.to_string())?;
+    eprintln!("token id {} (revoke with: convene-server token revoke {})", record.id, record.id);
     Ok(secret)
+}
+
+fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
+    match action {
+        TokenAction::Create { scope, account, app } => {
+            println!("{}", create_token(data, scope, account.as_deref(), app.as_deref())?);
+        }
+        TokenAction::List => {
+            let store = open_store(data)?;
+            println!("{:<36}  {:<8}  {:<20}  {:<36}  created", "id", "scope", "account", "app");
+            for t in store.list_tokens().map_err(|e| e.to_string())? {
+                let r = &t.record;
+                let account = r.account_id.as_deref().unwrap_or("(all)");
+                let app = r.app_id.as_deref().unwrap_or("(all)");
+                println!("{:<36}  {:<8}  {account:<20}  {app:<36}  {}", r.id, r.scope, t.created_at);
+            }
+        }
+        TokenAction::Revoke { id } => {
+            let store = open_store(data)?;
+            if !store.revoke_token(id).map_err(|e| e.to_string())? {
+                return Err(format!("no token {id}"));
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -107,12 +161,9 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    if let Some(Command::Token { action: TokenAction::Create { scope, app } }) = &cli.command {
-        return match create_token(&cli.data, scope, app.as_deref()) {
-            Ok(secret) => {
-                println!("{secret}");
-                ExitCode::SUCCESS
-            }
+    if let Some(Command::Token { action }) = &cli.command {
+        return match token_command(&cli.data, action) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("convene-server: {e}");
                 ExitCode::FAILURE
@@ -145,10 +196,20 @@ async fn main() -> ExitCode {
     println!("  REST API:   {}/client/v4/accounts/{account}/realtime/kit/{app}/...", server.url());
     println!("  OpenAPI:    {}/client/v4/openapi.json", server.url());
     println!("  signalling: ws://{}/v1/signal", server.addr);
+    let prepared = &server.prepared;
     if server.admin_token_is_new {
         println!("  admin API token (shown once, stored hashed): {}", server.admin_token);
     } else if cli.admin_token.is_none() {
         println!("  admin API token: the one printed at first start (or create one: convene-server token create --scope admin)");
+    } else {
+        let what = if prepared.given_admin_token_added { "added" } else { "already known" };
+        println!("  admin API token from --admin-token / CONVENE_ADMIN_TOKEN: {what}");
+    }
+    if cli.admin_token.is_some() && prepared.other_admin_tokens > 0 {
+        println!(
+            "  {} other admin token(s) are still valid: review them with `convene-server token list`, revoke with `convene-server token revoke ID`",
+            prepared.other_admin_tokens
+        );
     }
     println!("  ready app: account {account}, app {app} (presets group_call_host, group_call_participant, webinar_presenter, webinar_viewer)");
     wait_for_signal().await;

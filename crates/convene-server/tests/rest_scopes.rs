@@ -9,7 +9,7 @@ use support::TestServer;
 
 /// Stores an API token with this scope (and app limit) and returns its secret.
 fn token(s: &TestServer, secret: &str, scope: &str, app_id: Option<&str>) -> String {
-    s.server.state.store().insert_token(&hash_secret(secret), scope, app_id).expect("token stored");
+    s.server.state.store().insert_token(&hash_secret(secret), scope, None, app_id).expect("token stored");
     secret.to_owned()
 }
 

@@ -12,7 +12,7 @@ use support::{fast_timings, RawClient, TestServer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_resume_the_same_session_after_a_restart() {
     let dir = std::env::temp_dir().join(format!("convene-restart-{}", uuid::Uuid::new_v4()));
-    let admin = "cvn_restart_admin";
+    let admin = "cvn_restart_admin_token_0123456789abcdef";
     let s = TestServer::start_with(DataLocation::Dir(dir.clone()), fast_timings(), Some(admin)).await;
     let m = s.meeting(json!({})).await;
     let (_, host_token) = s.participant(&m, "host", "group_call_host").await;

@@ -208,7 +208,7 @@ async fn a_4xx_is_not_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_was_queued_before_a_restart_is_delivered_after_it() {
     let dir = std::env::temp_dir().join(format!("convene-restart-{}", uuid::Uuid::new_v4()));
-    let admin = "cvn_test_admin_token";
+    let admin = "cvn_test_admin_token_0123456789abcdef";
     // First run: the receiver is down (connection refused), so the delivery waits in the outbox.
     let mut timings = fast_timings();
     timings.webhook_retry_base = Duration::from_secs(3600);

@@ -15,7 +15,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
         let config = ServerConfig {
             listen,
             data: DataLocation::Dir(dir.to_path_buf()),
-            admin_token: Some("cvn_e2e_admin".into()),
+            admin_token: Some("cvn_e2e_admin_token_0123456789abcdef".into()),
             base_url: None,
             timings: Timings::default(),
             limits: convene_server::limits::Limits::default(),

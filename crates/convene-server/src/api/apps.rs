@@ -38,6 +38,7 @@ pub async fn create(
         return Err(ApiError::forbidden("an app-scoped token cannot create apps"));
     }
     valid_account(&account_id)?;
+    caller.require_account(&account_id)?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
@@ -58,6 +59,7 @@ pub async fn list(
 ) -> ApiResult<Response> {
     caller.require(Resource::Apps, false)?;
     valid_account(&account_id)?;
+    caller.require_account(&account_id)?;
     let apps: Vec<App> = state
         .store()
         .list_apps(&account_id)?

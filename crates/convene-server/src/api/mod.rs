@@ -196,6 +196,8 @@ pub struct Caller {
     pub scope: Scope,
     /// The one app the token is limited to, if any.
     pub app_id: Option<String>,
+    /// The one account the token belongs to (`None`: every account, the operator's).
+    pub account_id: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -208,7 +210,7 @@ impl FromRequestParts<AppState> for Caller {
         let record = state.store().token_by_hash(&hash_secret(secret))?;
         let Some(record) = record else { return Err(ApiError::unauthorized("unknown API token")) };
         let scope = Scope::parse(&record.scope).ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
-        Ok(Caller { scope, app_id: record.app_id })
+        Ok(Caller { scope, app_id: record.app_id, account_id: record.account_id })
     }
 }
 
@@ -236,6 +238,14 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!("a {} token may not do this", self.scope.as_str())))
+        }
+    }
+
+    /// Refuses (403) an account the token does not belong to.
+    pub fn require_account(&self, account_id: &str) -> ApiResult<()> {
+        match &self.account_id {
+            Some(own) if own != account_id => Err(ApiError::forbidden("this API token belongs to another account")),
+            _ => Ok(()),
         }
     }
 
@@ -303,6 +313,7 @@ pub fn app_for(
     valid_account(account_id)?;
     valid_id("app_id", app_id)?;
     caller.require(resource, write)?;
+    caller.require_account(account_id)?;
     caller.require_app(app_id)?;
     match state.store().get_app(account_id, app_id)? {
         Some(_) => Ok(()),

@@ -88,7 +88,7 @@ impl Room {
         self.save_and_announce(&rec);
         let everyone = self.joined_ids();
         self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Starting });
-        let file = std::fs::create_dir_all(&dir).and_then(|_| File::create(&path));
+        let file = crate::files::private_dir(&dir).and_then(|_| crate::files::create_private(&path));
         let file = match file {
             Ok(f) => f,
             Err(e) => {

@@ -14,6 +14,17 @@ pub struct TokenRecord {
     pub scope: String,
     /// The one app the token is limited to, if any.
     pub app_id: Option<String>,
+    /// The one account the token is limited to (`None`: every account, the operator's).
+    pub account_id: Option<String>,
+}
+
+/// A token as `token list` shows it.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// What the token may do, and where.
+    pub record: TokenRecord,
+    /// When it was made.
+    pub created_at: String,
 }
 
 fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
@@ -62,25 +73,56 @@ impl Store {
         Ok(self.lock().query_row("SELECT name FROM apps WHERE id = ?1", [app_id], |r| r.get(0)).optional()?)
     }
 
-    /// Stores an API token by the hash of its secret.
-    pub fn insert_token(&self, hash: &str, scope: &str, app_id: Option<&str>) -> StoreResult<TokenRecord> {
-        let record = TokenRecord { id: new_id(), scope: scope.to_owned(), app_id: app_id.map(str::to_owned) };
-        self.lock().execute(
-            "INSERT INTO api_tokens (id, hash, scope, app_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+    /// Stores an API token by the hash of its secret. Storing a known secret again changes
+    /// nothing; the answer says whether it was new.
+    pub fn insert_token(
+        &self,
+        hash: &str,
+        scope: &str,
+        account_id: Option<&str>,
+        app_id: Option<&str>,
+    ) -> StoreResult<(TokenRecord, bool)> {
+        let record = TokenRecord {
+            id: new_id(),
+            scope: scope.to_owned(),
+            app_id: app_id.map(str::to_owned),
+            account_id: account_id.map(str::to_owned),
+        };
+        let added = self.lock().execute(
+            "INSERT INTO api_tokens (id, hash, scope, app_id, account_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (hash) DO NOTHING",
-            params![record.id, hash, scope, app_id, now_rfc3339()],
-        )?;
-        Ok(record)
+            params![record.id, hash, scope, app_id, account_id, now_rfc3339()],
+        )? == 1;
+        Ok((record, added))
     }
 
     /// The token with this secret hash.
     pub fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
         Ok(self
             .lock()
-            .query_row("SELECT id, scope, app_id FROM api_tokens WHERE hash = ?1", [hash], |r| {
-                Ok(TokenRecord { id: r.get(0)?, scope: r.get(1)?, app_id: r.get(2)? })
+            .query_row("SELECT id, scope, app_id, account_id FROM api_tokens WHERE hash = ?1", [hash], |r| {
+                Ok(TokenRecord { id: r.get(0)?, scope: r.get(1)?, app_id: r.get(2)?, account_id: r.get(3)? })
             })
             .optional()?)
+    }
+
+    /// Every API token, oldest first.
+    pub fn list_tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT id, scope, app_id, account_id, created_at FROM api_tokens ORDER BY created_at, rowid")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let record = TokenRecord { id: r.get(0)?, scope: r.get(1)?, app_id: r.get(2)?, account_id: r.get(3)? };
+                Ok(TokenRow { record, created_at: r.get(4)? })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Deletes an API token by id; it stops working at once. Returns whether it existed.
+    pub fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.lock().execute("DELETE FROM api_tokens WHERE id = ?1", [id])? == 1)
     }
 
     /// How many admin tokens exist.

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension};
 
-pub use apps::TokenRecord;
+pub use apps::{TokenRecord, TokenRow};
 pub use outbox::OutboxRow;
 pub use sessions::{EndedStay, LivePeerRow, LiveSessionRow};
 
@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A stored JSON value is corrupt.
     #[error("stored JSON is corrupt: {0}")]
     Json(#[from] serde_json::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
 }
 
 /// Result of store calls.
@@ -86,6 +89,18 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_webhook ON outbox (webhook_id, status, id);
 "#;
 
+/// The schema's versions, in order (kept in SQLite's `user_version`). The first is the schema
+/// of the first release, written so that it also applies to a database made before migrations
+/// were counted.
+fn migrations() -> rusqlite_migration::Migrations<'static> {
+    use rusqlite_migration::M;
+    rusqlite_migration::Migrations::new(vec![
+        M::up(SCHEMA),
+        // API tokens belong to an account (NULL: every account, the operator's).
+        M::up("ALTER TABLE api_tokens ADD COLUMN account_id TEXT;"),
+    ])
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path`, or an in-memory one.
     pub fn open(path: Option<&Path>) -> StoreResult<Self> {
@@ -97,7 +112,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let mut conn = conn;
+        migrations().to_latest(&mut conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 

@@ -35,6 +35,7 @@ impl Signer {
     pub fn load_or_create(path: Option<&Path>) -> Result<Self, KeyError> {
         let key = match path {
             Some(p) if p.exists() => {
+                crate::files::restrict(p, 0o600)?;
                 let pem = std::fs::read_to_string(p)?;
                 RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Key(e.to_string()))?
             }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_convene-server");
 /// The admin token the server is started with.
-pub const ADMIN: &str = "cvn_crash_admin_token";
+pub const ADMIN: &str = "cvn_crash_admin_token_0123456789abcdef";
 
 /// A running `convene-server` process. Dropping it kills it.
 pub struct Server {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 /// The admin token the server is started with.
-pub const ADMIN: &str = "cvn_chaos_admin_token";
+pub const ADMIN: &str = "cvn_chaos_admin_token_0123456789abcdef";
 
 /// REST calls, directly (the test's oracle) or through the proxy (the test's actions).
 #[derive(Clone)]
