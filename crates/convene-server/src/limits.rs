@@ -53,13 +53,17 @@ pub struct Limits {
     pub frames_per_connection: Option<Rate>,
     /// Signalling connections one participant may hold at once (past the handshake).
     pub connections_per_participant: Option<usize>,
+    /// TCP connections one client IP may hold open at once (HTTP and upgraded WebSockets).
+    pub connections_per_ip: Option<usize>,
+    /// TCP connections held open at once in all (keep it under the process's file limit).
+    pub connections_total: Option<usize>,
 }
 
 impl Default for Limits {
     /// Generous for one person, tight for a script: REST 500 at once and 100/s per token,
     /// 1,000 and 200/s per IP; 500 signalling connections at once and 100/s per IP; 100 frames
     /// at once and 20/s per connection (a client pings every 10 s); 4 connections per
-    /// participant.
+    /// participant; 1,000 open connections per IP and 10,000 in all.
     fn default() -> Self {
         Self {
             rest_per_token: Some(Rate::new(500, 100.0)),
@@ -67,6 +71,8 @@ impl Default for Limits {
             joins_per_ip: Some(Rate::new(500, 100.0)),
             frames_per_connection: Some(Rate::new(100, 20.0)),
             connections_per_participant: Some(4),
+            connections_per_ip: Some(1000),
+            connections_total: Some(10_000),
         }
     }
 }
@@ -80,6 +86,8 @@ impl Limits {
             joins_per_ip: None,
             frames_per_connection: None,
             connections_per_participant: None,
+            connections_per_ip: None,
+            connections_total: None,
         }
     }
 }
@@ -243,13 +251,19 @@ fn fingerprint(token: &str) -> u64 {
 /// the proxy's address: turn the per-IP limits off there (see the crate's README).
 pub fn client_ip(req: &Request) -> Option<IpAddr> {
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
-    Some(match ip {
+    Some(ip_key(ip))
+}
+
+/// The address a limit counts a client by: an IPv4 address (also when mapped into IPv6) as it
+/// is, an IPv6 address as its /64.
+pub fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
         },
         v4 => v4,
-    })
+    }
 }
 
 /// A `429` with `Retry-After` and the error envelope.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use convene_server::limits::Limits;
+use convene_server::serve::TlsFiles;
 use convene_server::webhook::WebhookOptions;
 use convene_server::{DataLocation, ServerConfig, Timings};
 
@@ -46,6 +47,13 @@ struct Cli {
     /// A PEM file of CA certificates to trust for `https://` webhooks, besides the system's.
     #[arg(long)]
     webhook_ca: Option<PathBuf>,
+    /// Serve HTTPS and WSS with this certificate chain (PEM), for deployments without a TLS
+    /// proxy in front. Needs --tls-key.
+    #[arg(long, requires = "tls_key", env = "CONVENE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert", env = "CONVENE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// Days delivered, failed and dropped webhook deliveries are kept before they are pruned.
     #[arg(long, default_value_t = 7)]
     outbox_retention_days: u64,
@@ -183,6 +191,10 @@ async fn main() -> ExitCode {
         timings,
         limits: if cli.no_rate_limits { Limits::off() } else { Limits::default() },
         webhooks: WebhookOptions { allow_private: cli.webhook_allow_private, ca_file: cli.webhook_ca.clone() },
+        tls: match (&cli.tls_cert, &cli.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        },
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,
@@ -195,7 +207,7 @@ async fn main() -> ExitCode {
     println!("convene-server listening on {}", server.url());
     println!("  REST API:   {}/client/v4/accounts/{account}/realtime/kit/{app}/...", server.url());
     println!("  OpenAPI:    {}/client/v4/openapi.json", server.url());
-    println!("  signalling: ws://{}/v1/signal", server.addr);
+    println!("  signalling: {}", server.signal_url());
     let prepared = &server.prepared;
     if server.admin_token_is_new {
         println!("  admin API token (shown once, stored hashed): {}", server.admin_token);

@@ -31,6 +31,11 @@ pub struct Timings {
     /// Frames a connection may have queued before it counts as too slow and is dropped (it then
     /// resumes and gets what it missed).
     pub outgoing_queue: usize,
+    /// How long a TLS handshake, and each request's headers, may take to arrive; also how long a
+    /// keep-alive connection may idle between requests. The connection is closed after it.
+    pub http_header_timeout: Duration,
+    /// How long a request body may take to arrive whole (`408`, and the connection closes).
+    pub http_body_timeout: Duration,
 }
 
 impl Default for Timings {
@@ -45,6 +50,8 @@ impl Default for Timings {
             outbox_retention: Duration::from_secs(7 * 24 * 3600),
             room_idle: Duration::from_secs(30),
             outgoing_queue: 1024,
+            http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use convene_core::proto::{
     decode_client, encode_server, ClientMessage, FrameError, ServerMessage, WireError, PROTOCOL_VERSION,
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::auth::now_secs;
 use crate::limits::{Bucket, Rate, TOO_FAST};
 use crate::room::{Arrival, ConnHandle, Outgoing, RoomCommand};
+use crate::serve::ConnectionSlot;
 use crate::state::AppState;
 
 /// The largest frame read off the socket at all; frames between the protocol limit and this are
@@ -35,12 +38,19 @@ const WRITE_BATCH: usize = 64;
 /// resident per connection.
 pub const READ_BUFFER: usize = 1024;
 
-/// `GET /v1/signal`: upgrades to the signalling WebSocket.
-pub async fn signal(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.max_message_size(SOCKET_FRAME_LIMIT)
-        .max_frame_size(SOCKET_FRAME_LIMIT)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| connection(socket, state))
+/// `GET /v1/signal`: upgrades to the signalling WebSocket. The upgraded socket keeps the TCP
+/// connection's place in the listener's per-IP and total counts until it closes.
+pub async fn signal(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    slot: Option<Extension<Arc<ConnectionSlot>>>,
+) -> Response {
+    ws.max_message_size(SOCKET_FRAME_LIMIT).max_frame_size(SOCKET_FRAME_LIMIT).read_buffer_size(READ_BUFFER).on_upgrade(
+        move |socket| async move {
+            let _slot = slot;
+            connection(socket, state).await
+        },
+    )
 }
 
 type Sink = SplitSink<WebSocket, Message>;

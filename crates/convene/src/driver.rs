@@ -39,6 +39,7 @@ pub(crate) type Subscribers = Arc<Mutex<Vec<mpsc::UnboundedSender<Event>>>>;
 pub(crate) struct Driver {
     pub core: SharedCore,
     pub ws_url: String,
+    pub tls: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     pub commands: mpsc::Receiver<DriverCommand>,
     pub subscribers: Subscribers,
 }
@@ -172,8 +173,9 @@ impl Driver {
 
     fn connect(&self) -> Connecting {
         let url = self.ws_url.clone();
+        let connector = tokio_tungstenite::Connector::Rustls(self.tls.clone());
         Box::pin(async move {
-            tokio_tungstenite::connect_async_with_config(url, Some(socket_config()), false)
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(socket_config()), false, Some(connector))
                 .await
                 .map(|(stream, _)| stream)
         })

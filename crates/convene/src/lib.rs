@@ -65,6 +65,7 @@
 mod driver;
 pub use driver::socket_config;
 mod meeting;
+mod tls;
 
 pub use convene_core::{
     Actor, ClientError, EndReason, Event, LeaveState, Permissions, PermissionsPatch, ReconnectPolicy, RecordingState,
@@ -84,6 +85,10 @@ pub enum InitError {
     /// The server answered something unexpected (`0001`).
     #[error("failed to initialize: {0}")]
     Protocol(String),
+    /// TLS failed: the server's certificate was refused (an unknown CA, a name it is not valid
+    /// for, expired), or the extra CA certificates given are unusable (`0001`).
+    #[error("failed to initialize: TLS: {0}")]
+    Tls(String),
 }
 
 impl InitError {
@@ -91,7 +96,7 @@ impl InitError {
     pub fn code(&self) -> u16 {
         match self {
             InitError::InvalidAuthToken(_) => 4,
-            InitError::Unreachable(_) | InitError::Protocol(_) => 1,
+            InitError::Unreachable(_) | InitError::Protocol(_) | InitError::Tls(_) => 1,
         }
     }
 }

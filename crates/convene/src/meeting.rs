@@ -29,6 +29,10 @@ pub struct InitOptions {
     pub request_timeout: Duration,
     /// Seed of the reconnect jitter (default: from the token, so clients spread out).
     pub seed: Option<u64>,
+    /// PEM CA certificates to trust for an `https://` server besides the system's roots (which
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` can point elsewhere): for servers with a private CA.
+    /// Certificates are always verified, host name included.
+    pub ca_certificates_pem: Option<String>,
 }
 
 impl InitOptions {
@@ -40,6 +44,7 @@ impl InitOptions {
             reconnect: ReconnectPolicy::default(),
             request_timeout: Duration::from_secs(10),
             seed: None,
+            ca_certificates_pem: None,
         }
     }
 }
@@ -67,7 +72,8 @@ impl Meeting {
     /// Fetches who this participant is, its preset and the meeting, and starts the driver. No
     /// connection is made until [`Meeting::join`]. Must be called inside a tokio runtime.
     pub async fn init(options: InitOptions) -> Result<Self, InitError> {
-        let (self_info, meeting) = fetch_me(&options).await?;
+        let tls = crate::tls::client_config(options.ca_certificates_pem.as_deref())?;
+        let (self_info, meeting) = fetch_me(&options, &tls).await?;
         let base = options.base_url.trim_end_matches('/');
         let ws_url = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}/v1/signal")
@@ -81,7 +87,7 @@ impl Meeting {
         let core: SharedCore = Arc::new(Mutex::new(Participant::new(config)));
         let (tx, rx) = mpsc::channel(64);
         let subscribers: Subscribers = Arc::default();
-        let driver = Driver { core: core.clone(), ws_url, commands: rx, subscribers: subscribers.clone() };
+        let driver = Driver { core: core.clone(), ws_url, tls, commands: rx, subscribers: subscribers.clone() };
         tokio::spawn(driver.run());
         Ok(Self { inner: Arc::new(Inner { core, commands: tx, subscribers }) })
     }
@@ -299,14 +305,22 @@ fn seed_from(token: &str) -> u64 {
     token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-async fn fetch_me(options: &InitOptions) -> Result<(SelfInfo, MeetingInfo), InitError> {
+async fn fetch_me(
+    options: &InitOptions,
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+) -> Result<(SelfInfo, MeetingInfo), InitError> {
     let url = format!("{}/v1/participant/me", options.base_url.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .get(&url)
-        .header("authorization", format!("Bearer {}", options.auth_token))
-        .send()
-        .await
-        .map_err(|e| InitError::Unreachable(e.to_string()))?;
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls((**tls).clone())
+        .build()
+        .map_err(|e| InitError::Tls(crate::tls::describe(&e).0))?;
+    let response =
+        client.get(&url).header("authorization", format!("Bearer {}", options.auth_token)).send().await.map_err(
+            |e| match crate::tls::describe(&e) {
+                (text, true) => InitError::Tls(text),
+                (text, false) => InitError::Unreachable(text),
+            },
+        )?;
     let status = response.status();
     let body: Value = serde_json::from_str(&response.text().await.map_err(|e| InitError::Unreachable(e.to_string()))?)
         .map_err(|e| InitError::Protocol(e.to_string()))?;

@@ -20,6 +20,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             timings: Timings::default(),
             limits: convene_server::limits::Limits::default(),
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
+            tls: None,
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;
@@ -32,7 +33,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
 async fn rest(kit: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     let mut req = reqwest::Client::new()
         .request(method.parse().unwrap(), format!("{kit}{path}"))
-        .header("authorization", "Bearer cvn_e2e_admin");
+        .header("authorization", "Bearer cvn_e2e_admin_token_0123456789abcdef");
     if let Some(b) = body {
         req = req.header("content-type", "application/json").body(b.to_string());
     }
