@@ -369,3 +369,21 @@ fn a_first_join_over_the_connection_cap_fails_with_4429() {
     assert_eq!(err.code(), 4429);
     assert_eq!(core.room_state(), RoomState::Init);
 }
+
+#[test]
+fn a_grant_beyond_the_senders_own_permissions_is_refused_locally_with_1201() {
+    // The host may change permissions but not kick: it cannot give kicking to bob.
+    let mut w = World::new();
+    let no_kick = convene_core::PermissionsPatch { kick_participant: Some(false), ..Default::default() };
+    w.add("host", "group_call_host", Some(no_kick));
+    w.add("bob", "group_call_participant", None);
+    w.run("host", Command::Join).unwrap();
+    w.run("bob", Command::Join).unwrap();
+    let bob = w.server.peer_id_of("bob").unwrap();
+    let grant = convene_core::PermissionsPatch { kick_participant: Some(true), ..Default::default() };
+    let refused = w.issue("host", Command::UpdatePermissions { ids: vec![bob.clone()], patch: grant });
+    assert_eq!(refused.unwrap_err(), ClientError::PermissionDenied { permission: "kick_participant" });
+    let record = convene_core::PermissionsPatch { can_record: Some(true), ..Default::default() };
+    assert!(w.run("host", Command::UpdatePermissions { ids: vec![bob], patch: record }).is_ok());
+    assert!(w.core("bob").permissions().can_record);
+}
