@@ -54,7 +54,7 @@ trap 'exit 130' INT TERM
 
 step "start convene-server on an ephemeral loopback port (data in $work/data)"
 # An admin token made with the CLI before the first start: the server then generates none.
-token=$("$BIN" token create --scope admin --data "$work/data")
+token=$("$BIN" token create --scope admin --all-accounts --data "$work/data")
 env -u CONVENE_ADMIN_TOKEN NO_COLOR=1 "$BIN" --listen 127.0.0.1:0 --data "$work/data" --webhook-allow-private >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do

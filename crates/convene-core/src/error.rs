@@ -108,6 +108,22 @@ pub enum ClientError {
     },
 }
 
+/// An error with its causes, each once (an HTTP or WebSocket library's own message rarely says
+/// why: a refused certificate, a refused connection). For the front ends' and tools' messages.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl ClientError {
     /// The stable numeric code.
     pub fn code(&self) -> u16 {

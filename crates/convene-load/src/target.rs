@@ -116,7 +116,11 @@ impl Target {
 
     async fn get(&self, url: &str) -> Result<Value, String> {
         let r = self.http.get(url).header("authorization", format!("Bearer {}", self.token)).send().await;
-        let text = r.map_err(|e| with_causes(&e))?.text().await.map_err(|e| with_causes(&e))?;
+        let text = r
+            .map_err(|e| convene_core::error::with_causes(&e))?
+            .text()
+            .await
+            .map_err(|e| convene_core::error::with_causes(&e))?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 
@@ -129,7 +133,7 @@ impl Target {
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_string());
         }
-        let resp = req.send().await.map_err(|e| with_causes(&e))?;
+        let resp = req.send().await.map_err(|e| convene_core::error::with_causes(&e))?;
         let status = resp.status();
         let v: Value =
             serde_json::from_str(&resp.text().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
@@ -246,20 +250,4 @@ impl Target {
         }
         false
     }
-}
-
-/// An error with its causes (an HTTP client's own message rarely says why: a refused
-/// certificate, a refused connection).
-pub fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -79,13 +79,15 @@ enum TokenAction {
         /// webhooks; presets read-only) or `read` (GET only).
         #[arg(long)]
         scope: String,
-        /// Limit the token to one account (without it, and without --app, the token reaches
-        /// every account: the operator's).
-        #[arg(long)]
+        /// The account the token belongs to: it reaches only that account's apps.
+        #[arg(long, required_unless_present_any = ["app", "all_accounts"])]
         account: Option<String>,
         /// Limit the token to one app (and so to the app's account).
         #[arg(long)]
         app: Option<String>,
+        /// A token for every account (the operator's own), instead of --account or --app.
+        #[arg(long, conflicts_with_all = ["account", "app"])]
+        all_accounts: bool,
     },
     /// List the API tokens: id, scope, account, app, creation time (never the secrets).
     List,
@@ -137,7 +139,7 @@ fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str
 
 fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
     match action {
-        TokenAction::Create { scope, account, app } => {
+        TokenAction::Create { scope, account, app, all_accounts: _ } => {
             println!("{}", create_token(data, scope, account.as_deref(), app.as_deref())?);
         }
         TokenAction::List => {

@@ -65,14 +65,20 @@ fn first_start_prints_what_a_developer_needs_and_sigterm_stops_it() {
     assert!(body.contains("group_call_host") && body.contains("webinar_viewer"), "{body}");
 
     // A read-only token made by the CLI on the same data directory works at once.
-    let out = Command::new(BIN).args(["token", "create", "--scope", "read", "--data", &data]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "create", "--scope", "read", "--all-accounts", "--data", &data])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let read = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let read_auth = format!("Authorization: Bearer {read}");
     assert_eq!(curl(&[&format!("{app_path}/meetings"), "-H", &read_auth]).0, 200);
     let (code, body) = curl(&[&format!("{app_path}/meetings"), "-H", &read_auth, "--json", "{}"]);
     assert_eq!(code, 403, "{body}");
-    let out = Command::new(BIN).args(["token", "create", "--scope", "root", "--data", &data]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "create", "--scope", "root", "--all-accounts", "--data", &data])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

@@ -179,8 +179,11 @@ async fn admin_tokens_are_listed_revoked_and_a_new_one_says_what_stays_valid() {
         server.printed
     );
     let apps = "/client/v4/accounts/local/realtime/kit/apps";
+    // A token belongs to an account unless it is made for all of them on purpose.
+    let (ok, _, err) = cli(&dir, &["token", "create", "--scope", "admin"]);
+    assert!(!ok && err.contains("--account"), "{err}");
     // A token made beside the running server works at once, is listed, and stops on revoke.
-    let (ok, secret, err) = cli(&dir, &["token", "create", "--scope", "admin"]);
+    let (ok, secret, err) = cli(&dir, &["token", "create", "--scope", "admin", "--all-accounts"]);
     assert!(ok, "{err}");
     let secret = secret.trim().to_owned();
     let id = err.split_whitespace().nth(2).unwrap().to_owned();

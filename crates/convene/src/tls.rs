@@ -42,16 +42,7 @@ pub(crate) fn client_config(extra_pem: Option<&str>) -> Result<Arc<rustls::Clien
 
 /// An error with its causes, and whether it is TLS's doing (a refused certificate, say).
 pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> (String, bool) {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
+    let text = convene_core::error::with_causes(e);
     let tls = text.contains("certificate") || text.contains("TLS") || text.contains("tls handshake");
     (text, tls)
 }

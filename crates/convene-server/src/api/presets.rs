@@ -152,7 +152,9 @@ pub async fn patch(
     preset.updated_at = now_rfc3339();
     match state.store().update_preset(&app_id, &preset)? {
         Ok(()) => {
-            live_peers_follow(&state, &app_id, vec![old_name, preset.name.clone()]).await;
+            let mut names = vec![old_name, preset.name.clone()];
+            names.dedup();
+            live_peers_follow(&state, &app_id, names).await;
             Ok(ok(preset))
         }
         Err(()) => Err(ApiError::conflict("a preset with that name already exists")),

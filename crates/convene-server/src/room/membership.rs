@@ -104,7 +104,8 @@ impl Room {
         match oldest_away {
             Some(id) => {
                 tracing::info!(peer = %id, "a new connection of the same participant replaces this away peer");
-                self.remove_peer(&id, Gone::Expired, "replaced");
+                // Recorded as a stay that expired: the peer went away and did not come back.
+                self.remove_peer(&id, Gone::Expired, "expired");
                 true
             }
             None => false,
@@ -123,41 +124,45 @@ impl Room {
     /// A participant's record changed: its peers take the record and their preset's
     /// permissions now.
     pub(super) fn participant_changed(&mut self, participant: Participant) {
+        let new = self.permissions_for(&participant);
         for peer_id in self.peers_of(&participant.id) {
             if let Some(p) = self.peers.get_mut(&peer_id) {
                 p.participant = participant.clone();
                 p.peer.preset_name = participant.preset_name.clone();
             }
-            self.refresh_permissions(&peer_id);
+            self.take_permissions(&peer_id, &new);
         }
     }
 
     /// A preset changed: peers whose participant has one of these preset names take the new
-    /// permissions now.
+    /// permissions now (each preset read from the store once).
     pub(super) fn preset_changed(&mut self, names: &[String]) {
-        let affected: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| names.contains(&p.participant.preset_name))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for peer_id in affected {
-            self.refresh_permissions(&peer_id);
+        for name in names {
+            let affected: Vec<String> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.participant.preset_name == *name)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let Some(first) = affected.first().and_then(|id| self.peers.get(id)) else { continue };
+            let new = self.permissions_for(&first.participant);
+            for peer_id in affected {
+                self.take_permissions(&peer_id, &new);
+            }
         }
     }
 
-    /// Recomputes a peer's permissions from its preset; a change is enforced at once and sent
-    /// to it as `permissions_updated` by the API (sequenced, so a resume replays it and never
-    /// brings the old set back).
-    fn refresh_permissions(&mut self, peer_id: &str) {
+    /// Gives a peer a new permission set; a change is enforced at once and sent to it as
+    /// `permissions_updated` by the API (sequenced, so a resume replays it and never brings the
+    /// old set back).
+    fn take_permissions(&mut self, peer_id: &str, new: &convene_core::Permissions) {
         let Some(p) = self.peers.get(peer_id) else { return };
-        let new = self.permissions_for(&p.participant);
-        let patch = p.permissions.patch_to(&new);
+        let patch = p.permissions.patch_to(new);
         if patch.is_empty() {
             return;
         }
         if let Some(p) = self.peers.get_mut(peer_id) {
-            p.permissions = new;
+            p.permissions = new.clone();
         }
         tracing::info!(peer = %peer_id, "preset changed; permissions updated");
         if self.peers.get(peer_id).is_some_and(|p| p.status != Status::Joining) {

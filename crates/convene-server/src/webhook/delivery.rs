@@ -160,18 +160,6 @@ async fn post(state: &AppState, client: &reqwest::Client, url: reqwest::Url, row
             Outcome::Retry(format!("HTTP {}", r.status()))
         }
         Ok(r) => Outcome::Final(format!("HTTP {}", r.status())),
-        Err(e) => Outcome::Retry(error_chain(&e)),
+        Err(e) => Outcome::Retry(convene_core::error::with_causes(&e)),
     }
-}
-
-/// An error with its causes (reqwest's own message alone says only "error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
