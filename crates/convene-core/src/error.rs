@@ -22,7 +22,7 @@
 //! | 1904 | [`ClientError::InvalidArgument`] |
 //! | any  | [`ClientError::Server`]: the server's own code |
 
-use crate::proto::WireError;
+use crate::proto::{ErrorCode, WireError};
 use crate::state::RoomState;
 
 /// Why a command failed. `Clone + Eq` so tests can compare errors.
@@ -127,23 +127,36 @@ pub fn with_causes(e: &dyn std::error::Error) -> String {
 impl ClientError {
     /// The stable numeric code.
     pub fn code(&self) -> u16 {
-        match self {
-            ClientError::NotJoined { .. } => 1205,
-            ClientError::PermissionDenied { .. } => 1201,
-            ClientError::RecordingPermissionDenied => 1001,
-            ClientError::RecordingNotStarted => 1004,
-            ClientError::RecordingInProgress => 1005,
-            ClientError::ParticipantNotFound { .. } => 1202,
-            ClientError::ActionOnSelf => 1203,
-            ClientError::RoomClosed { .. } => 1901,
-            ClientError::Timeout { .. } => 1902,
-            ClientError::AlreadyJoining { .. } => 1903,
-            ClientError::InvalidArgument(_) => 1904,
-            ClientError::ConnectionLost => 12,
-            ClientError::JoinRefused { .. } => 2,
-            ClientError::InvalidAuthToken { .. } => 4,
-            ClientError::Server { code, .. } => *code,
+        match self.known_code() {
+            Ok(code) => code.code(),
+            Err(number) => number,
         }
+    }
+
+    /// The code, when it is one this crate knows (a server's own code may not be).
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.known_code().ok()
+    }
+
+    /// The typed code, or the number of a server's code this crate does not know.
+    fn known_code(&self) -> Result<ErrorCode, u16> {
+        Ok(match self {
+            ClientError::NotJoined { .. } => ErrorCode::NotJoined,
+            ClientError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            ClientError::RecordingPermissionDenied => ErrorCode::RecordingPermissionDenied,
+            ClientError::RecordingNotStarted => ErrorCode::RecordingNotStarted,
+            ClientError::RecordingInProgress => ErrorCode::RecordingInProgress,
+            ClientError::ParticipantNotFound { .. } => ErrorCode::ParticipantNotFound,
+            ClientError::ActionOnSelf => ErrorCode::ActionOnSelf,
+            ClientError::RoomClosed { .. } => ErrorCode::RoomClosed,
+            ClientError::Timeout { .. } => ErrorCode::Timeout,
+            ClientError::AlreadyJoining { .. } => ErrorCode::AlreadyJoining,
+            ClientError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ClientError::ConnectionLost => ErrorCode::ConnectionLost,
+            ClientError::JoinRefused { .. } => ErrorCode::JoinRefused,
+            ClientError::InvalidAuthToken { .. } => ErrorCode::InvalidAuthToken,
+            ClientError::Server { code, .. } => return ErrorCode::from_code(*code).ok_or(*code),
+        })
     }
 
     /// The code as RealtimeKit writes it: four digits, zero-padded (`"0012"`, `"1201"`).
@@ -153,10 +166,10 @@ impl ClientError {
 
     /// The error the server sent, as a client error.
     pub fn from_wire(error: WireError) -> Self {
-        match error.code {
-            2 => ClientError::JoinRefused { message: error.message },
-            4 => ClientError::InvalidAuthToken { message: error.message },
-            code => ClientError::Server { code, message: error.message },
+        match ErrorCode::from_code(error.code) {
+            Some(ErrorCode::JoinRefused) => ClientError::JoinRefused { message: error.message },
+            Some(ErrorCode::InvalidAuthToken) => ClientError::InvalidAuthToken { message: error.message },
+            _ => ClientError::Server { code: error.code, message: error.message },
         }
     }
 }

@@ -11,14 +11,15 @@ use std::sync::Arc;
 use axum::extract::{Extension, State};
 use axum::response::Response;
 use convene_core::proto::{
-    decode_client, encode_server, ClientMessage, FrameError, ServerMessage, WireError, PROTOCOL_VERSION,
+    decode_client, encode_server, ClientMessage, CloseCode, ErrorCode, FrameError, ServerMessage, WireError,
+    PROTOCOL_VERSION,
 };
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::auth::now_secs;
-use crate::limits::{Bucket, Rate, TOO_FAST};
+use crate::limits::{Bucket, Rate};
 use crate::room::{Arrival, ConnHandle, Outgoing, RoomCommand};
 use crate::serve::ConnectionSlot;
 use crate::state::AppState;
@@ -63,13 +64,13 @@ async fn send(sink: &mut Sink, msg: &ServerMessage) -> bool {
 }
 
 /// Sends a close frame, giving up after the send timeout.
-async fn close(sink: &mut Sink, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }));
+async fn close(sink: &mut Sink, code: CloseCode, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from_static(reason) }));
     let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await;
 }
 
-fn error_msg(code: u16, message: impl Into<String>) -> ServerMessage {
-    ServerMessage::Error { req: None, error: WireError { code, message: message.into() } }
+fn error_msg(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error { req: None, error: WireError::new(code, message) }
 }
 
 /// Reads and decodes one text frame. `None` when the connection ended.
@@ -90,61 +91,68 @@ async fn connection(socket: WebSocket, state: AppState) {
     // The handshake: hello, within the timeout.
     let hello = tokio::time::timeout(timings.handshake_timeout, next_text(&mut stream)).await;
     let (token, resume, protocol) = match hello {
-        Err(_) => return close(&mut sink, 1008, "no hello in time").await,
+        Err(_) => return close(&mut sink, CloseCode::PolicyViolation, "no hello in time").await,
         Ok(None) => return,
         Ok(Some(Ok(ClientMessage::Hello { protocol, token, resume }))) => (token, resume, protocol),
-        Ok(Some(Err(FrameError::TooLarge { .. }))) => return close(&mut sink, 1009, "frame too large").await,
+        Ok(Some(Err(FrameError::TooLarge { .. }))) => {
+            return close(&mut sink, CloseCode::TooLarge, "frame too large").await
+        }
         Ok(Some(Ok(_))) => {
-            send(&mut sink, &error_msg(4400, "the first frame must be hello")).await;
-            return close(&mut sink, 1008, "expected hello").await;
+            send(&mut sink, &error_msg(ErrorCode::MalformedFrame, "the first frame must be hello")).await;
+            return close(&mut sink, CloseCode::PolicyViolation, "expected hello").await;
         }
         Ok(Some(Err(e))) => {
-            send(&mut sink, &error_msg(e.code(), e.to_string())).await;
-            return close(&mut sink, 1008, "malformed hello").await;
+            send(&mut sink, &error_msg(e.error_code(), e.to_string())).await;
+            return close(&mut sink, CloseCode::PolicyViolation, "malformed hello").await;
         }
     };
     if protocol != PROTOCOL_VERSION {
         send(
             &mut sink,
-            &error_msg(4400, format!("unsupported protocol {protocol}; this server speaks {PROTOCOL_VERSION}")),
+            &error_msg(
+                ErrorCode::MalformedFrame,
+                format!("unsupported protocol {protocol}; this server speaks {PROTOCOL_VERSION}"),
+            ),
         )
         .await;
-        return close(&mut sink, 1008, "unsupported protocol").await;
+        return close(&mut sink, CloseCode::PolicyViolation, "unsupported protocol").await;
     }
     let claims = match state.0.tokens.verify(&token, now_secs()) {
         Ok(c) => c,
         Err(e) => {
-            send(&mut sink, &error_msg(4, format!("invalid auth token: {e}"))).await;
-            return close(&mut sink, 1008, "invalid auth token").await;
+            send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, format!("invalid auth token: {e}"))).await;
+            return close(&mut sink, CloseCode::PolicyViolation, "invalid auth token").await;
         }
     };
     let participant = match state.store().participant_by_id(&claims.participant_id) {
         Ok(Some((p, home))) if home.meeting_id == claims.meeting_id && home.app_id == claims.app_id => p,
         Ok(_) => {
-            send(&mut sink, &error_msg(4, "invalid auth token: the participant was removed")).await;
-            return close(&mut sink, 1008, "revoked token").await;
+            send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the participant was removed"))
+                .await;
+            return close(&mut sink, CloseCode::PolicyViolation, "revoked token").await;
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure during a handshake");
-            send(&mut sink, &error_msg(1200, "internal error")).await;
-            return close(&mut sink, 1011, "internal error").await;
+            send(&mut sink, &error_msg(ErrorCode::Internal, "internal error")).await;
+            return close(&mut sink, CloseCode::InternalError, "internal error").await;
         }
     };
     let Some(_counted) = state.0.limiter.connect(&participant.id) else {
         let message = "too many connections for this participant; retry later";
-        send(&mut sink, &error_msg(TOO_FAST, message)).await;
-        return close(&mut sink, 1013, "too many connections").await;
+        send(&mut sink, &error_msg(ErrorCode::TooFast, message)).await;
+        return close(&mut sink, CloseCode::TryAgainLater, "too many connections").await;
     };
     let Some(room) = state.0.rooms.sender(&state, &claims.app_id, &claims.meeting_id) else {
-        send(&mut sink, &error_msg(4, "invalid auth token: the meeting no longer exists")).await;
-        return close(&mut sink, 1008, "no such meeting").await;
+        send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the meeting no longer exists"))
+            .await;
+        return close(&mut sink, CloseCode::PolicyViolation, "no such meeting").await;
     };
     let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
     let kill = conn.kill.clone();
     let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume, token_expires: claims.exp };
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
-        return close(&mut sink, 1013, "room unavailable; try again").await;
+        return close(&mut sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
     }
     let link = Link {
         room: &room,
@@ -186,8 +194,8 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
         // Biased: a kill or a stop decides the close code before the closed channel that follows it.
         tokio::select! {
             biased;
-            _ = kill.notified() => return close(sink, 1013, "too slow; resume").await,
-            _ = stopping.changed() => return close(sink, 1012, "server restarting; resume").await,
+            _ = kill.notified() => return close(sink, CloseCode::TryAgainLater, "too slow; resume").await,
+            _ = stopping.changed() => return close(sink, CloseCode::Restarting, "server restarting; resume").await,
             out = rx.recv() => match out {
                 Some(Outgoing::Frame(f)) => {
                     // Frames already queued behind this one go out in the same write. A client
@@ -218,8 +226,8 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
                 }
                 Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,
                 // The room let go: because the server is stopping (resume later), or the stay ended.
-                None if *stopping.borrow() => return close(sink, 1012, "server restarting; resume").await,
-                None => return close(sink, 1000, "closed").await,
+                None if *stopping.borrow() => return close(sink, CloseCode::Restarting, "server restarting; resume").await,
+                None => return close(sink, CloseCode::Normal, "closed").await,
             },
             incoming = next_text(stream) => {
                 last_rx = Instant::now();
@@ -228,11 +236,11 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
                     if bucket.take(*rate, now).is_err() {
                         if let Some((left, rate)) = patience.as_mut() {
                             if left.take(*rate, now).is_err() {
-                                return close(sink, 1008, "too many messages").await;
+                                return close(sink, CloseCode::PolicyViolation, "too many messages").await;
                             }
                         }
                         if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
-                            let error = WireError { code: TOO_FAST, message: "too many messages; slow down".into() };
+                            let error = WireError::new(ErrorCode::TooFast, "too many messages; slow down");
                             if !send(sink, &ServerMessage::Error { req: Some(req), error }).await {
                                 return;
                             }
@@ -242,15 +250,15 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
                 }
                 let cmd = match incoming {
                     None => return,
-                    Some(Err(FrameError::TooLarge { .. })) => return close(sink, 1009, "frame too large").await,
+                    Some(Err(FrameError::TooLarge { .. })) => return close(sink, CloseCode::TooLarge, "frame too large").await,
                     Some(Ok(msg)) => RoomCommand::Frame { conn_id, msg },
-                    Some(Err(e)) => RoomCommand::BadFrame { conn_id, code: e.code(), message: e.to_string() },
+                    Some(Err(e)) => RoomCommand::BadFrame { conn_id, code: e.error_code(), message: e.to_string() },
                 };
                 if room.send(cmd).await.is_err() {
-                    return close(sink, 1013, "room unavailable; try again").await;
+                    return close(sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
                 }
             }
-            _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, 1001, "idle").await,
+            _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, CloseCode::Idle, "idle").await,
         }
     }
 }

@@ -67,6 +67,7 @@ pub use driver::socket_config;
 mod meeting;
 mod tls;
 
+use convene_core::proto::ErrorCode;
 pub use convene_core::{
     Actor, ClientError, EndReason, Event, LeaveState, Permissions, PermissionsPatch, ReconnectPolicy, RecordingState,
     RoomState, SessionEnd, SocketConnectionState, SocketState, WaitlistStatus,
@@ -95,8 +96,9 @@ impl InitError {
     /// RealtimeKit's code: `4` (`0004`) for a bad token, `1` (`0001`) otherwise.
     pub fn code(&self) -> u16 {
         match self {
-            InitError::InvalidAuthToken(_) => 4,
-            InitError::Unreachable(_) | InitError::Protocol(_) | InitError::Tls(_) => 1,
+            InitError::InvalidAuthToken(_) => ErrorCode::InvalidAuthToken,
+            InitError::Unreachable(_) | InitError::Protocol(_) | InitError::Tls(_) => ErrorCode::InitFailed,
         }
+        .code()
     }
 }

@@ -107,7 +107,7 @@ impl Participant {
         if !matches!(self.link, Link::Handshaking { .. }) {
             return;
         }
-        if error.code == crate::proto::TOO_FAST && self.room == RoomState::Disconnected {
+        if error.code == crate::proto::ErrorCode::TooFast.code() && self.room == RoomState::Disconnected {
             // A resume over the participant's connection cap: the server closes this
             // connection, and the client backs off and tries again as after any drop. (A first
             // join refused so fails with this error.)

@@ -22,12 +22,16 @@ use serde::{Deserialize, Serialize};
 use crate::permissions::{Permissions, PermissionsPatch};
 use crate::state::{Actor, RecordingState, SessionEnd};
 
+mod codes;
 mod decode;
+
+pub use codes::{CloseCode, ErrorCode};
 
 /// The protocol version this crate speaks, sent in the first frame of every connection.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest frame a client may send (bytes of JSON text). The server closes with 1009 above it.
+/// Largest frame a client may send (bytes of JSON text). The server closes with
+/// [`CloseCode::TooLarge`] above it.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 16 * 1024;
 
 /// Largest frame the server may send (a full roster of a very large meeting fits).
@@ -36,7 +40,7 @@ pub const MAX_SERVER_FRAME_BYTES: usize = 16 * 1024 * 1024;
 /// Error code of a refusal for going too fast: a command over the connection's frame rate (the
 /// command fails; nothing changes), or a connection over the participant's cap (refused at the
 /// handshake; the client backs off and tries again).
-pub const TOO_FAST: u16 = 4429;
+pub const TOO_FAST: u16 = ErrorCode::TooFast.code();
 
 /// A request id, unique per client connection lifetime (the core never reuses one).
 pub type RequestId = u64;
@@ -348,10 +352,17 @@ pub struct ReplyData {
 /// An error as sent on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireError {
-    /// Numeric code (RealtimeKit's where one exists, e.g. 1201 permission denied).
+    /// Numeric code ([`ErrorCode`]; a client keeps one it does not know as it is).
     pub code: u16,
     /// Human-readable message.
     pub message: String,
+}
+
+impl WireError {
+    /// An error of a known code.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code: code.code(), message: message.into() }
+    }
 }
 
 /// A message from the server to a client.
@@ -426,11 +437,17 @@ pub enum FrameError {
 }
 
 impl FrameError {
-    /// Stable numeric code (sent back in [`WireError::code`]): 4413 too large, 4400 malformed.
+    /// Stable numeric code (sent back in [`WireError::code`]): [`ErrorCode::FrameTooLarge`] or
+    /// [`ErrorCode::MalformedFrame`].
     pub fn code(&self) -> u16 {
+        self.error_code().code()
+    }
+
+    /// The typed code.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            FrameError::TooLarge { .. } => 4413,
-            FrameError::Malformed(_) => 4400,
+            FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
+            FrameError::Malformed(_) => ErrorCode::MalformedFrame,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use convene_core::permissions::Permissions;
-use convene_core::proto::{encode_server, Peer, ServerMessage, SessionEvent, WireError};
+use convene_core::proto::{encode_server, CloseCode, Peer, ServerMessage, SessionEvent, WireError};
 use convene_core::state::SessionEnd;
 use tokio::sync::mpsc;
 
@@ -217,7 +217,7 @@ impl Room {
                     let _ = reply.send(super::ApiReply::Refused(503, "the room was restarting; try again".into()));
                 }
                 RoomCommand::Attach { conn, .. } => {
-                    let _ = conn.tx.try_send(Outgoing::Close(1013, "room restarting; try again"));
+                    let _ = conn.tx.try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again"));
                     conn.kill.notify_one();
                 }
                 RoomCommand::Frame { .. } | RoomCommand::BadFrame { .. } | RoomCommand::Detach { .. } => {}
@@ -270,7 +270,7 @@ impl Room {
             RoomCommand::BadFrame { conn_id, code, message } => {
                 if let Some((conn, _)) = self.conns.get(&conn_id) {
                     let conn = conn.clone();
-                    self.send_direct(&conn, &ServerMessage::Error { req: None, error: WireError { code, message } });
+                    self.send_direct(&conn, &ServerMessage::Error { req: None, error: WireError::new(code, message) });
                 }
             }
             RoomCommand::Detach { conn_id } => self.detach(conn_id),
@@ -346,7 +346,7 @@ impl Room {
     }
 
     /// Closes a peer's connection after what is queued.
-    pub(super) fn close_peer_conn(&mut self, peer_id: &str, code: u16, reason: &'static str) {
+    pub(super) fn close_peer_conn(&mut self, peer_id: &str, code: CloseCode, reason: &'static str) {
         let Some(conn_id) = self.peers.get_mut(peer_id).and_then(|p| p.conn.take()) else { return };
         if let Some((conn, _)) = self.conns.remove(&conn_id) {
             let _ = conn.tx.try_send(Outgoing::Close(code, reason));

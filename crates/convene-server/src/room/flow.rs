@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use convene_core::permissions::WaitingRoomType;
 use convene_core::proto::{
-    ClientMessage, ReplyData, ResumeRefusal, RoomSnapshot, SelfInfo, ServerMessage, SessionEvent, SessionInfo,
-    WaitlistOutcome, WireError, PROTOCOL_VERSION,
+    ClientMessage, CloseCode, ErrorCode, ReplyData, ResumeRefusal, RoomSnapshot, SelfInfo, ServerMessage, SessionEvent,
+    SessionInfo, WaitlistOutcome, WireError, PROTOCOL_VERSION,
 };
 use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
 use serde_json::json;
@@ -60,12 +60,12 @@ impl Room {
             tracing::info!(peer = %resume.peer_id, ?refusal, "resume refused");
             self.send_direct(&conn, &ServerMessage::ResumeRefused { refusal });
             self.conns.remove(&conn.id);
-            let _ = conn.tx.try_send(super::Outgoing::Close(1000, "resume refused"));
+            let _ = conn.tx.try_send(super::Outgoing::Close(CloseCode::Normal, "resume refused"));
             return;
         }
         let peer_id = resume.peer_id;
         // A newer connection replaces an older one of the same peer.
-        self.close_peer_conn(&peer_id, 4409, "replaced by a newer connection");
+        self.close_peer_conn(&peer_id, CloseCode::Replaced, "replaced by a newer connection");
         if let Some(p) = self.peers.get_mut(&peer_id) {
             p.conn = Some(conn.id);
             p.away_since = None;
@@ -173,21 +173,21 @@ impl Room {
         let status = me.status;
         let joined = status == Status::Joined;
         let by = Actor::Peer { peer_id: peer_id.clone() };
-        let refuse = |room: &mut Room, req: u64, code: u16, message: &str| {
-            let error = WireError { code, message: message.to_owned() };
+        let refuse = |room: &mut Room, req: u64, code: ErrorCode, message: &str| {
+            let error = WireError::new(code, message);
             room.send_direct(&conn, &ServerMessage::Error { req: Some(req), error });
         };
         let done =
             |room: &mut Room, req: u64, data: ReplyData| room.send_direct(&conn, &ServerMessage::Reply { req, data });
         match msg {
             ClientMessage::Ping {} => self.send_direct(&conn, &ServerMessage::Pong),
-            ClientMessage::Hello { .. } => refuse(self, 0, 4400, "hello was already sent"),
+            ClientMessage::Hello { .. } => refuse(self, 0, ErrorCode::MalformedFrame, "hello was already sent"),
             ClientMessage::Join { req } => {
                 if status != Status::Joining {
-                    return refuse(self, req, 1903, "already joined");
+                    return refuse(self, req, ErrorCode::AlreadyJoining, "already joined");
                 }
                 if self.meeting.status == crate::model::MeetingStatus::Inactive {
-                    return refuse(self, req, 2, "the meeting is INACTIVE and refuses joins");
+                    return refuse(self, req, ErrorCode::JoinRefused, "the meeting is INACTIVE and refuses joins");
                 }
                 if self.refuse_revoked_join(&conn, &peer_id, req) {
                     return;
@@ -210,20 +210,20 @@ impl Room {
             }
             ClientMessage::Kick { req, peer_id: target } => {
                 if !joined || !perms.kick_participant {
-                    return refuse(self, req, 1201, "kick_participant is required");
+                    return refuse(self, req, ErrorCode::PermissionDenied, "kick_participant is required");
                 }
                 if target == peer_id {
-                    return refuse(self, req, 1203, "cannot kick self");
+                    return refuse(self, req, ErrorCode::ActionOnSelf, "cannot kick self");
                 }
                 if !self.peers.get(&target).is_some_and(|p| p.status == Status::Joined) {
-                    return refuse(self, req, 1202, "no such participant in the session");
+                    return refuse(self, req, ErrorCode::ParticipantNotFound, "no such participant in the session");
                 }
                 done(self, req, ReplyData::default());
                 self.kick(&target, by);
             }
             ClientMessage::KickAll { req } => {
                 if !joined || !perms.kick_participant {
-                    return refuse(self, req, 1201, "kick_participant is required");
+                    return refuse(self, req, ErrorCode::PermissionDenied, "kick_participant is required");
                 }
                 let count = self.peers.values().filter(|p| p.status != Status::Joining).count() as u64;
                 done(self, req, ReplyData { kicked_participants_count: Some(count) });
@@ -233,7 +233,7 @@ impl Room {
                 peer_ids.sort();
                 peer_ids.dedup();
                 if !joined || !perms.accept_waiting_requests {
-                    return refuse(self, req, 1201, "accept_waiting_requests is required");
+                    return refuse(self, req, ErrorCode::PermissionDenied, "accept_waiting_requests is required");
                 }
                 // A waiting participant deleted meanwhile is removed, not admitted.
                 for id in &peer_ids {
@@ -242,7 +242,7 @@ impl Room {
                     }
                 }
                 if peer_ids.is_empty() || !peer_ids.iter().all(|id| self.is_waiting(id)) {
-                    return refuse(self, req, 1202, "no such waiting participant");
+                    return refuse(self, req, ErrorCode::ParticipantNotFound, "no such waiting participant");
                 }
                 done(self, req, ReplyData::default());
                 for id in peer_ids {
@@ -252,10 +252,10 @@ impl Room {
             }
             ClientMessage::RejectWaiting { req, peer_id: target } => {
                 if !joined || !perms.accept_waiting_requests {
-                    return refuse(self, req, 1201, "accept_waiting_requests is required");
+                    return refuse(self, req, ErrorCode::PermissionDenied, "accept_waiting_requests is required");
                 }
                 if !self.is_waiting(&target) {
-                    return refuse(self, req, 1202, "no such waiting participant");
+                    return refuse(self, req, ErrorCode::ParticipantNotFound, "no such waiting participant");
                 }
                 done(self, req, ReplyData::default());
                 self.waitlist_removed(&target, WaitlistOutcome::Rejected);
@@ -264,20 +264,30 @@ impl Room {
             }
             ClientMessage::UpdatePermissions { req, peer_ids, patch } => {
                 if !joined || !perms.can_change_participant_permissions {
-                    return refuse(self, req, 1201, "can_change_participant_permissions is required");
+                    return refuse(
+                        self,
+                        req,
+                        ErrorCode::PermissionDenied,
+                        "can_change_participant_permissions is required",
+                    );
                 }
                 if let Some(field) = patch.beyond(&perms) {
                     let message = format!("cannot grant {field}: the sender does not hold it");
-                    return refuse(self, req, 1201, &message);
+                    return refuse(self, req, ErrorCode::PermissionDenied, &message);
                 }
                 if peer_ids.is_empty() || patch.is_empty() {
-                    return refuse(self, req, 1904, "name at least one participant and one change");
+                    return refuse(
+                        self,
+                        req,
+                        ErrorCode::InvalidArgument,
+                        "name at least one participant and one change",
+                    );
                 }
                 if peer_ids.contains(&peer_id) {
-                    return refuse(self, req, 1203, "cannot change own permissions");
+                    return refuse(self, req, ErrorCode::ActionOnSelf, "cannot change own permissions");
                 }
                 if !peer_ids.iter().all(|id| self.peers.get(id).is_some_and(|p| p.status != Status::Joining)) {
-                    return refuse(self, req, 1202, "no such participant");
+                    return refuse(self, req, ErrorCode::ParticipantNotFound, "no such participant");
                 }
                 done(self, req, ReplyData::default());
                 for id in peer_ids {
@@ -290,15 +300,15 @@ impl Room {
             ClientMessage::StartRecording { req } | ClientMessage::StopRecording { req }
                 if !joined || !perms.can_record =>
             {
-                refuse(self, req, 1001, "can_record is required")
+                refuse(self, req, ErrorCode::RecordingPermissionDenied, "can_record is required")
             }
             ClientMessage::StartRecording { req } => match self.start_recording("API_CALL", Some(&peer_id), false) {
                 Ok(_) => done(self, req, ReplyData::default()),
-                Err((_, message)) => refuse(self, req, 1005, &message),
+                Err((_, message)) => refuse(self, req, ErrorCode::RecordingInProgress, &message),
             },
             ClientMessage::StopRecording { req } => match self.stop_recording(None, "API_CALL") {
                 Ok(_) => done(self, req, ReplyData::default()),
-                Err((_, message)) => refuse(self, req, 1004, &message),
+                Err((_, message)) => refuse(self, req, ErrorCode::RecordingNotStarted, &message),
             },
         }
     }
@@ -440,7 +450,7 @@ impl Room {
 
     /// Drops a peer's state, closing its connection; `outcome` records the end of a session stay.
     pub(super) fn forget_peer(&mut self, peer_id: &str, gone: Gone, outcome: Option<&str>) {
-        self.close_peer_conn(peer_id, 1000, "left the room");
+        self.close_peer_conn(peer_id, CloseCode::Normal, "left the room");
         let Some(p) = self.peers.remove(peer_id) else { return };
         self.gone.insert(peer_id.to_owned(), (gone, Instant::now()));
         if let Some(outcome) = outcome.filter(|_| p.status == Status::Joined) {
@@ -495,7 +505,7 @@ impl Room {
             let _ = self.stop_recording_in(None, "ALL_PEERS_LEFT", false);
         }
         for id in &everyone {
-            self.close_peer_conn(id, 1000, "session ended");
+            self.close_peer_conn(id, CloseCode::Normal, "session ended");
             self.peers.remove(id);
             self.gone.insert(id.clone(), (Gone::Ended(end.clone()), Instant::now()));
         }

@@ -3,7 +3,7 @@
 //! deleted), the cap on one participant's peers, and permissions that follow a preset changed
 //! at run time.
 
-use convene_core::proto::{ServerMessage, SessionEvent, WaitlistOutcome, WireError, TOO_FAST};
+use convene_core::proto::{CloseCode, ErrorCode, ServerMessage, SessionEvent, WaitlistOutcome, WireError};
 use convene_core::Actor;
 
 use super::actor::{Gone, Room, Status};
@@ -18,7 +18,7 @@ pub const PEERS_PER_PARTICIPANT: usize = 4;
 
 /// Error code of a refusal because the participant was deleted or its token expired (the same
 /// code as a bad token at `hello`).
-const INVALID_AUTH_TOKEN: u16 = 4;
+const INVALID_AUTH_TOKEN: ErrorCode = ErrorCode::InvalidAuthToken;
 
 impl Room {
     /// Whether the peer's participant still exists and its token still holds. A store failure
@@ -59,10 +59,10 @@ impl Room {
             Status::Joining => {
                 if let Some(conn) = self.conn_of(peer_id) {
                     let message = "invalid auth token: the participant was removed".to_owned();
-                    let error = WireError { code: INVALID_AUTH_TOKEN, message };
+                    let error = WireError::new(INVALID_AUTH_TOKEN, message);
                     self.send_direct(&conn, &ServerMessage::Error { req: None, error });
                 }
-                self.close_peer_conn(peer_id, 1008, "revoked token");
+                self.close_peer_conn(peer_id, CloseCode::PolicyViolation, "revoked token");
                 self.forget_peer(peer_id, Gone::Kicked(Actor::Api), None);
             }
         }
@@ -75,7 +75,7 @@ impl Room {
             return false;
         }
         let message = "invalid auth token: the participant was removed or its token expired".to_owned();
-        let error = WireError { code: INVALID_AUTH_TOKEN, message };
+        let error = WireError::new(INVALID_AUTH_TOKEN, message);
         self.send_direct(conn, &ServerMessage::Error { req: Some(req), error });
         self.evict(peer_id);
         true
@@ -116,9 +116,9 @@ impl Room {
     /// off and retries, as for the connection cap).
     pub(super) fn refuse_over_peer_cap(&mut self, conn: &ConnHandle) {
         let message = format!("this participant already has {PEERS_PER_PARTICIPANT} connected peers; retry later");
-        self.send_direct(conn, &ServerMessage::Error { req: None, error: WireError { code: TOO_FAST, message } });
+        self.send_direct(conn, &ServerMessage::Error { req: None, error: WireError::new(ErrorCode::TooFast, message) });
         self.conns.remove(&conn.id);
-        let _ = conn.tx.try_send(super::Outgoing::Close(1013, "too many peers"));
+        let _ = conn.tx.try_send(super::Outgoing::Close(CloseCode::TryAgainLater, "too many peers"));
     }
 
     /// A participant's record changed: its peers take the record and their preset's

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use convene_core::proto::{ClientMessage, Resume};
+use convene_core::proto::{ClientMessage, CloseCode, ErrorCode, Resume};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::model::{Meeting, Participant, Recording};
@@ -27,7 +27,7 @@ pub enum Outgoing {
     /// Send this text frame.
     Frame(Utf8Bytes),
     /// Close the socket with this code and reason.
-    Close(u16, &'static str),
+    Close(CloseCode, &'static str),
 }
 
 /// A room's handle on one WebSocket connection.
@@ -150,7 +150,7 @@ pub enum RoomCommand {
         /// The connection.
         conn_id: u64,
         /// The error code to answer.
-        code: u16,
+        code: ErrorCode,
         /// What was wrong.
         message: String,
     },

@@ -1,0 +1,139 @@
+//! The protocol's codes, defined once: error codes (in `error` frames and on the client's
+//! [`ClientError`](crate::ClientError)) and WebSocket close codes. RealtimeKit's web codes where it
+//! has one; `19xx` and `44xx` are Convene's own. On the wire a code is a number, so that a client
+//! keeps a code it does not know (a newer server's) as [`ClientError::Server`](crate::ClientError::Server).
+
+/// An error code.
+///
+/// ```
+/// use convene_core::proto::ErrorCode;
+///
+/// assert_eq!(ErrorCode::PermissionDenied.code(), 1201);
+/// assert_eq!(ErrorCode::from_code(1201), Some(ErrorCode::PermissionDenied));
+/// assert_eq!(ErrorCode::from_code(7777), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum ErrorCode {
+    /// `0001`: the client could not initialise (the server unreachable, a refused certificate,
+    /// an unexpected answer).
+    InitFailed = 1,
+    /// `0002`: the join was refused (the meeting is `INACTIVE`).
+    JoinRefused = 2,
+    /// `0004`: the participant token is invalid, expired or revoked (at `hello`, or at `join` when
+    /// the participant was deleted since).
+    InvalidAuthToken = 4,
+    /// `0012`: the connection was lost before the reply (client-side only).
+    ConnectionLost = 12,
+    /// `1001`: the preset lacks `can_record`.
+    RecordingPermissionDenied = 1001,
+    /// `1004`: no recording to stop.
+    RecordingNotStarted = 1004,
+    /// `1005`: a recording is already running.
+    RecordingInProgress = 1005,
+    /// `1200`: the server failed (its store, say); nothing was changed.
+    Internal = 1200,
+    /// `1201`: the preset lacks the permission (or a patch grants one the sender lacks).
+    PermissionDenied = 1201,
+    /// `1202`: no such participant (in the session, or in the waiting room).
+    ParticipantNotFound = 1202,
+    /// `1203`: the action cannot be done on oneself.
+    ActionOnSelf = 1203,
+    /// `1205`: not permitted without joining the room.
+    NotJoined = 1205,
+    /// `1901`: the room was left (a terminal state); create a new client (client-side only).
+    RoomClosed = 1901,
+    /// `1902`: no reply in time (client-side only).
+    Timeout = 1902,
+    /// `1903`: already joining or joined.
+    AlreadyJoining = 1903,
+    /// `1904`: an invalid argument.
+    InvalidArgument = 1904,
+    /// `4400`: a malformed frame (not JSON, not a known message, or not allowed now).
+    MalformedFrame = 4400,
+    /// `4413`: a frame over the size limit (the connection is also closed with
+    /// [`CloseCode::TooLarge`]).
+    FrameTooLarge = 4413,
+    /// `4429`: too fast: a command over the connection's frame rate, or a connection over the
+    /// participant's connection or peer cap (then closed with [`CloseCode::TryAgainLater`]).
+    TooFast = 4429,
+}
+
+impl ErrorCode {
+    const ALL: [ErrorCode; 19] = [
+        ErrorCode::InitFailed,
+        ErrorCode::JoinRefused,
+        ErrorCode::InvalidAuthToken,
+        ErrorCode::ConnectionLost,
+        ErrorCode::RecordingPermissionDenied,
+        ErrorCode::RecordingNotStarted,
+        ErrorCode::RecordingInProgress,
+        ErrorCode::Internal,
+        ErrorCode::PermissionDenied,
+        ErrorCode::ParticipantNotFound,
+        ErrorCode::ActionOnSelf,
+        ErrorCode::NotJoined,
+        ErrorCode::RoomClosed,
+        ErrorCode::Timeout,
+        ErrorCode::AlreadyJoining,
+        ErrorCode::InvalidArgument,
+        ErrorCode::MalformedFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::TooFast,
+    ];
+
+    /// The number on the wire.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The code of a number, if it is one of these.
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+/// A WebSocket close code the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum CloseCode {
+    /// `1000`: the stay ended (left, kicked, rejected, the session ended, a resume refused).
+    Normal = 1000,
+    /// `1001`: the connection was silent for the idle timeout.
+    Idle = 1001,
+    /// `1008`: the handshake was refused (no `hello` in time, a bad or revoked token), or the
+    /// client kept sending over the frame rate.
+    PolicyViolation = 1008,
+    /// `1009`: a frame over the size limit.
+    TooLarge = 1009,
+    /// `1011`: the server failed.
+    InternalError = 1011,
+    /// `1012`: the server is restarting: resume.
+    Restarting = 1012,
+    /// `1013`: try again later: too slow to keep up (resume), the room is restarting, or too many
+    /// connections or peers of this participant.
+    TryAgainLater = 1013,
+    /// `4409`: replaced by a newer connection of the same peer.
+    Replaced = 4409,
+}
+
+impl CloseCode {
+    /// The number on the wire.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_round_trips_and_codes_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(c.code()), Some(c));
+            assert!(seen.insert(c.code()), "{c:?} twice");
+        }
+    }
+}
