@@ -227,6 +227,38 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_the_release_before_migrations_is_upgraded_and_keeps_its_data() {
+        let dir = std::env::temp_dir().join(format!("convene-migrate-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("convene.db");
+        {
+            // As the release before migrations made it: the tables, user_version 0, no
+            // account on API tokens.
+            let old = Connection::open(&path).unwrap();
+            let before_accounts =
+                SCHEMA.replace("CREATE INDEX IF NOT EXISTS outbox_webhook ON outbox (webhook_id, status, id);", "");
+            old.execute_batch(&before_accounts).unwrap();
+            old.execute(
+                "INSERT INTO api_tokens (id, hash, scope, app_id, created_at) VALUES ('t1', 'h1', 'admin', NULL, 'x')",
+                [],
+            )
+            .unwrap();
+            let version: i64 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(version, 0);
+        }
+        let store = Store::open(Some(&path)).unwrap();
+        let token = store.token_by_hash("h1").unwrap().expect("the token survived");
+        assert_eq!((token.scope.as_str(), token.account_id), ("admin", None));
+        let version: i64 = store.lock().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 2);
+        drop(store);
+        // Opening it again changes nothing.
+        let again = Store::open(Some(&path)).unwrap();
+        assert_eq!(again.list_tokens().unwrap().len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn schema_applies_twice() {
         let store = Store::open(None).unwrap();
         store.lock().execute_batch(SCHEMA).unwrap();
