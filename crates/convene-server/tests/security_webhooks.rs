@@ -81,6 +81,11 @@ async fn webhook_urls_to_local_and_private_addresses_are_refused_in_any_spelling
         "http://0.0.0.0/hook",
         "http://localhost:9000/hook",
         "https://user:secret@hooks.example.com/hook",
+        // Spellings the URL parser forgives but the documented pattern does not (found by the
+        // rest_bodies fuzz target).
+        "htTp://hooks.example.com/hook",
+        " https://hooks.example.com/hook",
+        "https:hooks.example.com/hook",
     ] {
         let body = json!({"name": "ssrf", "url": url, "events": ["meeting.ended"]});
         let (status, v) = s.api("POST", "/webhooks", Some(body)).await;

@@ -48,6 +48,11 @@ pub fn check_url(url: &str, policy: TargetPolicy) -> ApiResult<()> {
     if url.len() > 2000 {
         return Err(ApiError::bad_request("url must be at most 2000 characters"));
     }
+    // As written, not only as the URL parser reads it (which forgives `HTTP:`, `http:host` and
+    // leading spaces): the stored URL matches the documented pattern `^https?://`.
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ApiError::bad_request(format!("url {} must start with http:// or https://", super::quoted(url))));
+    }
     match policy.check(url) {
         Ok(_) => Ok(()),
         Err(e) => Err(ApiError::bad_request(format!("url {}: {e}", super::quoted(url)))),
