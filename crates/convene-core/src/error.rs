@@ -12,7 +12,7 @@
 //! | 1001 | [`ClientError::RecordingPermissionDenied`] |
 //! | 1004 | [`ClientError::RecordingNotStarted`] |
 //! | 1005 | [`ClientError::RecordingInProgress`] |
-//! | 1201 | [`ClientError::PermissionDenied`] |
+//! | 1201 | [`ClientError::PermissionDenied`], [`ClientError::CannotGrant`] |
 //! | 1202 | [`ClientError::ParticipantNotFound`] |
 //! | 1203 | [`ClientError::ActionOnSelf`] |
 //! | 1205 | [`ClientError::NotJoined`] |
@@ -42,6 +42,12 @@ pub enum ClientError {
     PermissionDenied {
         /// The missing permission, by its REST name.
         permission: &'static str,
+    },
+    /// A permission patch would grant a permission the sender does not hold itself (`1201`).
+    #[error("permission denied: cannot grant {permission}, which this participant does not hold")]
+    CannotGrant {
+        /// The permission, by its REST path (`kick_participant`, `media.audio.can_produce`).
+        permission: String,
     },
     /// The preset lacks `can_record` (`1001`).
     #[error("recording permission denied: the preset lacks can_record")]
@@ -142,7 +148,7 @@ impl ClientError {
     fn known_code(&self) -> Result<ErrorCode, u16> {
         Ok(match self {
             ClientError::NotJoined { .. } => ErrorCode::NotJoined,
-            ClientError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            ClientError::PermissionDenied { .. } | ClientError::CannotGrant { .. } => ErrorCode::PermissionDenied,
             ClientError::RecordingPermissionDenied => ErrorCode::RecordingPermissionDenied,
             ClientError::RecordingNotStarted => ErrorCode::RecordingNotStarted,
             ClientError::RecordingInProgress => ErrorCode::RecordingInProgress,

@@ -382,7 +382,7 @@ fn a_grant_beyond_the_senders_own_permissions_is_refused_locally_with_1201() {
     let bob = w.server.peer_id_of("bob").unwrap();
     let grant = convene_core::PermissionsPatch { kick_participant: Some(true), ..Default::default() };
     let refused = w.issue("host", Command::UpdatePermissions { ids: vec![bob.clone()], patch: grant });
-    assert_eq!(refused.unwrap_err(), ClientError::PermissionDenied { permission: "kick_participant" });
+    assert_eq!(refused.unwrap_err(), ClientError::CannotGrant { permission: "kick_participant".into() });
     let record = convene_core::PermissionsPatch { can_record: Some(true), ..Default::default() };
     assert!(w.run("host", Command::UpdatePermissions { ids: vec![bob], patch: record }).is_ok());
     assert!(w.core("bob").permissions().can_record);

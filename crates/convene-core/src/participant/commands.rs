@@ -181,7 +181,7 @@ impl Participant {
         let allowed = self.permissions().can_change_participant_permissions;
         self.require(allowed, "can_change_participant_permissions")?;
         if let Some(permission) = patch.beyond(self.permissions()) {
-            return Err(ClientError::PermissionDenied { permission });
+            return Err(ClientError::CannotGrant { permission });
         }
         if ids.is_empty() {
             return Err(ClientError::InvalidArgument("no participant given"));
