@@ -91,44 +91,39 @@ mod tests {
         assert_eq!(revoke_all.beyond(&participant), None, "revoking needs no power");
     }
 
+    /// What a patch made by `f` grants beyond `sender`.
+    fn beyond(sender: &Permissions, f: impl Fn(&mut PermissionsPatch)) -> Option<String> {
+        let mut p = PermissionsPatch::default();
+        f(&mut p);
+        p.beyond(sender)
+    }
+
     #[test]
     fn each_kind_of_value_is_compared_by_what_it_allows() {
         let mut sender = Permissions::group_call_host();
         sender.kick_participant = false;
         sender.waiting_room_type = WaitingRoomType::OnPrivilegedUserEntry;
         sender.media.audio.can_produce = ProducePermission::CanRequest;
-        let patch = |f: &dyn Fn(&mut PermissionsPatch)| {
-            let mut p = PermissionsPatch::default();
-            f(&mut p);
-            p.beyond(&sender)
-        };
+        sender.chat.public.files = false;
         let some = |s: &str| Some(s.to_owned());
-        assert_eq!(patch(&|p| p.kick_participant = Some(true)), some("kick_participant"));
-        assert_eq!(patch(&|p| p.waiting_room_type = Some(WaitingRoomType::Skip)), some("waiting_room_type"));
-        assert_eq!(patch(&|p| p.waiting_room_type = Some(WaitingRoomType::SkipOnAccept)), None);
+        assert_eq!(beyond(&sender, |p| p.kick_participant = Some(true)), some("kick_participant"));
+        assert_eq!(beyond(&sender, |p| p.waiting_room_type = Some(WaitingRoomType::Skip)), some("waiting_room_type"));
+        assert_eq!(beyond(&sender, |p| p.waiting_room_type = Some(WaitingRoomType::SkipOnAccept)), None);
         let audio = |v| MediaPatch { audio: Some(MediaProducePatch { can_produce: Some(v) }), ..Default::default() };
-        assert_eq!(patch(&|p| p.media = Some(audio(ProducePermission::Allowed))), some("media.audio.can_produce"));
-        assert_eq!(patch(&|p| p.media = Some(audio(ProducePermission::CanRequest))), None);
-        assert_eq!(patch(&|p| p.recorder_type = Some(RecorderType::Recorder)), some("recorder_type"));
-        assert_eq!(patch(&|p| p.recorder_type = Some(RecorderType::None)), None);
-        sender.recorder_type = RecorderType::Recorder;
-        let patch = |f: &dyn Fn(&mut PermissionsPatch)| {
-            let mut p = PermissionsPatch::default();
-            f(&mut p);
-            p.beyond(&sender)
-        };
-        assert_eq!(patch(&|p| p.recorder_type = Some(RecorderType::Livestreamer)), some("recorder_type"));
-        assert_eq!(patch(&|p| p.recorder_type = Some(RecorderType::Recorder)), None);
+        let allowed = audio(ProducePermission::Allowed);
+        assert_eq!(beyond(&sender, |p| p.media = Some(allowed)), some("media.audio.can_produce"));
+        let on_request = audio(ProducePermission::CanRequest);
+        assert_eq!(beyond(&sender, |p| p.media = Some(on_request)), None);
+        assert_eq!(beyond(&sender, |p| p.recorder_type = Some(RecorderType::Recorder)), some("recorder_type"));
+        assert_eq!(beyond(&sender, |p| p.recorder_type = Some(RecorderType::None)), None);
         let files = crate::permissions::ChatPatch {
             public: Some(crate::permissions::PublicChatPatch { files: Some(true), ..Default::default() }),
             ..Default::default()
         };
-        sender.chat.public.files = false;
-        let patch = |f: &dyn Fn(&mut PermissionsPatch)| {
-            let mut p = PermissionsPatch::default();
-            f(&mut p);
-            p.beyond(&sender)
-        };
-        assert_eq!(patch(&|p| p.chat = Some(files)), some("chat.public.files"));
+        assert_eq!(beyond(&sender, |p| p.chat = Some(files)), some("chat.public.files"));
+        // Two different recorders are not ordered: only the sender's own kind may be given.
+        sender.recorder_type = RecorderType::Recorder;
+        assert_eq!(beyond(&sender, |p| p.recorder_type = Some(RecorderType::Livestreamer)), some("recorder_type"));
+        assert_eq!(beyond(&sender, |p| p.recorder_type = Some(RecorderType::Recorder)), None);
     }
 }
