@@ -265,7 +265,7 @@ pub async fn kick(
             }
             Ok(ok(KickResult { action: "kick".into(), participants }))
         }
-        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
     }
 }
@@ -297,13 +297,7 @@ pub async fn kick_all(
         Some(ApiReply::KickedAll(n)) => {
             Ok(ok(KickAllResult { action: "kick-all".into(), kicked_participants_count: n }))
         }
-        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
     }
-}
-
-/// A room's refusal as an API error.
-pub fn refused(status: u16, message: String) -> ApiError {
-    let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::CONFLICT);
-    ApiError { status, message }
 }

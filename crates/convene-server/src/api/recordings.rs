@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::meetings::{find as find_meeting, refused};
+use super::meetings::find as find_meeting;
 use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
@@ -92,7 +92,7 @@ pub async fn start(
     let allow_multiple = body.allow_multiple_recordings.unwrap_or(false);
     match state.0.rooms.ask(&state, &app_id, &body.meeting_id, ApiCommand::StartRecording { allow_multiple }).await {
         Some(ApiReply::Recording(rec)) => Ok(created(with_url(&state, &account_id, &app_id, *rec))),
-        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
     }
 }
@@ -125,7 +125,7 @@ pub async fn action(
     let command = ApiCommand::RecordingAction { recording_id: id, action };
     match state.0.rooms.ask(&state, &app_id, &rec.meeting_id, command).await {
         Some(ApiReply::Recording(rec)) => Ok(ok(with_url(&state, &account_id, &app_id, *rec))),
-        Some(ApiReply::Refused(status, message)) => Err(refused(status, message)),
+        Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
     }
 }

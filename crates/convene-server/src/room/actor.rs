@@ -214,7 +214,7 @@ impl Room {
         while let Ok(cmd) = rx.try_recv() {
             match cmd {
                 RoomCommand::Api { reply, .. } => {
-                    let _ = reply.send(super::ApiReply::Refused(503, "the room was restarting; try again".into()));
+                    let _ = reply.send(super::ApiReply::Refused(super::Refusal::Restarting));
                 }
                 RoomCommand::Attach { conn, .. } => {
                     let _ = conn.tx.try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again"));

@@ -14,7 +14,7 @@ use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
 use serde_json::json;
 
 use super::actor::{peer_record, Gone, Live, PeerState, Room, Status};
-use super::{ApiCommand, ApiReply, Arrival, ConnHandle};
+use super::{ApiCommand, ApiReply, Arrival, ConnHandle, Refusal};
 use crate::store::now_rfc3339;
 
 impl Room {
@@ -304,11 +304,11 @@ impl Room {
             }
             ClientMessage::StartRecording { req } => match self.start_recording("API_CALL", Some(&peer_id), false) {
                 Ok(_) => done(self, req, ReplyData::default()),
-                Err((_, message)) => refuse(self, req, ErrorCode::RecordingInProgress, &message),
+                Err(refusal) => refuse(self, req, ErrorCode::RecordingInProgress, &refusal.to_string()),
             },
             ClientMessage::StopRecording { req } => match self.stop_recording(None, "API_CALL") {
                 Ok(_) => done(self, req, ReplyData::default()),
-                Err((_, message)) => refuse(self, req, ErrorCode::RecordingNotStarted, &message),
+                Err(refusal) => refuse(self, req, ErrorCode::RecordingNotStarted, &refusal.to_string()),
             },
         }
     }
@@ -518,7 +518,7 @@ impl Room {
         match command {
             ApiCommand::KickAll => match self.session {
                 Some(_) => ApiReply::KickedAll(self.end_session(EndReason::HostEndedMeeting, Actor::Api)),
-                None => ApiReply::Refused(404, format!("No active session found for meeting_id {}", self.meeting.id)),
+                None => ApiReply::Refused(Refusal::NoActiveSession { meeting_id: self.meeting.id.clone() }),
             },
             ApiCommand::Kick(participant_ids) => {
                 let targets: Vec<(String, String)> = self
@@ -528,7 +528,7 @@ impl Room {
                     .map(|(id, p)| (id.clone(), p.participant.id.clone()))
                     .collect();
                 if targets.is_empty() {
-                    return ApiReply::Refused(404, format!("No user found with id {}", participant_ids.join(", ")));
+                    return ApiReply::Refused(Refusal::NoSuchParticipants { ids: participant_ids.join(", ") });
                 }
                 let mut kicked: Vec<String> = Vec::new();
                 for (peer_id, participant_id) in targets {
@@ -560,7 +560,7 @@ impl Room {
             ApiCommand::StartRecording { allow_multiple } => {
                 match self.start_recording("API_CALL", None, allow_multiple) {
                     Ok(rec) => ApiReply::Recording(Box::new(rec)),
-                    Err((status, message)) => ApiReply::Refused(status, message),
+                    Err(refusal) => ApiReply::Refused(refusal),
                 }
             }
             ApiCommand::RecordingAction { recording_id, action } => self.recording_action(&recording_id, action),

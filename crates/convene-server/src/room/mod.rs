@@ -6,6 +6,7 @@ mod actor;
 mod flow;
 mod membership;
 mod recording;
+mod refusal;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,7 @@ use crate::state::AppState;
 
 pub use actor::{spawn_restored, Restored};
 pub use recording::recording_path;
+pub use refusal::Refusal;
 
 /// What a connection task is told to do.
 #[derive(Debug)]
@@ -124,8 +126,8 @@ pub enum ApiReply {
     Done,
     /// A recording.
     Recording(Box<Recording>),
-    /// Refused, with an HTTP status and message.
-    Refused(u16, String),
+    /// Refused, and why.
+    Refused(Refusal),
 }
 
 /// A message to a room.

@@ -13,7 +13,7 @@ use convene_core::RecordingState;
 use serde_json::json;
 
 use super::actor::Room;
-use super::{ApiReply, RecordingAction};
+use super::{ApiReply, RecordingAction, Refusal};
 use crate::model::Recording;
 use crate::store::{new_id, now_rfc3339};
 
@@ -48,20 +48,19 @@ pub fn recording_path(dir: &std::path::Path, id: &str) -> PathBuf {
 }
 
 impl Room {
-    /// Starts recording the live session. `Err((http status, message))` when there is no session
-    /// or one is already recording.
+    /// Starts recording the live session; refused when there is no session or one is already
+    /// recording.
     pub(super) fn start_recording(
         &mut self,
         reason: &str,
         by_peer: Option<&str>,
         allow_multiple: bool,
-    ) -> Result<Recording, (u16, String)> {
+    ) -> Result<Recording, Refusal> {
         let Some(session_id) = self.session.as_ref().map(|s| s.id.clone()) else {
-            return Err((409, format!("meeting {} has no active session to record", self.meeting.id)));
+            return Err(Refusal::NothingToRecord { meeting_id: self.meeting.id.clone() });
         };
         if self.recording.is_some() {
-            let note = if allow_multiple { " (one recording per session here)" } else { "" };
-            return Err((409, format!("a recording is already in progress{note}")));
+            return Err(Refusal::AlreadyRecording { multiple_asked: allow_multiple });
         }
         let id = new_id();
         let dir = self.state.0.recordings_dir.clone();
@@ -97,7 +96,7 @@ impl Room {
                 rec.stop_reason = Some(json!({"reason": "INTERNAL_ERROR"}));
                 self.save_and_announce(&rec);
                 self.broadcast(&everyone, SessionEvent::RecordingUpdated { state: RecordingState::Idle });
-                return Err((500, "the recording file could not be created".into()));
+                return Err(Refusal::RecordingFile);
             }
         };
         rec.status = "RECORDING".into();
@@ -115,7 +114,7 @@ impl Room {
     }
 
     /// Stops the recording (optionally only if it has this id), telling the peers.
-    pub(super) fn stop_recording(&mut self, id: Option<&str>, reason: &str) -> Result<Recording, (u16, String)> {
+    pub(super) fn stop_recording(&mut self, id: Option<&str>, reason: &str) -> Result<Recording, Refusal> {
         self.stop_recording_in(id, reason, true)
     }
 
@@ -126,12 +125,10 @@ impl Room {
         id: Option<&str>,
         reason: &str,
         tell_clients: bool,
-    ) -> Result<Recording, (u16, String)> {
+    ) -> Result<Recording, Refusal> {
         match &self.recording {
-            None => return Err((409, "nothing is recording".into())),
-            Some(r) if id.is_some_and(|id| id != r.rec.id) => {
-                return Err((409, "that recording is not in progress".into()))
-            }
+            None => return Err(Refusal::NotRecording),
+            Some(r) if id.is_some_and(|id| id != r.rec.id) => return Err(Refusal::NotInProgress { id: None }),
             Some(_) => {}
         }
         let mut active = self.recording.take().expect("checked above");
@@ -166,22 +163,19 @@ impl Room {
     pub(super) fn recording_action(&mut self, id: &str, action: RecordingAction) -> ApiReply {
         let matches = self.recording.as_ref().is_some_and(|r| r.rec.id == id);
         if !matches {
-            return ApiReply::Refused(409, format!("recording {id} is not in progress"));
+            return ApiReply::Refused(Refusal::NotInProgress { id: Some(id.to_owned()) });
         }
         let everyone = self.joined_ids();
         match action {
             RecordingAction::Stop => match self.stop_recording(Some(id), "API_CALL") {
                 Ok(rec) => ApiReply::Recording(Box::new(rec)),
-                Err((status, message)) => ApiReply::Refused(status, message),
+                Err(refusal) => ApiReply::Refused(refusal),
             },
             RecordingAction::Pause | RecordingAction::Resume => {
                 let pause = action == RecordingAction::Pause;
                 let active = self.recording.as_mut().expect("checked above");
                 if active.paused == pause {
-                    return ApiReply::Refused(
-                        409,
-                        format!("recording {id} is already {}", if pause { "paused" } else { "running" }),
-                    );
+                    return ApiReply::Refused(Refusal::AlreadyInState { id: id.to_owned(), paused: pause });
                 }
                 active.paused = pause;
                 active.rec.status = if pause { "PAUSED" } else { "RECORDING" }.into();
