@@ -64,7 +64,12 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
 impl Target {
     /// Starts the server (in this process or a child) or connects to a running one.
     pub async fn new(mode: ServerMode) -> Result<Self, String> {
-        let http = reqwest::Client::new();
+        // Idle connections are dropped before a Convene server's keep-alive limit (10 s) closes
+        // them, so that no request goes out on a connection the server is closing.
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| convene_core::error::with_causes(&e))?;
         let (base, token, account, app, server, child) = match mode {
             ServerMode::InProcess => {
                 let mut config = convene_server::ServerConfig::ephemeral();

@@ -81,7 +81,10 @@ impl TestServer {
         let server = convene_server::start(config).await.expect("server starts");
         let token = server.admin_token.clone();
         let (account, app) = server.default_app.clone();
-        Self { server, token, account, app, http: reqwest::Client::new() }
+        // Idle connections are dropped before the server's keep-alive limit (10 s) closes them,
+        // so that a request never goes out on a connection the server is closing.
+        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap();
+        Self { server, token, account, app, http }
     }
 
     pub fn url(&self) -> String {
