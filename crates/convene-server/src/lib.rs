@@ -287,7 +287,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let (timings, limits) = (config.timings.clone(), config.limits.clone());
     let task = tokio::spawn(async move {
         serve::serve(listener, app, tls, &timings, &limits, shutdown_rx).await;
-        worker.abort();
+        // The delivery task ends on `stopping` once its attempts in flight are cancelled, so that
+        // none of them writes an outcome after the server has stopped.
+        let _ = worker.await;
     });
     let admin_token_is_new = prepared.new_admin_token.is_some();
     let admin_token = prepared.new_admin_token.clone().or(config.admin_token).unwrap_or_default();

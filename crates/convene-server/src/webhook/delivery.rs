@@ -49,7 +49,11 @@ pub async fn deliver_forever(state: AppState) {
     let mut in_flight: JoinSet<String> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
     let mut pruned_at: Option<Instant> = None;
+    let mut stopping = state.stopping();
     loop {
+        if *stopping.borrow() {
+            break;
+        }
         let prune_every = PRUNE_EVERY.min(state.0.timings.outbox_retention.max(Duration::from_millis(10)));
         if pruned_at.is_none_or(|t| t.elapsed() >= prune_every) {
             prune(&state);
@@ -78,8 +82,12 @@ pub async fn deliver_forever(state: AppState) {
             }
             _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
+            _ = stopping.changed() => {}
         }
     }
+    // Cancelled attempts leave their rows pending: they go out after the next start.
+    in_flight.abort_all();
+    while in_flight.join_next().await.is_some() {}
 }
 
 /// How long until a delivery of a webhook that is not busy is due (a minute at most).
