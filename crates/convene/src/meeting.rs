@@ -30,7 +30,8 @@ pub struct InitOptions {
     /// Seed of the reconnect jitter (default: from the token, so clients spread out).
     pub seed: Option<u64>,
     /// PEM CA certificates to trust for an `https://` server besides the system's roots (which
-    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` can point elsewhere): for servers with a private CA.
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR` can point elsewhere, read once per process): for servers
+    /// with a private CA.
     /// Certificates are always verified, host name included.
     pub ca_certificates_pem: Option<String>,
 }
