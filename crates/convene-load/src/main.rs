@@ -171,6 +171,11 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
 }
 
 fn main() -> ExitCode {
+    // Logs of the clients and the server in this process, to stderr, only when asked for
+    // (`RUST_LOG=convene=debug,convene_server=debug`): a run's own output stays its figures.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let cli = Cli::parse();
     let limit = raise_fd_limit();
     let serving = matches!(cli.workload, Workload::Serve | Workload::ServeFloor);

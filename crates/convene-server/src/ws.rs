@@ -65,6 +65,7 @@ async fn send(sink: &mut Sink, msg: &ServerMessage) -> bool {
 
 /// Sends a close frame, giving up after the send timeout.
 async fn close(sink: &mut Sink, code: CloseCode, reason: &'static str) {
+    tracing::debug!(code = code.code(), reason, "closing a signalling connection");
     let frame = Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from_static(reason) }));
     let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await;
 }
@@ -218,7 +219,8 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
                     };
                     match tokio::time::timeout(SEND_TIMEOUT, written).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(_)) | Err(_) => return,
+                        Ok(Err(e)) => return tracing::debug!(error = %e, "a write failed; connection dropped"),
+                        Err(_) => return tracing::debug!("a write took over the send timeout; connection dropped"),
                     }
                     if let Some((code, reason)) = then_close {
                         return close(sink, code, reason).await;
