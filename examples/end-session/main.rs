@@ -127,7 +127,9 @@ async fn story() -> Step<()> {
         base: base.clone(),
         kit: String::new(),
         token: server.admin_token.clone(),
-        http: reqwest::Client::new(),
+        // Idle pooled connections are dropped before the server's 10 s keep-alive limit closes
+        // them, so that no request is sent on a connection the server is closing.
+        http: reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("HTTP client"),
     };
     s.say(format!("convene-server is up at {base} (in-memory store)"));
 

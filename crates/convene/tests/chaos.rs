@@ -124,7 +124,9 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
     let backend_url = proxy.listen(backend_tag).await;
     let kit = format!("/client/v4/accounts/{account}/realtime/kit/{app}");
     let rest = Rest {
-        http: reqwest::Client::new(),
+        // Idle pooled connections are dropped before the server's 10 s keep-alive limit closes
+        // them, so that no request is sent on a connection the server is closing.
+        http: reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("HTTP client"),
         direct: format!("{}{kit}", server.url()),
         proxied: format!("{backend_url}{kit}"),
     };

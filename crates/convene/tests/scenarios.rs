@@ -110,7 +110,9 @@ async fn setup(scenario: &Scenario) -> Run {
         meeting_id: String::new(),
         clients: BTreeMap::new(),
         held: BTreeSet::new(),
-        http: reqwest::Client::new(),
+        // Idle pooled connections are dropped before the server's 10 s keep-alive limit closes
+        // them, so that no request is sent on a connection the server is closing.
+        http: reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().expect("HTTP client"),
     };
     let body =
         json!({"title": scenario.meeting.title, "session_keep_alive_time_in_secs": scenario.meeting.keep_alive_secs});
