@@ -196,6 +196,27 @@ export class Recording extends Emitter {
   on(event: string, listener: Listener): this;
 }
 
+/** Reconnection after a dropped connection, in whole milliseconds; a missing key keeps its default. */
+export interface ReconnectOptions {
+  /** Delay before the first attempt (default 250). */
+  initial_delay_ms?: number;
+  /** Upper bound of the delay (default 5000). */
+  max_delay_ms?: number;
+  /** Attempts before giving up with roomLeft 'failed' (default 8). */
+  max_attempts?: number;
+  /** How long one attempt may take to connect and complete the handshake (default 10000). */
+  attempt_timeout_ms?: number;
+}
+
+/** Timings, in whole milliseconds; a missing key keeps its default. */
+export interface ClientOptions {
+  reconnect?: ReconnectOptions;
+  /** How long a command may wait for the server's reply, in ms (default 10000). */
+  request_timeout_ms?: number;
+  /** Seed of the reconnect jitter (default: derived from the token). */
+  seed?: number;
+}
+
 export interface InitOptions {
   /** The participant's auth token. */
   authToken: string;
@@ -204,7 +225,7 @@ export interface InitOptions {
   /** Where to load the .wasm from (a URL, a Response, or bytes); default: next to this module. */
   wasm?: unknown;
   /** Timings, snake_case: { reconnect: {...}, request_timeout_ms, seed }. */
-  options?: Record<string, unknown>;
+  options?: ClientOptions;
 }
 
 export default class ConveneClient extends Emitter {

@@ -5,7 +5,8 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use convene_core::proto::{encode_client, RequestId};
+use convene_core::contract::Waiters;
+use convene_core::proto::encode_client;
 use convene_core::{ClientError, Command, CommandOk, Output, Participant};
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -62,7 +63,7 @@ pub(crate) struct Driver {
     socket: Option<Socket>,
     timer: Option<(JsValue, Closure<dyn FnMut()>)>,
     /// Promises of requests in flight (a handful at most).
-    waiters: Vec<(RequestId, Function, Function)>,
+    waiters: Waiters<(Function, Function)>,
     events: Vec<JsValue>,
     settlements: Vec<Settlement>,
     flush_scheduled: bool,
@@ -84,7 +85,7 @@ impl Driver {
                 ws_url,
                 socket: None,
                 timer: None,
-                waiters: Vec::new(),
+                waiters: Waiters::new(),
                 events: Vec::new(),
                 settlements: Vec::new(),
                 flush_scheduled: false,
@@ -103,7 +104,7 @@ impl Driver {
         let (resolve, reject) = slot.expect("the executor runs at once");
         let mut d = this.borrow_mut();
         match d.core.command(now(), command) {
-            Ok(req) => d.waiters.push((req, resolve, reject)),
+            Ok(req) => d.waiters.insert(req, (resolve, reject)),
             Err(e) => d.settlements.push(Settlement::Reject(reject, error_value(&e))),
         }
         d.pump();
@@ -132,8 +133,7 @@ impl Driver {
                 Output::Disconnect => self.socket = None,
                 Output::Event(event) => self.events.push(json_value(&event.payload())),
                 Output::Resolved { req, result } => {
-                    if let Some(at) = self.waiters.iter().position(|(r, _, _)| *r == req) {
-                        let (_, resolve, reject) = self.waiters.swap_remove(at);
+                    if let Some((resolve, reject)) = self.waiters.take(req) {
                         self.settlements.push(match result {
                             Ok(ok) => Settlement::Resolve(resolve, ok_value(ok)),
                             Err(e) => Settlement::Reject(reject, error_value(&e)),

@@ -15,6 +15,7 @@ mod driver;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use convene_core::contract::seed_from_token;
 use convene_core::proto::{MeetingInfo, SelfInfo};
 use convene_core::{Command, Config, Participant, PermissionsPatch, ReconnectPolicy};
 use js_sys::{Function, Promise};
@@ -41,7 +42,7 @@ impl CoreClient {
     /// A client in state `init`. `selfInfo` and `meeting` are JSON (snake_case) as served by
     /// `GET /v1/participant/me`; `options` is optional JSON
     /// `{ "reconnect": { "initial_delay_ms", "max_delay_ms", "max_attempts", "attempt_timeout_ms" },
-    /// "request_timeout_ms", "seed" }`.
+    /// "request_timeout_ms", "seed" }` (the seed defaults to one drawn from the token).
     #[wasm_bindgen(constructor)]
     pub fn new(
         ws_url: String,
@@ -53,8 +54,10 @@ impl CoreClient {
     ) -> Result<CoreClient, JsError> {
         let self_info: SelfInfo = parse("selfInfo", self_info)?;
         let meeting: MeetingInfo = parse("meeting", meeting)?;
+        // The seed rule of every client: from the token unless the options give one.
+        let seed = seed_from_token(&auth_token);
         let mut config = Config::new(auth_token, self_info, meeting);
-        config.seed = js_sys::Date::now() as u64;
+        config.seed = seed;
         if let Some(options) = options {
             let o: serde_json::Value = parse("options", &options)?;
             if let Some(r) = o.get("reconnect") {

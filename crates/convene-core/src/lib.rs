@@ -54,6 +54,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod error;
 pub mod event;
 pub mod participant;

@@ -78,25 +78,8 @@ impl Meeting {
     }
 }
 
-/// A meeting's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MeetingStatus {
-    /// Joinable.
-    Active,
-    /// Refuses joins.
-    Inactive,
-}
-
-impl MeetingStatus {
-    /// The stored string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MeetingStatus::Active => "ACTIVE",
-            MeetingStatus::Inactive => "INACTIVE",
-        }
-    }
-}
+/// A meeting's status: the contract's type, which `GET /v1/participant/me` serves too.
+pub use convene_core::contract::MeetingStatus;
 
 /// A participant record (RealtimeKit's "participant"; a live connection of it is a peer).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use convene_core::contract::{MeMeeting, MeParticipant, MeSession, ParticipantMe};
+
 use crate::api::{ApiError, ApiResult};
 use crate::auth::now_secs;
 use crate::state::AppState;
@@ -53,28 +55,21 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
         .store()
         .get_meeting(&home.app_id, &home.meeting_id)?
         .ok_or_else(|| ApiError::unauthorized("invalid auth token: the meeting no longer exists"))?;
-    let permissions = match state.store().preset_by_name(&home.app_id, &participant.preset_name)? {
-        Some(p) => p.permissions,
-        None => serde_json::to_value(convene_core::Permissions::built_in(&participant.preset_name).unwrap_or_default())
-            .expect("permissions serialise"),
-    };
+    let permissions = state.store().preset_permissions(&home.app_id, &participant.preset_name)?;
     let session = state.store().live_session_start(&home.app_id, &home.meeting_id)?;
-    Ok(Json(json!({
-        "success": true,
-        "data": {
-            "participant": {
-                "id": participant.id,
-                "name": participant.name,
-                "picture": participant.picture,
-                "custom_participant_id": participant.custom_participant_id,
-                "preset_name": participant.preset_name,
-            },
-            "permissions": permissions,
-            "meeting": {"id": meeting.id, "title": meeting.title, "status": meeting.status},
-            "session": session.map(|(id, started_at)| json!({"id": id, "started_at": started_at})),
-        }
-    }))
-    .into_response())
+    let me = ParticipantMe {
+        participant: MeParticipant {
+            id: participant.id,
+            name: participant.name,
+            picture: participant.picture,
+            custom_participant_id: participant.custom_participant_id,
+            preset_name: participant.preset_name,
+        },
+        permissions,
+        meeting: MeMeeting { id: meeting.id, title: meeting.title, status: meeting.status },
+        session: session.map(|(id, started_at)| MeSession { id, started_at }),
+    };
+    Ok(Json(json!({"success": true, "data": me})).into_response())
 }
 
 /// `GET /.well-known/webhooks.json`: the public key that verifies `rtk-signature`.

@@ -2,13 +2,13 @@
 //! input with the current time, and acts on every output. It keeps no room state of its own: the
 //! core (shared behind a mutex that is never held across an await) answers every question.
 
-use std::collections::HashMap;
 use std::future::{pending, Future};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use convene_core::proto::{encode_client, RequestId};
+use convene_core::contract::Waiters;
+use convene_core::proto::encode_client;
 use convene_core::{ClientError, Command, CommandOk, Event, Output, Participant};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -50,7 +50,7 @@ impl Driver {
         let now = move || epoch.elapsed().as_millis() as u64;
         let mut ws: Option<Ws> = None;
         let mut connecting: Option<Connecting> = None;
-        let mut waiters: HashMap<RequestId, oneshot::Sender<Result<CommandOk, ClientError>>> = HashMap::new();
+        let mut waiters: Waiters<oneshot::Sender<Result<CommandOk, ClientError>>> = Waiters::new();
         // During a simulated outage, a connection the core asks for waits until the outage ends.
         let mut outage = false;
         let mut deferred_connect = false;
@@ -93,7 +93,7 @@ impl Driver {
                         }
                         Output::Event(event) => self.publish(event),
                         Output::Resolved { req, result } => {
-                            if let Some(waiter) = waiters.remove(&req) {
+                            if let Some(waiter) = waiters.take(req) {
                                 let _ = waiter.send(result);
                             }
                         }
@@ -118,7 +118,7 @@ impl Driver {
                     Some(DriverCommand::Run(command, answer)) => {
                         let result = lock(&self.core).command(now(), command);
                         match result {
-                            Ok(req) => { waiters.insert(req, answer); }
+                            Ok(req) => waiters.insert(req, answer),
                             Err(e) => { let _ = answer.send(Err(e)); }
                         }
                     }

@@ -90,6 +90,9 @@ pub enum InitError {
     /// for, expired), or the extra CA certificates given are unusable (`0001`).
     #[error("failed to initialize: TLS: {0}")]
     Tls(String),
+    /// The server URL is not an `http://` or `https://` URL (`0001`).
+    #[error("failed to initialize: {0}")]
+    InvalidServerUrl(#[from] convene_core::contract::ServerUrlError),
 }
 
 impl InitError {
@@ -97,7 +100,9 @@ impl InitError {
     pub fn code(&self) -> u16 {
         match self {
             InitError::InvalidAuthToken(_) => ErrorCode::InvalidAuthToken,
-            InitError::Unreachable(_) | InitError::Protocol(_) | InitError::Tls(_) => ErrorCode::InitFailed,
+            InitError::Unreachable(_) | InitError::Protocol(_) | InitError::Tls(_) | InitError::InvalidServerUrl(_) => {
+                ErrorCode::InitFailed
+            }
         }
         .code()
     }

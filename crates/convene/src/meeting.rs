@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use convene_core::proto::{MeetingInfo, Peer, SelfInfo};
+use convene_core::contract::{ClientOptions, ParticipantMe, ServerUrl};
+use convene_core::proto::{Peer, SelfInfo};
 use convene_core::{
     ClientError, Command, CommandOk, Config, Event, Participant, Permissions, PermissionsPatch, ReconnectPolicy,
     RecordingState, RoomState, SocketState, WaitlistStatus,
@@ -19,7 +20,8 @@ use crate::InitError;
 /// How to initialise a meeting client.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
-    /// The server, e.g. `http://127.0.0.1:8790`.
+    /// The server, e.g. `http://127.0.0.1:8790` or `https://meet.example.com` (a path prefix is
+    /// kept; another scheme is refused with [`InitError::InvalidServerUrl`]).
     pub base_url: String,
     /// The participant's auth token (from REST `POST .../participants`).
     pub auth_token: String,
@@ -37,6 +39,15 @@ pub struct InitOptions {
 }
 
 impl InitOptions {
+    /// The settings the core takes from these options.
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            reconnect: self.reconnect,
+            request_timeout_ms: self.request_timeout.as_millis().try_into().unwrap_or(u64::MAX),
+            seed: self.seed,
+        }
+    }
+
     /// Options with default timings.
     pub fn new(base_url: impl Into<String>, auth_token: impl Into<String>) -> Self {
         Self {
@@ -73,22 +84,15 @@ impl Meeting {
     /// Fetches who this participant is, its preset and the meeting, and starts the driver. No
     /// connection is made until [`Meeting::join`]. Must be called inside a tokio runtime.
     pub async fn init(options: InitOptions) -> Result<Self, InitError> {
+        let server = ServerUrl::parse(&options.base_url)?;
         let tls = crate::tls::client_config(options.ca_certificates_pem.as_deref())?;
-        let (self_info, meeting) = fetch_me(&options, &tls).await?;
-        let base = options.base_url.trim_end_matches('/');
-        let ws_url = if let Some(rest) = base.strip_prefix("https://") {
-            format!("wss://{rest}/v1/signal")
-        } else {
-            format!("ws://{}/v1/signal", base.strip_prefix("http://").unwrap_or(base))
-        };
-        let mut config = Config::new(options.auth_token.clone(), self_info, meeting);
-        config.reconnect = options.reconnect;
-        config.request_timeout_ms = options.request_timeout.as_millis() as u64;
-        config.seed = options.seed.unwrap_or_else(|| seed_from(&options.auth_token));
+        let me = fetch_me(&server, &options.auth_token, &tls).await?;
+        let config = Config::from_me(&options.auth_token, &me, &options.client_options());
         let core: SharedCore = Arc::new(Mutex::new(Participant::new(config)));
         let (tx, rx) = mpsc::channel(64);
         let subscribers: Subscribers = Arc::default();
-        let driver = Driver { core: core.clone(), ws_url, tls, commands: rx, subscribers: subscribers.clone() };
+        let driver =
+            Driver { core: core.clone(), ws_url: server.signal(), tls, commands: rx, subscribers: subscribers.clone() };
         tokio::spawn(driver.run());
         Ok(Self { inner: Arc::new(Inner { core, commands: tx, subscribers }) })
     }
@@ -301,27 +305,23 @@ impl Recording<'_> {
     }
 }
 
-fn seed_from(token: &str) -> u64 {
-    // FNV-1a: a stable spread of reconnect jitter across clients.
-    token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
+/// `GET /v1/participant/me`: who the token's participant is, its permissions and the meeting.
 async fn fetch_me(
-    options: &InitOptions,
+    server: &ServerUrl,
+    auth_token: &str,
     tls: &Arc<tokio_rustls::rustls::ClientConfig>,
-) -> Result<(SelfInfo, MeetingInfo), InitError> {
-    let url = format!("{}/v1/participant/me", options.base_url.trim_end_matches('/'));
+) -> Result<ParticipantMe, InitError> {
     let client = reqwest::Client::builder()
         .use_preconfigured_tls((**tls).clone())
         .build()
         .map_err(|e| InitError::Tls(crate::tls::describe(&e).0))?;
     let response =
-        client.get(&url).header("authorization", format!("Bearer {}", options.auth_token)).send().await.map_err(
-            |e| match crate::tls::describe(&e) {
+        client.get(server.me()).header("authorization", format!("Bearer {auth_token}")).send().await.map_err(|e| {
+            match crate::tls::describe(&e) {
                 (text, true) => InitError::Tls(text),
                 (text, false) => InitError::Unreachable(text),
-            },
-        )?;
+            }
+        })?;
     let status = response.status();
     let body: Value = serde_json::from_str(&response.text().await.map_err(|e| InitError::Unreachable(e.to_string()))?)
         .map_err(|e| InitError::Protocol(e.to_string()))?;
@@ -331,23 +331,5 @@ async fn fetch_me(
     if !status.is_success() {
         return Err(InitError::Protocol(format!("HTTP {status}: {body}")));
     }
-    let data = &body["data"];
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    let permissions: Permissions =
-        serde_json::from_value(data["permissions"].clone()).map_err(|e| InitError::Protocol(e.to_string()))?;
-    let p = &data["participant"];
-    let custom = text(&p["custom_participant_id"]).unwrap_or_default();
-    let self_info = SelfInfo {
-        user_id: text(&p["id"]).unwrap_or_default(),
-        name: text(&p["name"]).unwrap_or_else(|| custom.clone()),
-        picture: text(&p["picture"]),
-        custom_participant_id: custom,
-        preset_name: text(&p["preset_name"]).unwrap_or_default(),
-        permissions,
-    };
-    let meeting = MeetingInfo {
-        id: text(&data["meeting"]["id"]).unwrap_or_default(),
-        title: text(&data["meeting"]["title"]).unwrap_or_default(),
-    };
-    Ok((self_info, meeting))
+    ParticipantMe::from_value(&body["data"]).map_err(|e| InitError::Protocol(format!("{}: {e}", server.me())))
 }

@@ -281,16 +281,14 @@ impl Room {
         }
     }
 
-    /// The permissions of a participant's preset (the app's preset of that name, else the
-    /// built-in one, else none).
+    /// The permissions of a participant's preset ([`crate::store::Store::preset_permissions`]);
+    /// when the store fails, the built-in preset of that name, else none.
     pub(super) fn permissions_for(&self, participant: &Participant) -> Permissions {
-        match self.state.store().preset_by_name(&self.app_id, &participant.preset_name) {
-            Ok(Some(preset)) => serde_json::from_value(preset.permissions).unwrap_or_else(|e| {
-                tracing::warn!(preset = %participant.preset_name, error = %e, "unreadable preset permissions");
-                Permissions::default()
-            }),
-            _ => Permissions::built_in(&participant.preset_name).unwrap_or_default(),
-        }
+        let name = &participant.preset_name;
+        self.state.store().preset_permissions(&self.app_id, name).unwrap_or_else(|e| {
+            tracing::error!(preset = %name, error = %e, "store failure reading a preset");
+            Permissions::built_in(name).unwrap_or_default()
+        })
     }
 
     /// Sends an unsequenced message on one connection.

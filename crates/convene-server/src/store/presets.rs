@@ -76,6 +76,19 @@ impl Store {
         row.map(to_preset).transpose()
     }
 
+    /// The permissions a participant of preset `name` holds: the app's preset of that name,
+    /// else the built-in preset, else none. A stored set that no longer reads (written by
+    /// another version, say) counts as none, with a warning.
+    pub fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
+        Ok(match self.preset_by_name(app_id, name)? {
+            Some(preset) => serde_json::from_value(preset.permissions).unwrap_or_else(|e| {
+                tracing::warn!(preset = %name, error = %e, "unreadable preset permissions");
+                convene_core::Permissions::default()
+            }),
+            None => convene_core::Permissions::built_in(name).unwrap_or_default(),
+        })
+    }
+
     /// A page of presets and the total count.
     pub fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)> {
         let conn = self.lock();
