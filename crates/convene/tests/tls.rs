@@ -1,7 +1,7 @@
 //! Transport security end to end: a CA and certificates made here (`rcgen`), `convene-server`
 //! terminating TLS itself, the native client over `https://` and `wss://` with the CA added,
-//! refusals of an unknown CA and of a certificate for another name, and webhooks delivered to an
-//! HTTPS receiver with verification.
+//! refusals of an unknown CA, of a certificate for another name and of a URL that is neither
+//! `http://` nor `https://`, and webhooks delivered to an HTTPS receiver with verification.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -151,6 +151,16 @@ async fn an_unknown_ca_or_a_certificate_for_another_name_is_refused_with_a_clear
     let InitError::Tls(message) = &refused else { panic!("{refused:?}") };
     assert!(message.contains("not valid for name \"127.0.0.1\""), "{message}");
     elsewhere.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_url_that_is_neither_http_nor_https_is_refused_before_anything_is_sent() {
+    for base in ["ws://127.0.0.1:9", "127.0.0.1:9", "https://"] {
+        let refused = Meeting::init(InitOptions::new(base, "token")).await.unwrap_err();
+        assert!(matches!(refused, InitError::InvalidServerUrl(_)), "{base}: {refused:?}");
+        assert_eq!(refused.code(), 1);
+        assert!(refused.to_string().starts_with("failed to initialize: the server URL"), "{refused}");
+    }
 }
 
 /// An HTTPS webhook receiver with a certificate of `ca` for 127.0.0.1: records each request
