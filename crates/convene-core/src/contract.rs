@@ -8,8 +8,8 @@
 //! - the table that hands a command's reply to whoever waits for it ([`Waiters`]).
 //!
 //! The browser package uses the seed rule and the table; it still reads `/v1/participant/me` and
-//! its options in its own code, because these readers would put it over its size budget (measured:
-//! 2.3 KB gzip over, see `docs/benchmarks.md`).
+//! its options in its own code, because reading them with these types put it over its size budget
+//! (by 2.6 KB gzip at best, see `docs/benchmarks.md`).
 //!
 //! ```
 //! use convene_core::contract::{ClientOptions, ParticipantMe, ServerUrl};
@@ -190,9 +190,9 @@ pub enum ContractError {
     Permissions(String),
 }
 
-/// Reads the fields of [`ParticipantMe`] and [`ClientOptions`]. Written out rather than derived:
-/// a derived reader of these types cost the browser package 6.5 KB (gzip), this one 3.2 KB
-/// (neither fits its budget yet); a test checks it reads what the derived writer wrote.
+/// Reads the fields of [`ParticipantMe`] and [`ClientOptions`]. Written out rather than derived,
+/// for the browser package's size: with derived readers (and the URL helpers) it grew by 6.5 KB
+/// gzip, with these by 3.2 KB. A test checks that this reads what the derived writer wrote.
 struct Fields<'a>(&'a serde_json::Value);
 
 impl<'a> Fields<'a> {
@@ -285,8 +285,9 @@ impl ParticipantMe {
     }
 }
 
-/// A client's settings besides who it is. Both front ends take these (the browser package as
-/// JSON, read by [`ClientOptions::from_json`]).
+/// A client's settings besides who it is. The native client builds them from its `InitOptions`;
+/// [`ClientOptions::from_json`] reads the browser package's JSON form of them (which the package
+/// does not use yet, see the module's docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Reconnection after a dropped connection.
