@@ -162,38 +162,8 @@ pub struct SessionPeer {
     pub updated_at: String,
 }
 
-/// A recording of a session's signalling timeline.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Recording {
-    /// Recording id.
-    pub id: String,
-    /// The meeting's id.
-    pub meeting_id: String,
-    /// The session's id.
-    pub session_id: Option<String>,
-    /// `INVOKED`, `RECORDING`, `UPLOADING`, `UPLOADED` or `ERRORED`.
-    pub status: String,
-    /// When it was asked for.
-    pub invoked_time: String,
-    /// When it started.
-    pub started_time: Option<String>,
-    /// When it stopped.
-    pub stopped_time: Option<String>,
-    /// The file's name.
-    pub output_file_name: String,
-    /// Where to download it (this server's `/download` path).
-    pub download_url: Option<String>,
-    /// Size in bytes, once uploaded.
-    pub file_size: Option<u64>,
-    /// Seconds recorded, once stopped.
-    pub recording_duration: Option<u64>,
-    /// Why it started.
-    #[schema(value_type = Object)]
-    pub start_reason: Value,
-    /// Why it stopped.
-    #[schema(value_type = Object, nullable)]
-    pub stop_reason: Option<Value>,
-}
+/// A recording of a session's signalling timeline: the room core's record.
+pub use convene_room::{Recording, RecordingStatus};
 
 /// A webhook subscription.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -235,3 +205,29 @@ pub const SUBSCRIBABLE_EVENTS: [&str; 9] = [
     "meeting.transcript",
     "meeting.summary",
 ];
+
+impl Participant {
+    /// The part of the record a room shows of its peers.
+    pub fn info(&self) -> convene_room::ParticipantInfo {
+        convene_room::ParticipantInfo {
+            id: self.id.clone(),
+            custom_participant_id: self.custom_participant_id.clone(),
+            preset_name: self.preset_name.clone(),
+            name: self.name.clone(),
+            picture: self.picture.clone(),
+        }
+    }
+}
+
+impl Meeting {
+    /// The settings a room's session rules read.
+    pub fn settings(&self) -> convene_room::MeetingSettings {
+        convene_room::MeetingSettings {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            status: self.status,
+            session_keep_alive_time_in_secs: self.session_keep_alive_time_in_secs,
+            record_on_start: self.record_on_start,
+        }
+    }
+}

@@ -151,7 +151,11 @@ async fn connection(socket: WebSocket, state: AppState) {
     let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
     let kill = conn.kill.clone();
-    let arrival = Arrival { participant, app_id: claims.app_id.clone(), resume, token_expires: claims.exp };
+    let permissions = crate::room::permissions_of(state.store(), &claims.app_id, &participant.preset_name);
+    let token_valid_for = std::time::Duration::from_millis(
+        claims.exp.saturating_mul(1000).saturating_sub(crate::webhook::now_ms().max(0) as u64),
+    );
+    let arrival = Arrival { participant: participant.info(), permissions, resume, token_valid_for };
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
     }

@@ -169,7 +169,7 @@ pub async fn patch(
     state.store().update_meeting(&app_id, &m)?;
     // Tell a running room; if none runs, the next one reads the store.
     if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::MeetingUpdated(Box::new(m.clone()))).await;
+        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
     }
     Ok(ok(m))
 }

@@ -169,7 +169,8 @@ pub async fn patch(
     state.store().update_participant(&app_id, &meeting_id, &p)?;
     // Live peers of the participant take a new preset's permissions at once.
     if state.0.rooms.is_running(&meeting_id) {
-        let changed = ApiCommand::ParticipantChanged(Box::new(p.clone()));
+        let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name));
+        let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
         let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, changed).await;
     }
     Ok(ok(p))

@@ -66,7 +66,7 @@ pub struct RecordingListQuery {
 }
 
 fn with_url(state: &AppState, account_id: &str, app_id: &str, mut rec: Recording) -> Recording {
-    if rec.status == "UPLOADED" {
+    if rec.status == crate::model::RecordingStatus::Uploaded {
         rec.download_url = Some(format!(
             "{}/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{}/download",
             state.0.base_url, rec.id
@@ -178,8 +178,8 @@ pub async fn download(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
     let rec = find(&state, &app_id, &id)?;
-    if rec.status != "UPLOADED" {
-        return Err(ApiError::conflict(format!("recording {id} is {}, not UPLOADED", rec.status)));
+    if rec.status != crate::model::RecordingStatus::Uploaded {
+        return Err(ApiError::conflict(format!("recording {id} is {}, not UPLOADED", rec.status.as_str())));
     }
     let path = crate::room::recording_path(&state.0.recordings_dir, &id);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {

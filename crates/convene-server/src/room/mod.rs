@@ -1,11 +1,12 @@
-//! Rooms: one task (actor) owns each meeting's live state: its session, peers, connections, event
-//! log and recording. Connections and REST handlers talk to it through a bounded channel, so every
-//! change to a session is serialised in one place and fan-out needs no locks.
+//! Rooms: one task per meeting drives that meeting's [`convene_room::Room`], the sans-IO machine
+//! that holds its live state (session, peers, event log, recording). Connections and REST
+//! handlers talk to the task through a bounded channel, so every change to a session is
+//! serialised in one place and fan-out needs no locks. The task owns only what does IO: the
+//! connections' queues, the clock, the store, the webhook outbox and the recording files.
 
-mod actor;
-mod flow;
-mod membership;
-mod recording;
+mod driver;
+mod files;
+mod outputs;
 mod refusal;
 
 use std::collections::HashMap;
@@ -13,15 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use convene_core::proto::{ClientMessage, CloseCode, ErrorCode, Resume};
+use convene_core::permissions::Permissions;
+use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::model::{Meeting, Participant, Recording};
 use crate::state::AppState;
+use crate::store::Store;
 
-pub use actor::{spawn_restored, Restored};
-pub use recording::recording_path;
-pub use refusal::Refusal;
+pub use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
+pub use driver::spawn_restored;
+pub use files::recording_path;
 
 /// What a connection task is told to do.
 #[derive(Debug)]
@@ -54,80 +56,13 @@ impl ConnHandle {
     }
 }
 
-/// A participant as it arrives on a connection.
-#[derive(Debug, Clone)]
-pub struct Arrival {
-    /// The participant record.
-    pub participant: Participant,
-    /// The app.
-    pub app_id: String,
-    /// The resume point, when reconnecting.
-    pub resume: Option<Resume>,
-    /// When the token it came with expires (seconds since the epoch).
-    pub token_expires: u64,
-}
-
-/// What the REST API asks of a room.
-#[derive(Debug)]
-pub enum ApiCommand {
-    /// End the session for everyone. Replies with the number of peers removed.
-    KickAll,
-    /// Remove these participants (by participant id). Replies with the ids removed.
-    Kick(Vec<String>),
-    /// A participant was deleted: every peer of it goes, whatever its state (waiting, not yet
-    /// joined, away). Replies `Done`.
-    ParticipantDeleted(String),
-    /// A participant's record changed (its preset, say): its live peers get the new
-    /// permissions at once. Replies `Done`.
-    ParticipantChanged(Box<Participant>),
-    /// A preset of the app was changed or deleted: live peers of that preset get the new
-    /// permissions at once. Replies `Done` (also from rooms of other apps, which ignore it).
-    PresetChanged {
-        /// The app of the preset.
-        app_id: String,
-        /// The preset's name (before a rename, and after it).
-        names: Vec<String>,
-    },
-    /// The meeting's settings changed.
-    MeetingUpdated(Box<Meeting>),
-    /// Start recording. Replies with the recording.
-    StartRecording {
-        /// The caller allows several recordings (one per session is supported here).
-        allow_multiple: bool,
-    },
-    /// Stop, pause or resume a recording. Replies with the recording.
-    RecordingAction {
-        /// Which recording.
-        recording_id: String,
-        /// What to do.
-        action: RecordingAction,
-    },
-}
-
-/// A REST action on a recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordingAction {
-    /// Stop and upload.
-    Stop,
-    /// Pause.
-    Pause,
-    /// Resume after a pause.
-    Resume,
-}
-
-/// A room's answer to an [`ApiCommand`].
-#[derive(Debug)]
-pub enum ApiReply {
-    /// Peers removed by kick-all.
-    KickedAll(u64),
-    /// Participant ids removed by kick.
-    Kicked(Vec<String>),
-    /// Done.
-    Done,
-    /// A recording.
-    Recording(Box<Recording>),
-    /// Refused, and why.
-    Refused(Refusal),
+/// The permissions of an app's preset as a room applies them ([`Store::preset_permissions`]);
+/// when the store fails, the built-in preset of that name, else none.
+pub fn permissions_of(store: &Store, app_id: &str, preset_name: &str) -> Permissions {
+    store.preset_permissions(app_id, preset_name).unwrap_or_else(|e| {
+        tracing::error!(preset = %preset_name, error = %e, "store failure reading a preset");
+        Permissions::built_in(preset_name).unwrap_or_default()
+    })
 }
 
 /// A message to a room.
@@ -223,7 +158,7 @@ impl Rooms {
         }
         let meeting = state.store().get_meeting(app_id, meeting_id).ok().flatten()?;
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        actor::spawn(state.clone(), app_id.to_owned(), meeting, rx, None);
+        driver::spawn(state.clone(), app_id.to_owned(), meeting, rx, None);
         map.insert(meeting_id.to_owned(), tx.clone());
         Some(tx)
     }

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use apps::{TokenRecord, TokenRow};
 pub use outbox::OutboxRow;
-pub use sessions::{EndedStay, LivePeerRow, LiveSessionRow};
+pub use sessions::{LivePeerRow, LiveSessionRow};
 
 /// A store failure. The API answers 500 and logs the detail.
 #[derive(Debug, thiserror::Error)]

@@ -3,12 +3,17 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Page, Store, StoreResult};
+use convene_room::RecordingStatus;
+
 use crate::model::Recording;
 
 const COLUMNS: &str = "id, meeting_id, session_id, status, invoked_time, started_time, stopped_time, output_file_name,
   file_size, duration, start_reason, stop_reason";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Recording, String, Option<String>)> {
+    let status: String = r.get(3)?;
+    let status = RecordingStatus::parse(&status)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?;
     let start: String = r.get(10)?;
     let stop: Option<String> = r.get(11)?;
     Ok((
@@ -16,7 +21,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Recording, String, Option<Str
             id: r.get(0)?,
             meeting_id: r.get(1)?,
             session_id: r.get(2)?,
-            status: r.get(3)?,
+            status,
             invoked_time: r.get(4)?,
             started_time: r.get(5)?,
             stopped_time: r.get(6)?,
@@ -54,7 +59,7 @@ impl Store {
                 app_id,
                 rec.meeting_id,
                 rec.session_id,
-                rec.status,
+                rec.status.as_str(),
                 rec.invoked_time,
                 rec.started_time,
                 rec.stopped_time,

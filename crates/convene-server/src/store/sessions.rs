@@ -2,7 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{new_id, now_rfc3339, parse_rfc3339, Page, Store, StoreResult};
+use convene_core::{Actor, EndReason, SessionEnd};
+use convene_room::{ParticipantInfo, StayOutcome};
+
+use super::{now_rfc3339, parse_rfc3339, Page, Store, StoreResult};
 use crate::model::{Session, SessionPeer};
 
 const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
@@ -51,19 +54,19 @@ fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionPeer> {
     })
 }
 
-/// A stay of an ended session, as [`Store::ended_stay`] finds it.
+/// A stay of an ended session, as stored.
 #[derive(Debug, Clone)]
-pub struct EndedStay {
+struct EndedStay {
     /// The participant.
-    pub participant_id: String,
+    participant_id: String,
     /// How the stay ended (`left`, `kicked`, `expired`, `ended`).
-    pub outcome: String,
+    outcome: String,
     /// The session.
-    pub session_id: String,
+    session_id: String,
     /// The session's end reason, as stored (`HOST_ENDED_MEETING`, ...).
-    pub end_reason: String,
+    end_reason: String,
     /// Who ended the session, as stored (an `Actor` in JSON).
-    pub ended_by: String,
+    ended_by: String,
 }
 
 /// A live session to restore after a restart.
@@ -91,16 +94,21 @@ pub struct LivePeerRow {
 }
 
 impl Store {
-    /// Starts a session (status `LIVE`).
-    pub fn start_session(&self, app_id: &str, meeting_id: &str, title: Option<&str>) -> StoreResult<Session> {
-        let id = new_id();
-        let now = now_rfc3339();
+    /// Starts a session (status `LIVE`) with the id and start time its room gave it.
+    pub fn start_session(
+        &self,
+        app_id: &str,
+        id: &str,
+        meeting_id: &str,
+        title: Option<&str>,
+        started_at: &str,
+    ) -> StoreResult<()> {
         self.lock().execute(
             "INSERT INTO sessions (id, app_id, meeting_id, meeting_title, status, started_at, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'LIVE', ?5, ?5, ?5)",
-            params![id, app_id, meeting_id, title, now],
+            params![id, app_id, meeting_id, title, started_at],
         )?;
-        Ok(self.get_session(app_id, &id)?.expect("just inserted"))
+        Ok(())
     }
 
     /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` (app id,
@@ -209,8 +217,8 @@ impl Store {
         Ok((rows.into_iter().map(|s| self.with_minutes(s)).collect::<StoreResult<_>>()?, total))
     }
 
-    /// Records a peer entering a session.
-    pub fn peer_joined(&self, session_id: &str, peer_id: &str, p: &crate::model::Participant) -> StoreResult<()> {
+    /// Records a peer entering a session at `at`.
+    pub fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()> {
         self.lock().execute(
             "INSERT INTO session_peers (peer_id, session_id, participant_id, custom_participant_id, display_name,
                preset_name, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (peer_id) DO NOTHING",
@@ -221,17 +229,17 @@ impl Store {
                 p.custom_participant_id,
                 p.name.clone().unwrap_or_default(),
                 p.preset_name,
-                now_rfc3339()
+                at
             ],
         )?;
         Ok(())
     }
 
-    /// Records a peer leaving a session (`left`, `kicked`, `expired`).
-    pub fn peer_left(&self, peer_id: &str, outcome: &str) -> StoreResult<()> {
+    /// Records a peer leaving a session at `at`.
+    pub fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE session_peers SET left_at = ?2, outcome = ?3 WHERE peer_id = ?1 AND left_at IS NULL",
-            params![peer_id, now_rfc3339(), outcome],
+            params![peer_id, at, outcome.as_str()],
         )?;
         Ok(())
     }
@@ -254,10 +262,11 @@ impl Store {
         Ok((all.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
     }
 
-    /// How a stay ended, for a resume that its room no longer remembers (a restart, or the room
-    /// task idled out), when the stay is over and its session `ENDED`.
-    pub fn ended_stay(&self, peer_id: &str) -> StoreResult<Option<EndedStay>> {
-        Ok(self
+    /// How the session of a stay of `participant_id` ended, for a resume that its room no
+    /// longer remembers (a restart, or the room task idled out): `None` unless the stay is over
+    /// because its session ended.
+    pub fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
+        let Some(stay) = self
             .lock()
             .query_row(
                 "SELECT p.participant_id, p.outcome, s.id, s.end_reason, s.ended_by FROM session_peers p
@@ -275,7 +284,18 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let reason = serde_json::from_value::<EndReason>(serde_json::Value::String(stay.end_reason));
+        let ended_by = serde_json::from_str::<Actor>(&stay.ended_by);
+        Ok(match (reason, ended_by) {
+            (Ok(reason), Ok(ended_by)) if stay.participant_id == participant_id && stay.outcome == "ended" => {
+                Some(SessionEnd { session_id: stay.session_id, reason, ended_by })
+            }
+            _ => None,
+        })
     }
 
     /// Live sessions and their present peers, to restore after a restart.

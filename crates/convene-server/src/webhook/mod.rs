@@ -10,7 +10,6 @@ pub mod target;
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::store::Store;
@@ -92,16 +91,17 @@ impl Webhooks {
         self.wake.notify_one();
     }
 
-    /// Queues `event` for every enabled webhook of the app that subscribes to it.
-    pub fn emit(&self, store: &Store, app_id: &str, event: &str, payload: &Value) {
-        let body = payload.to_string();
-        match store.enqueue_webhook_event(app_id, event, &body, now_ms()) {
+    /// Queues a room's event for every enabled webhook of the app that subscribes to it.
+    pub fn emit(&self, store: &Store, app_id: &str, event: &convene_room::WebhookEvent) {
+        let name = event.kind.as_str();
+        let body = event.payload.to_string();
+        match store.enqueue_webhook_event(app_id, name, &body, event.at_ms as i64) {
             Ok(0) => {}
             Ok(n) => {
-                tracing::debug!(event, deliveries = n, "webhook queued");
+                tracing::debug!(event = name, deliveries = n, "webhook queued");
                 self.wake.notify_one();
             }
-            Err(e) => tracing::error!(error = %e, event, "could not queue a webhook"),
+            Err(e) => tracing::error!(error = %e, event = name, "could not queue a webhook"),
         }
     }
 }

@@ -1,0 +1,180 @@
+//! The handshake: a connection's `hello` (new peer or resume), the welcome, and what a resuming
+//! peer missed (a replay, or a fresh snapshot when the log does not reach back far enough).
+
+use std::time::{Duration, Instant};
+
+use convene_core::permissions::Permissions;
+use convene_core::proto::{
+    CloseCode, MeetingInfo, Resume, ResumeRefusal, RoomSnapshot, SelfInfo, ServerMessage, SessionEvent, SessionInfo,
+    PROTOCOL_VERSION,
+};
+use convene_core::SessionEnd;
+
+use crate::output::{ConnId, Output};
+use crate::peer::{Gone, PeerState, PeerStatus};
+use crate::records::ParticipantInfo;
+use crate::room::Room;
+
+/// A participant as it arrives on a connection, its token checked by the driver.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// Its participant's record.
+    pub participant: ParticipantInfo,
+    /// Its preset's permissions now.
+    pub permissions: Permissions,
+    /// The resume point, when reconnecting.
+    pub resume: Option<Resume>,
+    /// How long the token it came with still holds.
+    pub token_valid_for: Duration,
+}
+
+impl Room {
+    /// A connection sent `hello` with a valid token: a new peer is welcomed, a resume is
+    /// welcomed and replayed to, or refused with the reason the peer went.
+    pub fn handle_hello(&mut self, now: Instant, conn: ConnId, arrival: Arrival) {
+        self.conns.insert(conn, None);
+        match arrival.resume.clone() {
+            None => self.arrive(now, conn, arrival),
+            Some(resume) => self.resume(now, conn, arrival, resume),
+        }
+        self.track_idle(now);
+    }
+
+    fn arrive(&mut self, now: Instant, conn: ConnId, arrival: Arrival) {
+        if !self.make_room_for_peer(now, &arrival.participant.id) {
+            return self.refuse_over_peer_cap(conn);
+        }
+        let peer_id = self.ids.next_id();
+        let deadline = now.checked_add(arrival.token_valid_for);
+        let mut peer = PeerState::new(&peer_id, arrival.participant, arrival.permissions, PeerStatus::Joining, deadline);
+        peer.conn = Some(conn);
+        self.peers.insert(peer_id.clone(), peer);
+        self.conns.insert(conn, Some(peer_id.clone()));
+        self.welcome(conn, &peer_id, false);
+    }
+
+    fn resume(&mut self, now: Instant, conn: ConnId, arrival: Arrival, resume: Resume) {
+        let refusal = match self.gone.get(&resume.peer_id).map(|(g, _)| g.clone()) {
+            Some(Gone::Kicked(by)) => Some(ResumeRefusal::Kicked { by }),
+            Some(Gone::Rejected(by)) => Some(ResumeRefusal::Rejected { by }),
+            Some(Gone::Ended(end)) => Some(ResumeRefusal::SessionEnded { end }),
+            Some(Gone::Left | Gone::Expired) => Some(ResumeRefusal::Expired),
+            None => match self.peers.get(&resume.peer_id) {
+                Some(p) if p.participant.id == arrival.participant.id && p.status != PeerStatus::Joining => None,
+                Some(_) => Some(ResumeRefusal::Expired),
+                None => {
+                    // The store may know how its stay ended (the room that ended it is gone).
+                    let (peer_id, participant_id) = (resume.peer_id, arrival.participant.id);
+                    self.outputs.push_back(Output::FindEndedStay { conn, peer_id, participant_id });
+                    return;
+                }
+            },
+        };
+        if let Some(refusal) = refusal {
+            return self.refuse_resume(conn, &resume.peer_id, refusal);
+        }
+        let peer_id = resume.peer_id;
+        // A newer connection replaces an older one of the same peer.
+        self.close_peer_conn(&peer_id, CloseCode::Replaced, "replaced by a newer connection");
+        if let Some(p) = self.peers.get_mut(&peer_id) {
+            p.conn = Some(conn);
+            p.away_since = None;
+            p.token_deadline = now.checked_add(arrival.token_valid_for);
+        }
+        self.conns.insert(conn, Some(peer_id.clone()));
+        self.welcome(conn, &peer_id, true);
+        self.replay(now, conn, &peer_id, resume.last_seq);
+    }
+
+    /// The answer to [`Output::FindEndedStay`]: how the store says the stay of the resumed peer
+    /// ended with its session, if it did (the client then ends `ended` rather than `failed`).
+    pub fn handle_ended_stay(&mut self, now: Instant, conn: ConnId, peer_id: &str, ended: Option<SessionEnd>) {
+        if self.conns.get(&conn) == Some(&None) {
+            let refusal = match ended {
+                Some(end) => ResumeRefusal::SessionEnded { end },
+                None => ResumeRefusal::Expired,
+            };
+            self.refuse_resume(conn, peer_id, refusal);
+        }
+        self.track_idle(now);
+    }
+
+    fn refuse_resume(&mut self, conn: ConnId, peer_id: &str, refusal: ResumeRefusal) {
+        tracing::info!(peer = %peer_id, ?refusal, "resume refused");
+        self.send_direct(conn, &ServerMessage::ResumeRefused { refusal });
+        self.close_conn(conn, CloseCode::Normal, "resume refused");
+    }
+
+    fn welcome(&mut self, conn: ConnId, peer_id: &str, resumed: bool) {
+        let Some(p) = self.peers.get(peer_id) else { return };
+        let self_info = SelfInfo {
+            user_id: p.participant.id.clone(),
+            name: p.peer.name.clone(),
+            picture: p.participant.picture.clone(),
+            custom_participant_id: p.participant.custom_participant_id.clone(),
+            preset_name: p.participant.preset_name.clone(),
+            permissions: p.permissions.clone(),
+        };
+        let meeting = MeetingInfo {
+            id: self.config.meeting.id.clone(),
+            title: self.config.meeting.title.clone().unwrap_or_default(),
+        };
+        let msg = ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            peer_id: peer_id.to_owned(),
+            resumed,
+            self_info,
+            meeting,
+        };
+        self.send_direct(conn, &msg);
+    }
+
+    /// Replays what a resuming peer missed, or sends a fresh snapshot when the log does not
+    /// reach back far enough.
+    fn replay(&mut self, now: Instant, conn: ConnId, peer_id: &str, last_seq: u64) {
+        let Some(p) = self.peers.get(peer_id) else { return };
+        let missed: Vec<_> = p.replay.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
+        // A replay the connection's queue cannot hold (the welcome is in it) would drop it again
+        // and again: a snapshot replaces it (for joined peers; the waiting room sends few events).
+        let fits = missed.len() < self.config.send_queue.saturating_sub(1) || p.status != PeerStatus::Joined;
+        if (last_seq >= p.evicted_up_to || p.evicted_up_to == 0) && fits {
+            tracing::debug!(peer = %peer_id, count = missed.len(), "replaying missed events");
+            // A replay that overflows the queue drops the connection like any other; nothing is
+            // lost, the client resumes again from what it applied.
+            for frame in missed {
+                self.outputs.push_back(Output::Send { conn, frame });
+            }
+        } else if p.status == PeerStatus::Joined {
+            tracing::debug!(peer = %peer_id, "replay log too short; sending a snapshot");
+            let room = self.snapshot(peer_id);
+            self.event_to(now, peer_id, SessionEvent::Joined { room });
+        }
+    }
+
+    /// What a peer sees of the room as it joins (or resumes past its replay buffer).
+    pub(crate) fn snapshot(&self, peer_id: &str) -> RoomSnapshot {
+        let me = &self.peers[peer_id];
+        let peers = if me.permissions.show_participant_list {
+            self.peers
+                .values()
+                .filter(|o| o.status == PeerStatus::Joined && o.peer.id != peer_id && !o.peer.hidden)
+                .map(|o| o.peer.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let waitlisted = if me.permissions.accept_waiting_requests {
+            self.peers.values().filter(|o| o.status == PeerStatus::Waiting).map(|o| o.peer.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let live = self.session.as_ref().expect("a snapshot needs a session");
+        RoomSnapshot {
+            self_peer: me.peer.clone(),
+            session: SessionInfo { id: live.id.clone(), started_at: live.started_at.clone() },
+            peers,
+            waitlisted,
+            recording: self.recording_state(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The room: one meeting's live state, its inputs that are not protocol (time, a lost
+//! connection, a restart's restore) and its outputs. The protocol's inputs are in
+//! [`handshake`](crate::handshake), [`commands`](crate::commands) and [`api`](crate::api).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use convene_core::permissions::Permissions;
+use convene_core::{Actor, EndReason, RecordingState};
+
+use crate::clock::WallClock;
+use crate::ids::IdSource;
+use crate::output::{ConnId, Output, Timer};
+use crate::peer::{Gone, PeerState, PeerStatus, PeerView};
+use crate::recording::ActiveRecording;
+use crate::records::{AppInfo, MeetingSettings, ParticipantInfo, StayOutcome};
+
+/// Frames kept per connected peer for replay on resume. Older ones are dropped, and a resume
+/// from before them gets a fresh snapshot instead.
+pub const REPLAY_CONNECTED: usize = 64;
+/// Frames kept per away peer; past this the resume gets a snapshot.
+pub const REPLAY_AWAY: usize = 4096;
+/// Sequence numbers skipped after a restart, above anything sent before it.
+pub const RESTART_SEQ_MARGIN: u64 = 1_000_000;
+/// How long the room remembers why a peer left (for resumes that come late).
+pub const GONE_MEMORY: Duration = Duration::from_secs(600);
+
+/// What a room is started with.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// The app.
+    pub app: AppInfo,
+    /// The meeting's settings (changed later by [`ApiCommand::MeetingUpdated`](crate::ApiCommand)).
+    pub meeting: MeetingSettings,
+    /// The server's public base URL (for download links).
+    pub base_url: String,
+    /// How long a peer whose connection dropped stays, waiting to resume.
+    pub away_grace: Duration,
+    /// How long a room with nothing in it lives on.
+    pub room_idle: Duration,
+    /// Frames a connection's send queue holds (a replay longer than that becomes a snapshot).
+    pub send_queue: usize,
+    /// The wall clock.
+    pub clock: WallClock,
+}
+
+/// The live session.
+#[derive(Debug, Clone)]
+pub(crate) struct Live {
+    pub id: String,
+    pub started_at: String,
+}
+
+/// A live session restored from the store at start-up.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// Session id.
+    pub session_id: String,
+    /// Start time.
+    pub started_at: String,
+    /// Highest sequence number persisted.
+    pub last_seq: u64,
+    /// Peers that were in it.
+    pub peers: Vec<RestoredPeer>,
+}
+
+/// A peer of a restored session.
+#[derive(Debug, Clone)]
+pub struct RestoredPeer {
+    /// Peer id.
+    pub peer_id: String,
+    /// Its participant's record.
+    pub participant: ParticipantInfo,
+    /// Its preset's permissions now.
+    pub permissions: Permissions,
+}
+
+/// One meeting's live session rules, sans IO: inputs are `handle_*` calls carrying the time,
+/// outputs are drained with [`poll_output`](Self::poll_output), and
+/// [`poll_timeout`](Self::poll_timeout) says when to call [`handle_timeout`](Self::handle_timeout).
+pub struct Room {
+    pub(crate) config: RoomConfig,
+    pub(crate) ids: Box<dyn IdSource>,
+    pub(crate) session: Option<Live>,
+    pub(crate) seq: u64,
+    pub(crate) peers: BTreeMap<String, PeerState>,
+    /// Connections the room knows, and the peer each carries once welcomed.
+    pub(crate) conns: BTreeMap<ConnId, Option<String>>,
+    pub(crate) gone: BTreeMap<String, (Gone, Instant)>,
+    pub(crate) recording: Option<ActiveRecording>,
+    /// A stopped recording whose file is being finished.
+    pub(crate) finishing: Option<crate::recording::Finishing>,
+    /// Actions waiting for a membership check.
+    pub(crate) gates: BTreeMap<crate::output::CheckId, crate::gates::Gate>,
+    pub(crate) next_check: u64,
+    /// Since when the session has had no joined peer.
+    pub(crate) empty_since: Option<Instant>,
+    /// Since when the room has had nothing at all.
+    idle_since: Option<Instant>,
+    pub(crate) outputs: VecDeque<Output>,
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("meeting", &self.config.meeting.id)
+            .field("session", &self.session.as_ref().map(|s| &s.id))
+            .field("seq", &self.seq)
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Room {
+    /// A room with no session, started at `now`, taking its ids from `ids`.
+    pub fn new(config: RoomConfig, ids: Box<dyn IdSource>, now: Instant) -> Self {
+        Self {
+            config,
+            ids,
+            session: None,
+            seq: 0,
+            peers: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            gone: BTreeMap::new(),
+            recording: None,
+            finishing: None,
+            gates: BTreeMap::new(),
+            next_check: 1,
+            empty_since: None,
+            idle_since: Some(now),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Takes up a session that was live when the server stopped: its peers are away and may
+    /// resume within the grace period (with a snapshot, since the event log did not survive).
+    /// Sequence numbers continue [`RESTART_SEQ_MARGIN`] above the persisted ones.
+    pub fn restore(&mut self, now: Instant, restored: Restored) {
+        self.seq = restored.last_seq + RESTART_SEQ_MARGIN;
+        // Stored at once: only joins store the sequence otherwise, so a second restart before
+        // any join would start again from the same base, below what clients already have.
+        self.store(crate::StoreWrite::SessionTouched {
+            session_id: restored.session_id.clone(),
+            last_seq: self.seq,
+            concurrent: 0,
+        });
+        self.session = Some(Live { id: restored.session_id, started_at: restored.started_at });
+        for p in restored.peers {
+            let mut state = PeerState::new(&p.peer_id, p.participant, p.permissions, PeerStatus::Joined, None);
+            state.away_since = Some(now);
+            state.evicted_up_to = u64::MAX;
+            self.peers.insert(p.peer_id, state);
+        }
+        if self.joined_ids().is_empty() {
+            self.empty_since = Some(now);
+        }
+        self.idle_since = None;
+        tracing::info!(meeting = %self.config.meeting.id, peers = self.peers.len(), "restored a live session");
+    }
+
+    /// The next thing to do, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest timer and when it fires.
+    pub fn poll_timeout(&self) -> Option<(Timer, Instant)> {
+        let grace = self.config.away_grace;
+        let away = self.peers.values().filter_map(|p| p.away_since.map(|a| a + grace)).min();
+        let keep_alive = self.empty_since.filter(|_| self.session.is_some()).map(|e| e + self.keep_alive());
+        let idle = self.idle_since.map(|i| i + self.config.room_idle);
+        let gone = self.gone.values().map(|(_, at)| *at + GONE_MEMORY).min();
+        [(Timer::AwayGrace, away), (Timer::KeepAlive, keep_alive), (Timer::Idle, idle), (Timer::GoneMemory, gone)]
+            .into_iter()
+            .filter_map(|(timer, at)| at.map(|at| (timer, at)))
+            .min_by_key(|(_, at)| *at)
+    }
+
+    /// Runs the timers due at `now`: away peers past their grace leave, an empty session past
+    /// its keep-alive ends, old reasons for leaving are forgotten.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let grace = self.config.away_grace;
+        let expired: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.away_since.is_some_and(|a| now >= a + grace))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            tracing::info!(peer = %id, "away too long; removed");
+            self.remove_peer(now, &id, Gone::Expired, StayOutcome::Expired);
+        }
+        if self.session.is_some() && self.empty_since.is_some_and(|e| now >= e + self.keep_alive()) {
+            self.end_session(now, EndReason::AllParticipantsLeft, Actor::System);
+        }
+        self.gone.retain(|_, (_, at)| now < *at + GONE_MEMORY);
+        self.track_idle(now);
+    }
+
+    /// A connection closed (or the driver dropped it as too slow): its peer is away and may
+    /// resume within the grace period; a peer that had not asked to join is forgotten.
+    pub fn handle_disconnect(&mut self, now: Instant, conn: ConnId) {
+        self.detach(now, conn);
+        self.track_idle(now);
+    }
+
+    pub(crate) fn detach(&mut self, now: Instant, conn: ConnId) {
+        let Some(peer_id) = self.conns.remove(&conn).flatten() else { return };
+        let Some(p) = self.peers.get_mut(&peer_id) else { return };
+        if p.conn != Some(conn) {
+            return;
+        }
+        p.conn = None;
+        if p.status == PeerStatus::Joining {
+            self.peers.remove(&peer_id);
+            return;
+        }
+        p.away_since = Some(now);
+        tracing::debug!(peer = %peer_id, "connection lost; waiting for a resume");
+    }
+
+    /// Whether the room has had nothing in it (no session, peer, connection or recording) for
+    /// its idle time: the driver may then drop it, once no input is queued for it.
+    pub fn is_drained(&self, now: Instant) -> bool {
+        self.idle_since.is_some_and(|t| now >= t + self.config.room_idle)
+    }
+
+    /// Notes, after every input, since when the room has been empty.
+    pub(crate) fn track_idle(&mut self, now: Instant) {
+        let idle = self.session.is_none() && self.peers.is_empty() && self.conns.is_empty() && self.recording.is_none()
+            && self.finishing.is_none();
+        if !idle {
+            self.idle_since = None;
+        } else if self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+    }
+
+    fn keep_alive(&self) -> Duration {
+        Duration::from_secs(u64::from(self.config.meeting.session_keep_alive_time_in_secs))
+    }
+
+    /// The meeting's settings.
+    pub fn meeting(&self) -> &MeetingSettings {
+        &self.config.meeting
+    }
+
+    /// The live session's id.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.id.as_str())
+    }
+
+    /// The highest sequence number used.
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The recording's state as clients see it.
+    pub fn recording_state(&self) -> RecordingState {
+        self.recording.as_ref().map_or(RecordingState::Idle, ActiveRecording::client_state)
+    }
+
+    /// Every peer, by id.
+    pub fn peers(&self) -> impl Iterator<Item = PeerView> + '_ {
+        self.peers.values().map(|p| PeerView {
+            peer: p.peer.clone(),
+            status: p.status,
+            permissions: p.permissions.clone(),
+            conn: p.conn,
+        })
+    }
+
+    /// Connections the room knows.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.keys().copied()
+    }
+}

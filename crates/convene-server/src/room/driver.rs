@@ -1,0 +1,158 @@
+//! The room task: a thin driver of one meeting's [`Room`]. Each step takes one input (a command
+//! from a connection or the REST API, or a timer), hands it to the machine with the time, and
+//! applies what comes out ([`outputs`](super::outputs)). It holds no session state: only the
+//! connections' queues, the pending REST answers and the open recording files.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use convene_core::proto::CloseCode;
+use convene_room::{AppInfo, ConnId, IdSource, RequestId, Restored, Room, RoomConfig, WallClock};
+use tokio::sync::{mpsc, oneshot};
+
+use super::files::RecordingFiles;
+use super::{ApiReply, ConnHandle, Outgoing, Refusal, RoomCommand};
+use crate::model::Meeting;
+use crate::state::AppState;
+
+/// How long the task sleeps when the machine has no timer.
+const NO_TIMER_SLEEP: Duration = Duration::from_secs(3600);
+
+/// Random ids (UUID v4) for the machine.
+struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_id(&mut self) -> String {
+        crate::store::new_id()
+    }
+}
+
+/// One room task's state: the machine, and the IO it drives.
+pub(super) struct Driver {
+    pub(super) room: Room,
+    pub(super) state: AppState,
+    pub(super) app_id: String,
+    /// The connections' queues, by the id the machine knows them by.
+    pub(super) conns: HashMap<ConnId, ConnHandle>,
+    /// REST commands awaiting their answer.
+    pub(super) replies: HashMap<RequestId, oneshot::Sender<ApiReply>>,
+    next_request: u64,
+    pub(super) files: RecordingFiles,
+}
+
+pub(super) fn spawn(
+    state: AppState,
+    app_id: String,
+    meeting: Meeting,
+    rx: mpsc::Receiver<RoomCommand>,
+    restored: Option<Restored>,
+) {
+    let now = Instant::now();
+    let app = AppInfo {
+        id: app_id.clone(),
+        name: state.store().app_name(&app_id).ok().flatten().unwrap_or_default(),
+        account: state.store().app_account(&app_id).ok().flatten().unwrap_or_default(),
+    };
+    let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let config = RoomConfig {
+        app,
+        meeting: meeting.settings(),
+        base_url: state.0.base_url.clone(),
+        away_grace: state.0.timings.away_grace,
+        room_idle: state.0.timings.room_idle,
+        send_queue: state.0.timings.outgoing_queue,
+        clock: WallClock { at: now, unix_ms },
+    };
+    let mut room = Room::new(config, Box::new(RandomIds), now);
+    if let Some(restored) = restored {
+        room.restore(now, restored);
+    }
+    let files = RecordingFiles::new(state.0.recordings_dir.clone());
+    let mut driver =
+        Driver { room, state, app_id, conns: HashMap::new(), replies: HashMap::new(), next_request: 1, files };
+    driver.apply_outputs();
+    tokio::spawn(driver.run(rx));
+}
+
+/// Starts the room of a session that was live when the server stopped: its peers are away and
+/// may resume within the grace period.
+pub fn spawn_restored(state: &AppState, app_id: &str, meeting: Meeting, restored: Restored) {
+    let (tx, rx) = mpsc::channel(super::ROOM_QUEUE);
+    state.0.rooms.insert(&meeting.id, tx);
+    spawn(state.clone(), app_id.to_owned(), meeting, rx, Some(restored));
+}
+
+impl Driver {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomCommand>) {
+        let meeting_id = self.room.meeting().id.clone();
+        tracing::debug!(meeting = %meeting_id, "room started");
+        let mut stopping = self.state.stopping();
+        loop {
+            if *stopping.borrow() {
+                break;
+            }
+            let deadline = self.room.poll_timeout().map_or_else(|| Instant::now() + NO_TIMER_SLEEP, |(_, at)| at);
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => self.room.handle_timeout(Instant::now()),
+                _ = stopping.changed() => break,
+            }
+            self.apply_outputs();
+            if self.room.is_drained(Instant::now()) && self.close_if_idle(&mut rx) {
+                break;
+            }
+        }
+        tracing::debug!(meeting = %meeting_id, "room stopped");
+    }
+
+    /// Hands one command to the machine.
+    fn handle(&mut self, cmd: RoomCommand) {
+        let now = Instant::now();
+        match cmd {
+            RoomCommand::Attach { conn, arrival } => {
+                let id = ConnId(conn.id);
+                self.conns.insert(id, conn);
+                self.room.handle_hello(now, id, arrival);
+            }
+            RoomCommand::Frame { conn_id, msg } => self.room.handle_frame(now, ConnId(conn_id), msg),
+            RoomCommand::BadFrame { conn_id, code, message } => {
+                self.room.handle_bad_frame(now, ConnId(conn_id), code, message)
+            }
+            RoomCommand::Detach { conn_id } => {
+                self.conns.remove(&ConnId(conn_id));
+                self.room.handle_disconnect(now, ConnId(conn_id));
+            }
+            RoomCommand::Api { command, reply } => {
+                let request = RequestId(self.next_request);
+                self.next_request += 1;
+                self.replies.insert(request, reply);
+                self.room.handle_api(now, request, command);
+            }
+        }
+    }
+
+    /// Leaves the registry if nothing is queued; refuses what arrives in the gap.
+    fn close_if_idle(&mut self, rx: &mut mpsc::Receiver<RoomCommand>) -> bool {
+        if !rx.is_empty() {
+            return false;
+        }
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            match cmd {
+                RoomCommand::Api { reply, .. } => {
+                    let _ = reply.send(ApiReply::Refused(Refusal::Restarting));
+                }
+                RoomCommand::Attach { conn, .. } => {
+                    let _ = conn.tx.try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again"));
+                    conn.kill.notify_one();
+                }
+                RoomCommand::Frame { .. } | RoomCommand::BadFrame { .. } | RoomCommand::Detach { .. } => {}
+            }
+        }
+        self.state.0.rooms.forget_closed(&self.room.meeting().id);
+        true
+    }
+}
