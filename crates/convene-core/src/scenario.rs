@@ -1,9 +1,9 @@
 //! The scenario file format shared by every front end (`tests/scenarios/*.json`).
 //!
 //! A scenario names its participants and lists steps: commands, REST-side actions, faults, waits,
-//! and expectations. The core's tests run every file against a simulated server; the native and
-//! browser clients run the same files against a real `convene-server`, so the front ends cannot
-//! drift apart. This module holds only the data types and the matching rules; each front end has
+//! and expectations. The room core's tests (`crates/convene-room/tests/sim`) run every file against
+//! the real room machine in simulated time; the native and browser clients run the same files
+//! against a real `convene-server`, so neither the front ends nor the server's rules can drift. This module holds only the data types and the matching rules; each front end has
 //! its own runner.
 //!
 //! ```json

@@ -4,14 +4,16 @@
 use std::time::Instant;
 
 use convene_core::permissions::{Permissions, PermissionsPatch};
-use convene_core::proto::{ClientMessage, ErrorCode, ReplyData, ServerMessage, SessionEvent, WaitlistOutcome, WireError};
+use convene_core::proto::{
+    ClientMessage, ErrorCode, ReplyData, ServerMessage, SessionEvent, WaitlistOutcome, WireError,
+};
 use convene_core::{Actor, EndReason};
 
 use crate::gates::Gate;
 use crate::output::ConnId;
 use crate::peer::{Gone, PeerStatus};
-use crate::records::MeetingStatus;
 use crate::recording::Requester;
+use crate::records::MeetingStatus;
 use crate::room::Room;
 use crate::StayOutcome;
 
@@ -137,12 +139,7 @@ impl Room {
         Ok(())
     }
 
-    fn accept_waiting(
-        &mut self,
-        from: &Sender,
-        req: u64,
-        mut peer_ids: Vec<String>,
-    ) -> Result<(), Refused> {
+    fn accept_waiting(&mut self, from: &Sender, req: u64, mut peer_ids: Vec<String>) -> Result<(), Refused> {
         peer_ids.sort();
         peer_ids.dedup();
         if !from.joined() || !from.permissions.accept_waiting_requests {

@@ -128,7 +128,12 @@ impl Room {
         }
     }
 
-    fn host_arrived_checked(&mut self, now: Instant, waiting: Vec<String>, current: &BTreeMap<String, ParticipantInfo>) {
+    fn host_arrived_checked(
+        &mut self,
+        now: Instant,
+        waiting: Vec<String>,
+        current: &BTreeMap<String, ParticipantInfo>,
+    ) {
         for w in waiting {
             if !self.is_waiting(&w) {
                 continue;
@@ -147,7 +152,8 @@ impl Room {
         self.peers
             .iter()
             .filter(|(_, w)| {
-                w.status == PeerStatus::Waiting && w.permissions.waiting_room_type == WaitingRoomType::OnPrivilegedUserEntry
+                w.status == PeerStatus::Waiting
+                    && w.permissions.waiting_room_type == WaitingRoomType::OnPrivilegedUserEntry
             })
             .map(|(id, _)| id.clone())
             .collect()

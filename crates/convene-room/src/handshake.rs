@@ -46,7 +46,8 @@ impl Room {
         }
         let peer_id = self.ids.next_id();
         let deadline = now.checked_add(arrival.token_valid_for);
-        let mut peer = PeerState::new(&peer_id, arrival.participant, arrival.permissions, PeerStatus::Joining, deadline);
+        let mut peer =
+            PeerState::new(&peer_id, arrival.participant, arrival.permissions, PeerStatus::Joining, deadline);
         peer.conn = Some(conn);
         self.peers.insert(peer_id.clone(), peer);
         self.conns.insert(conn, Some(peer_id.clone()));

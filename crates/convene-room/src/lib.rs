@@ -79,11 +79,14 @@ pub use handshake::Arrival;
 pub use ids::{IdSource, SeededIds};
 pub use membership::PEERS_PER_PARTICIPANT;
 pub use output::{
-    CheckId, ConnId, Frame, Output, RecordingIo, RecordingIoResult, RequestId, StoreWrite, Timer, WebhookEvent, WebhookKind,
+    CheckId, ConnId, Frame, Output, RecordingIo, RecordingIoResult, RequestId, StoreWrite, Timer, WebhookEvent,
+    WebhookKind,
 };
 pub use peer::{PeerStatus, PeerView};
 pub use records::{
     AppInfo, MeetingSettings, MeetingStatus, ParticipantInfo, Recording, RecordingStatus, StayOutcome, UnknownStatus,
 };
 pub use refusal::Refusal;
-pub use room::{Restored, RestoredPeer, Room, RoomConfig, GONE_MEMORY, REPLAY_AWAY, REPLAY_CONNECTED, RESTART_SEQ_MARGIN};
+pub use room::{
+    Restored, RestoredPeer, Room, RoomConfig, GONE_MEMORY, REPLAY_AWAY, REPLAY_CONNECTED, RESTART_SEQ_MARGIN,
+};

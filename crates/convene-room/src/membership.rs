@@ -21,7 +21,6 @@ use crate::room::Room;
 pub const PEERS_PER_PARTICIPANT: usize = 4;
 
 impl Room {
-
     /// Removes a peer whose participant was deleted or whose token no longer holds: a joined
     /// one is kicked by the API, a waiting one is told it was kicked and leaves the waiting
     /// list, one that has not joined is told its token is invalid. Its connection is closed.
@@ -88,7 +87,12 @@ impl Room {
 
     /// A participant's record changed: its peers take the record and `permissions` (its
     /// preset's) now.
-    pub(crate) fn participant_changed(&mut self, now: Instant, participant: ParticipantInfo, permissions: &Permissions) {
+    pub(crate) fn participant_changed(
+        &mut self,
+        now: Instant,
+        participant: ParticipantInfo,
+        permissions: &Permissions,
+    ) {
         for peer_id in self.peers_of(&participant.id) {
             if let Some(p) = self.peers.get_mut(&peer_id) {
                 p.participant = participant.clone();

@@ -165,6 +165,12 @@ impl Room {
 
     /// The earliest timer and when it fires.
     pub fn poll_timeout(&self) -> Option<(Timer, Instant)> {
+        self.timers().min_by_key(|(_, at)| *at)
+    }
+
+    /// Every armed timer and when it fires. The idle timer stays armed once past, until the
+    /// driver drops the room ([`is_drained`](Self::is_drained)).
+    pub fn timers(&self) -> impl Iterator<Item = (Timer, Instant)> {
         let grace = self.config.away_grace;
         let away = self.peers.values().filter_map(|p| p.away_since.map(|a| a + grace)).min();
         let keep_alive = self.empty_since.filter(|_| self.session.is_some()).map(|e| e + self.keep_alive());
@@ -173,7 +179,6 @@ impl Room {
         [(Timer::AwayGrace, away), (Timer::KeepAlive, keep_alive), (Timer::Idle, idle), (Timer::GoneMemory, gone)]
             .into_iter()
             .filter_map(|(timer, at)| at.map(|at| (timer, at)))
-            .min_by_key(|(_, at)| *at)
     }
 
     /// Runs the timers due at `now`: away peers past their grace leave, an empty session past
@@ -227,7 +232,10 @@ impl Room {
 
     /// Notes, after every input, since when the room has been empty.
     pub(crate) fn track_idle(&mut self, now: Instant) {
-        let idle = self.session.is_none() && self.peers.is_empty() && self.conns.is_empty() && self.recording.is_none()
+        let idle = self.session.is_none()
+            && self.peers.is_empty()
+            && self.conns.is_empty()
+            && self.recording.is_none()
             && self.finishing.is_none();
         if !idle {
             self.idle_since = None;

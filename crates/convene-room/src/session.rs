@@ -89,7 +89,12 @@ impl Room {
         let may_accept = p.permissions.accept_waiting_requests;
         self.empty_since = None;
         let at = self.wall(now);
-        self.store(StoreWrite::PeerJoined { session_id: session_id.clone(), peer_id: peer_id.to_owned(), participant, at });
+        self.store(StoreWrite::PeerJoined {
+            session_id: session_id.clone(),
+            peer_id: peer_id.to_owned(),
+            participant,
+            at,
+        });
         let room = self.snapshot(peer_id);
         self.event_to(now, peer_id, SessionEvent::Joined { room });
         if !me.hidden {

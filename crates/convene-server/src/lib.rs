@@ -314,7 +314,11 @@ fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
         for p in peers {
             if let Some((participant, _)) = state.store().participant_by_id(&p.participant_id)? {
                 let permissions = room::permissions_of(state.store(), &session.app_id, &participant.preset_name);
-                restored_peers.push(room::RestoredPeer { peer_id: p.peer_id, participant: participant.info(), permissions });
+                restored_peers.push(room::RestoredPeer {
+                    peer_id: p.peer_id,
+                    participant: participant.info(),
+                    permissions,
+                });
             }
         }
         let restored = room::Restored {

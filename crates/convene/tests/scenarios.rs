@@ -1,5 +1,5 @@
 //! The shared scenario files (`tests/scenarios/*.json`) run by the native client against a real
-//! `convene-server`, the same files the core runs against its simulated server.
+//! `convene-server`, the same files the room core runs in simulated time.
 //!
 //! Real time differs from simulated time in two ways, handled here: expectations are checked
 //! until they hold (events arrive asynchronously), and time is scaled by [`TIME_SCALE`]: `wait`

@@ -163,8 +163,10 @@ pub async fn patch(
 
 /// Tells every live room that presets of these names changed, and waits until they applied it.
 async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
-    let presets: Vec<_> =
-        names.into_iter().map(|name| (name.clone(), crate::room::permissions_of(state.store(), app_id, &name))).collect();
+    let presets: Vec<_> = names
+        .into_iter()
+        .map(|name| (name.clone(), crate::room::permissions_of(state.store(), app_id, &name)))
+        .collect();
     let command = || ApiCommand::PresetChanged { app_id: app_id.to_owned(), presets: presets.clone() };
     state.0.rooms.ask_running(command).await;
 }

@@ -6,16 +6,16 @@ use super::Refusal;
 
 /// The HTTP status the REST API answers a refusal with.
 pub fn refusal_status(refusal: &Refusal) -> StatusCode {
-        match refusal {
-            Refusal::NoActiveSession { .. } | Refusal::NoSuchParticipants { .. } => StatusCode::NOT_FOUND,
-            Refusal::NothingToRecord { .. }
-            | Refusal::AlreadyRecording { .. }
-            | Refusal::NotRecording
-            | Refusal::NotInProgress { .. }
-            | Refusal::AlreadyInState { .. } => StatusCode::CONFLICT,
-            Refusal::RecordingFile => StatusCode::INTERNAL_SERVER_ERROR,
-            Refusal::Restarting => StatusCode::SERVICE_UNAVAILABLE,
-        }
+    match refusal {
+        Refusal::NoActiveSession { .. } | Refusal::NoSuchParticipants { .. } => StatusCode::NOT_FOUND,
+        Refusal::NothingToRecord { .. }
+        | Refusal::AlreadyRecording { .. }
+        | Refusal::NotRecording
+        | Refusal::NotInProgress { .. }
+        | Refusal::AlreadyInState { .. } => StatusCode::CONFLICT,
+        Refusal::RecordingFile => StatusCode::INTERNAL_SERVER_ERROR,
+        Refusal::Restarting => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 impl From<Refusal> for crate::api::ApiError {

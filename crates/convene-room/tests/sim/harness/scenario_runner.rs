@@ -1,4 +1,4 @@
-//! Runs a scenario file against the simulated server. Returns a readable error on the first step
+//! Runs a scenario file against the real room machine. Returns a readable error on the first step
 //! that does not behave.
 
 use std::collections::BTreeSet;
@@ -15,7 +15,7 @@ type Cursors = std::collections::BTreeMap<String, usize>;
 /// Runs `scenario`; `Err` names the failing step.
 pub fn run(scenario: &Scenario) -> Result<World, String> {
     let mut world = World::with_keep_alive(scenario.meeting.keep_alive_secs * 1_000);
-    world.server.meeting.title = scenario.meeting.title.clone();
+    world.server.set_title(&scenario.meeting.title);
     for (alias, setup) in &scenario.participants {
         world.add(alias, &setup.preset, setup.permissions);
     }
@@ -92,11 +92,13 @@ fn run_step(
             Ok(())
         }
         Step::ApiSetStatus { status } => {
-            world.server.active = match status.as_str() {
+            let active = match status.as_str() {
                 "ACTIVE" => true,
                 "INACTIVE" => false,
                 other => return Err(format!("unknown status {other}")),
             };
+            let now = world.now;
+            world.server.set_active(now, active);
             Ok(())
         }
         Step::Drop { who } => {

@@ -1,12 +1,13 @@
-//! Deterministic test harness: participants driven against a [`FakeServer`] with simulated time.
+//! Deterministic test harness: real participant cores driven against the real room machine
+//! ([`SimServer`]) with simulated time, as quinn tests both ends of its protocol together.
 //!
 //! Frames go through the real encoder and decoder, so the harness also exercises the wire format.
 //! `settle()` runs until nothing moves; `advance(ms)` moves the clock deadline by deadline.
 
 #![allow(dead_code)]
 
-pub mod fake_server;
 pub mod scenario_runner;
+pub mod sim_server;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use convene_core::permissions::{Permissions, PermissionsPatch};
 use convene_core::proto::{decode_client, encode_client, encode_server, MeetingInfo, RequestId};
 use convene_core::{ClientError, Command, CommandOk, Config, Event, Output, Participant};
 
-pub use fake_server::{ConnId, FakeServer};
+pub use sim_server::{ConnId, SimServer};
 
 /// One simulated client.
 pub struct Client {
@@ -28,7 +29,7 @@ pub struct Client {
 /// The server and its clients, with one clock.
 pub struct World {
     pub now: u64,
-    pub server: FakeServer,
+    pub server: SimServer,
     pub clients: BTreeMap<String, Client>,
     pub seed: u64,
 }
@@ -39,7 +40,7 @@ impl World {
     }
 
     pub fn with_keep_alive(keep_alive_ms: u64) -> Self {
-        Self { now: 1_000, server: FakeServer::new(keep_alive_ms), clients: BTreeMap::new(), seed: 1 }
+        Self { now: 1_000, server: SimServer::new(keep_alive_ms), clients: BTreeMap::new(), seed: 1 }
     }
 
     /// Adds a participant with a built-in preset and optional changes to it.

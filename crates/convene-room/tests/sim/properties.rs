@@ -1,9 +1,9 @@
 //! Property tests: random sequences of commands, server actions, faults and time against the
-//! simulated server. Checked after every step: no panic, `roomLeft` at most once per transition
+//! real room machine. Checked after every step: no panic, `roomLeft` at most once per transition
 //! (and nothing at all after a terminal one), no command succeeds in a terminal state, the roster
 //! never holds the participant itself, and every request settles exactly once.
 
-mod harness;
+use crate::harness;
 
 use convene_core::permissions::{PermissionsPatch, WaitingRoomType};
 use convene_core::{Actor, Command, EndReason, Event, LeaveState, Output, RoomState};
@@ -172,7 +172,10 @@ proptest! {
                     w.server.set_online(now, true);
                     w.settle();
                 }
-                Op::SetActive(active) => w.server.active = active,
+                Op::SetActive(active) => {
+                    let now = w.now;
+                    w.server.set_active(now, active);
+                }
                 Op::Wait(ms) => w.advance(ms),
             }
             check_world(&w)?;

@@ -1,7 +1,7 @@
 //! Runs every shared scenario file (`tests/scenarios/*.json` at the workspace root) against the
-//! simulated server.
+//! real room machine.
 
-mod harness;
+use crate::harness;
 
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ fn scenario_files() -> Vec<PathBuf> {
 }
 
 #[test]
-fn every_scenario_file_passes_against_the_simulated_server() {
+fn every_scenario_file_passes_against_the_room_core() {
     let files = scenario_files();
     assert!(files.len() >= 15, "expected at least 15 scenario files, found {}", files.len());
     let mut failures = Vec::new();

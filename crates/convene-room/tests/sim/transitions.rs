@@ -5,7 +5,7 @@
 //! timer. The matches below have no wildcard over inputs, commands or message kinds, so adding a
 //! state, a command, a message or an event does not compile until it has a row here.
 
-mod harness;
+use crate::harness;
 
 use convene_core::permissions::{PermissionsPatch, WaitingRoomType};
 use convene_core::proto::{

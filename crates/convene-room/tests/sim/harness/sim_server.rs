@@ -1,0 +1,383 @@
+//! The real room machine behind a simulated network: [`convene_room::Room`] for one meeting,
+//! with the handshake a server's socket task does before the room sees a connection (the
+//! token, the protocol version), a participant directory and a store that answer the room's
+//! lookups, and the room's outputs decoded into messages per connection. Time is simulated
+//! (milliseconds from a fixed instant); ids are seeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use convene_core::permissions::Permissions;
+use convene_core::proto::{
+    decode_server, ClientMessage, ErrorCode, MeetingInfo, SelfInfo, ServerMessage, WireError, PROTOCOL_VERSION,
+};
+use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
+use convene_room::{
+    ApiCommand, ApiReply, AppInfo, Arrival, MeetingSettings, MeetingStatus, Output, ParticipantInfo, PeerStatus,
+    RecordingIo, RecordingIoResult, RequestId, Room, RoomConfig, SeededIds, StoreWrite, Timer, WallClock, WebhookEvent,
+};
+
+/// A connection id.
+pub type ConnId = u64;
+
+/// How long tokens hold in the simulation (longer than any test runs).
+const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A participant record (what REST `POST .../participants` creates).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub token: String,
+    pub info: SelfInfo,
+}
+
+/// The simulated server of one meeting.
+pub struct SimServer {
+    room: Room,
+    base: Instant,
+    pub meeting: MeetingInfo,
+    pub online: bool,
+    registrations: BTreeMap<String, Registration>,
+    /// Open connections, and whether each has said hello.
+    conns: BTreeMap<ConnId, bool>,
+    next_conn: ConnId,
+    next_request: u64,
+    replies: BTreeMap<RequestId, ApiReply>,
+    /// Messages to deliver, by connection, in order.
+    pub outbox: Vec<(ConnId, ServerMessage)>,
+    /// Connections the server closed.
+    pub closed: Vec<ConnId>,
+    /// Sessions that ended, in order (id, reason).
+    pub ended_sessions: Vec<(String, EndReason)>,
+    /// Every store write, in order.
+    pub writes: Vec<StoreWrite>,
+    /// Every webhook event, in order.
+    pub webhooks: Vec<WebhookEvent>,
+    /// Recording files: lines appended so far, by recording id.
+    pub recording_files: BTreeMap<String, Vec<String>>,
+}
+
+impl SimServer {
+    pub fn new(keep_alive_ms: u64) -> Self {
+        Self::with_seed(keep_alive_ms, 1)
+    }
+
+    pub fn with_seed(keep_alive_ms: u64, seed: u64) -> Self {
+        let base = Instant::now();
+        let meeting = MeetingInfo { id: "meeting-1".into(), title: "Scenario meeting".into() };
+        let config = RoomConfig {
+            app: AppInfo { id: "app-1".into(), name: "Simulation".into(), account: "account-1".into() },
+            meeting: MeetingSettings {
+                id: meeting.id.clone(),
+                title: Some(meeting.title.clone()),
+                status: MeetingStatus::Active,
+                session_keep_alive_time_in_secs: u32::try_from(keep_alive_ms / 1_000).expect("keep-alive fits"),
+                record_on_start: false,
+            },
+            base_url: "https://convene.invalid".into(),
+            away_grace: Duration::from_secs(120),
+            room_idle: TOKEN_LIFETIME,
+            send_queue: 256,
+            clock: WallClock { at: base, unix_ms: 1_764_633_600_000 },
+        };
+        Self {
+            room: Room::new(config, Box::new(SeededIds::new(seed)), base),
+            base,
+            meeting,
+            online: true,
+            registrations: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            next_request: 1,
+            replies: BTreeMap::new(),
+            outbox: Vec::new(),
+            closed: Vec::new(),
+            ended_sessions: Vec::new(),
+            writes: Vec::new(),
+            webhooks: Vec::new(),
+            recording_files: BTreeMap::new(),
+        }
+    }
+
+    /// The room machine, for inspection.
+    pub fn room(&self) -> &Room {
+        &self.room
+    }
+
+    fn at(&self, now: u64) -> Instant {
+        self.base + Duration::from_millis(now)
+    }
+
+    pub fn register(&mut self, alias: &str, preset: &str, permissions: Permissions) -> Registration {
+        let reg = Registration {
+            token: format!("token-{alias}"),
+            info: SelfInfo {
+                user_id: format!("user-{alias}"),
+                name: alias.to_owned(),
+                picture: None,
+                custom_participant_id: alias.to_owned(),
+                preset_name: preset.to_owned(),
+                permissions,
+            },
+        };
+        self.registrations.insert(reg.token.clone(), reg.clone());
+        reg
+    }
+
+    /// Renames the meeting (before anyone connects).
+    pub fn set_title(&mut self, title: &str) {
+        self.meeting.title = title.to_owned();
+        let mut settings = self.room.meeting().clone();
+        settings.title = Some(title.to_owned());
+        self.api(0, ApiCommand::MeetingUpdated(settings));
+    }
+
+    /// Sets the meeting `ACTIVE` or `INACTIVE` (REST `PATCH .../meetings/{id}`).
+    pub fn set_active(&mut self, now: u64, active: bool) {
+        let mut settings = self.room.meeting().clone();
+        settings.status = if active { MeetingStatus::Active } else { MeetingStatus::Inactive };
+        self.api(now, ApiCommand::MeetingUpdated(settings));
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.room.session_id()
+    }
+
+    pub fn recording(&self) -> RecordingState {
+        self.room.recording_state()
+    }
+
+    /// The peer id of a live peer by alias.
+    pub fn peer_id_of(&self, alias: &str) -> Option<String> {
+        let user = format!("user-{alias}");
+        self.room.peers().find(|p| p.peer.user_id == user).map(|p| p.peer.id)
+    }
+
+    /// Peer ids the room holds.
+    pub fn live_peer_ids(&self) -> BTreeSet<String> {
+        self.room.peers().map(|p| p.peer.id).collect()
+    }
+
+    /// Joined peer ids.
+    pub fn joined_peer_ids(&self) -> BTreeSet<String> {
+        self.room.peers().filter(|p| p.status == PeerStatus::Joined).map(|p| p.peer.id).collect()
+    }
+
+    pub fn open(&mut self) -> Option<ConnId> {
+        if !self.online {
+            return None;
+        }
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.conns.insert(id, false);
+        Some(id)
+    }
+
+    /// The client closed the connection.
+    pub fn close(&mut self, now: u64, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            let at = self.at(now);
+            self.room.handle_disconnect(at, convene_room::ConnId(conn));
+            self.pump(now);
+        }
+    }
+
+    /// The server drops a connection on its side.
+    pub fn drop_conn(&mut self, now: u64, conn: ConnId) {
+        self.close(now, conn);
+        self.closed.push(conn);
+    }
+
+    pub fn set_online(&mut self, now: u64, online: bool) {
+        self.online = online;
+        if !online {
+            let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+            for c in conns {
+                self.drop_conn(now, c);
+            }
+        }
+    }
+
+    /// A frame from a client.
+    pub fn handle(&mut self, now: u64, conn: ConnId, msg: ClientMessage) {
+        let Some(&welcomed) = self.conns.get(&conn) else { return };
+        let at = self.at(now);
+        match (welcomed, msg) {
+            (false, ClientMessage::Hello { protocol, token, resume }) => {
+                self.hello(now, conn, protocol, &token, resume)
+            }
+            (false, _) => self.refuse_handshake(now, conn, ErrorCode::MalformedFrame, "the first frame must be hello"),
+            (true, msg) => self.room.handle_frame(at, convene_room::ConnId(conn), msg),
+        }
+        self.pump(now);
+    }
+
+    /// What a server's socket task checks before the room sees the connection.
+    fn hello(
+        &mut self,
+        now: u64,
+        conn: ConnId,
+        protocol: u32,
+        token: &str,
+        resume: Option<convene_core::proto::Resume>,
+    ) {
+        if protocol != PROTOCOL_VERSION {
+            return self.refuse_handshake(now, conn, ErrorCode::MalformedFrame, "unsupported protocol");
+        }
+        let Some(reg) = self.registrations.get(token).cloned() else {
+            return self.refuse_handshake(now, conn, ErrorCode::InvalidAuthToken, "invalid auth token");
+        };
+        self.conns.insert(conn, true);
+        let arrival = Arrival {
+            participant: participant_info(&reg.info),
+            permissions: reg.info.permissions.clone(),
+            resume,
+            token_valid_for: TOKEN_LIFETIME,
+        };
+        let at = self.at(now);
+        self.room.handle_hello(at, convene_room::ConnId(conn), arrival);
+    }
+
+    fn refuse_handshake(&mut self, now: u64, conn: ConnId, code: ErrorCode, message: &str) {
+        let error = WireError::new(code, message);
+        self.outbox.push((conn, ServerMessage::Error { req: None, error }));
+        self.drop_conn(now, conn);
+    }
+
+    /// A REST command; its answer.
+    pub fn api(&mut self, now: u64, command: ApiCommand) -> ApiReply {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        let at = self.at(now);
+        self.room.handle_api(at, request, command);
+        self.pump(now);
+        self.replies.remove(&request).expect("every REST command is answered")
+    }
+
+    /// REST kick-all; the number of peers removed (0 without a live session).
+    pub fn end_session(&mut self, now: u64, reason: EndReason, by: Actor) -> u64 {
+        assert_eq!((reason, by), (EndReason::HostEndedMeeting, Actor::Api), "the REST API ends sessions this way");
+        match self.api(now, ApiCommand::KickAll) {
+            ApiReply::KickedAll(n) => n,
+            ApiReply::Refused(_) => 0,
+            other => panic!("kick-all answered {other:?}"),
+        }
+    }
+
+    /// REST kick of one participant by alias.
+    pub fn api_kick(&mut self, now: u64, alias: &str) -> bool {
+        matches!(self.api(now, ApiCommand::Kick(vec![format!("user-{alias}")])), ApiReply::Kicked(_))
+    }
+
+    /// Runs the room's timers due at `now`.
+    pub fn tick(&mut self, now: u64) {
+        let at = self.at(now);
+        self.room.handle_timeout(at);
+        self.pump(now);
+    }
+
+    /// The next time [`SimServer::tick`] has work. The idle timer is the driver's business (it
+    /// drops an idle room); the simulation keeps its room.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.room
+            .timers()
+            .filter(|(timer, _)| *timer != Timer::Idle)
+            .map(|(_, at)| at.saturating_duration_since(self.base).as_millis() as u64)
+            .min()
+    }
+
+    /// Applies the room's outputs, answering its lookups at once.
+    fn pump(&mut self, now: u64) {
+        let at = self.at(now);
+        while let Some(output) = self.room.poll_output() {
+            match output {
+                Output::Send { conn, frame } => self.deliver(conn.0, frame.as_str()),
+                Output::Broadcast { conns, frame } => {
+                    for conn in conns {
+                        self.deliver(conn.0, frame.as_str());
+                    }
+                }
+                Output::Close { conn, .. } => {
+                    if self.conns.remove(&conn.0).is_some() {
+                        self.closed.push(conn.0);
+                    }
+                }
+                Output::Reply { request, reply } => {
+                    self.replies.insert(request, reply);
+                }
+                Output::Store(write) => {
+                    if let StoreWrite::SessionEnded { end, .. } = &write {
+                        self.ended_sessions.push((end.session_id.clone(), end.reason));
+                    }
+                    self.writes.push(write);
+                }
+                Output::Webhook(event) => self.webhooks.push(event),
+                Output::CheckParticipants { check, participant_ids } => {
+                    let current = self
+                        .registrations
+                        .values()
+                        .map(|r| participant_info(&r.info))
+                        .filter(|p| participant_ids.contains(&p.id))
+                        .collect();
+                    self.room.handle_participants_checked(at, check, current);
+                }
+                Output::FindEndedStay { conn, peer_id, participant_id } => {
+                    let ended = self.ended_stay(&peer_id, &participant_id);
+                    self.room.handle_ended_stay(at, conn, &peer_id, ended);
+                }
+                Output::Recording(io) => self.recording_io(at, io),
+            }
+        }
+    }
+
+    fn deliver(&mut self, conn: ConnId, frame: &str) {
+        if self.conns.contains_key(&conn) {
+            self.outbox.push((conn, decode_server(frame).expect("the room's frames decode")));
+        }
+    }
+
+    fn recording_io(&mut self, at: Instant, io: RecordingIo) {
+        match io {
+            RecordingIo::Open { id } => {
+                self.recording_files.insert(id.clone(), Vec::new());
+                self.room.handle_recording_io(at, &id, RecordingIoResult::Opened);
+            }
+            RecordingIo::Append { id, line } => self.recording_files.entry(id).or_default().push(line),
+            RecordingIo::Finish { id } => {
+                let bytes = self.recording_files.get(&id).map_or(0, |l| l.iter().map(|l| l.len() as u64).sum());
+                self.room.handle_recording_io(at, &id, RecordingIoResult::Finished { bytes });
+            }
+        }
+    }
+
+    /// How the store says a stay ended: with its session, when the stay was open at the end.
+    fn ended_stay(&self, peer_id: &str, participant_id: &str) -> Option<SessionEnd> {
+        let (session_id, _) = self.writes.iter().find_map(|w| match w {
+            StoreWrite::PeerJoined { session_id, peer_id: p, participant, .. }
+                if p == peer_id && participant.id == participant_id =>
+            {
+                Some((session_id.clone(), ()))
+            }
+            _ => None,
+        })?;
+        let left_before =
+            self.writes.iter().any(|w| matches!(w, StoreWrite::PeerLeft { peer_id: p, .. } if p == peer_id));
+        if left_before {
+            return None;
+        }
+        self.writes.iter().find_map(|w| match w {
+            StoreWrite::SessionEnded { end, .. } if end.session_id == session_id => Some(end.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// The room's view of a registration.
+fn participant_info(info: &SelfInfo) -> ParticipantInfo {
+    ParticipantInfo {
+        id: info.user_id.clone(),
+        custom_participant_id: info.custom_participant_id.clone(),
+        preset_name: info.preset_name.clone(),
+        name: Some(info.name.clone()),
+        picture: info.picture.clone(),
+    }
+}

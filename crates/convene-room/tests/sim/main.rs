@@ -1,0 +1,10 @@
+//! The participant core and the room core tested together: real `convene_core::Participant`s
+//! against the real `convene_room::Room`, in simulated time, through the real encoder and decoder.
+//! The shared scenario files, the stories, the transition table and the property tests all run
+//! here, against the one copy of the session rules the server runs too.
+
+mod harness;
+mod properties;
+mod scenarios;
+mod stories;
+mod transitions;
