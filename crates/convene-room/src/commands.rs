@@ -191,10 +191,11 @@ impl Room {
         }
         self.reply(from.conn, req, ReplyData::default());
         for id in peer_ids {
-            if let Some(p) = self.peers.get_mut(&id) {
-                p.permissions.apply(&patch);
-            }
+            let Some(p) = self.peers.get_mut(&id) else { continue };
+            let before = p.permissions.clone();
+            p.permissions.apply(&patch);
             self.event_to(now, &id, SessionEvent::PermissionsUpdated { patch, by: from.actor() });
+            self.resync_if_lists_changed(now, &id, &before);
         }
         Ok(())
     }

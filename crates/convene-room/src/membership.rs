@@ -120,12 +120,28 @@ impl Room {
         if patch.is_empty() {
             return;
         }
-        p.permissions = new.clone();
+        let before = std::mem::replace(&mut p.permissions, new.clone());
         let joining = p.status == PeerStatus::Joining;
         tracing::info!(peer = %peer_id, "preset changed; permissions updated");
         if !joining {
             self.event_to(now, peer_id, SessionEvent::PermissionsUpdated { patch, by: Actor::Api });
+            self.resync_if_lists_changed(now, peer_id, &before);
         }
+    }
+
+    /// A joined peer that gained (or lost) the participant list or the waiting list gets a
+    /// fresh snapshot after its `permissions_updated`: its client builds the lists only from
+    /// snapshots and from events it was sent, and it was sent none while it lacked them.
+    pub(crate) fn resync_if_lists_changed(&mut self, now: Instant, peer_id: &str, before: &Permissions) {
+        let Some(p) = self.peers.get(peer_id).filter(|p| p.status == PeerStatus::Joined) else { return };
+        let now_perms = &p.permissions;
+        if now_perms.show_participant_list == before.show_participant_list
+            && now_perms.accept_waiting_requests == before.accept_waiting_requests
+        {
+            return;
+        }
+        let room = self.snapshot(peer_id);
+        self.event_to(now, peer_id, SessionEvent::Joined { room });
     }
 
     /// The peer ids of one participant.

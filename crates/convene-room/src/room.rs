@@ -163,6 +163,11 @@ impl Room {
         self.outputs.pop_front()
     }
 
+    /// How many outputs wait to be drained.
+    pub fn pending_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
     /// The earliest timer and when it fires.
     pub fn poll_timeout(&self) -> Option<(Timer, Instant)> {
         self.timers().min_by_key(|(_, at)| *at)

@@ -109,6 +109,9 @@ fn check_events(alias: &str, events: &[Event]) -> Result<(), TestCaseError> {
 }
 
 fn check_world(w: &World) -> Result<(), TestCaseError> {
+    if let Err(broken) = harness::invariants::check_world(w) {
+        return Err(TestCaseError::fail(broken));
+    }
     for (alias, client) in &w.clients {
         check_events(alias, &client.events)?;
         let core = &client.core;

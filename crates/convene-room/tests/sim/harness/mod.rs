@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod invariants;
 pub mod scenario_runner;
 pub mod sim_server;
 

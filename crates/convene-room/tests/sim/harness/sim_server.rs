@@ -54,6 +54,11 @@ pub struct SimServer {
     pub webhooks: Vec<WebhookEvent>,
     /// Recording files: lines appended so far, by recording id.
     pub recording_files: BTreeMap<String, Vec<String>>,
+    /// Per connection: the lowest sequence number an event on it may carry next (above the
+    /// last one sent, and above a resume's `last_seq`).
+    seq_floor: BTreeMap<ConnId, u64>,
+    /// Broken rules seen in the room's outputs (checked by [`super::invariants`]).
+    pub violations: Vec<String>,
 }
 
 impl SimServer {
@@ -95,6 +100,8 @@ impl SimServer {
             writes: Vec::new(),
             webhooks: Vec::new(),
             recording_files: BTreeMap::new(),
+            seq_floor: BTreeMap::new(),
+            violations: Vec::new(),
         }
     }
 
@@ -206,9 +213,47 @@ impl SimServer {
                 self.hello(now, conn, protocol, &token, resume)
             }
             (false, _) => self.refuse_handshake(now, conn, ErrorCode::MalformedFrame, "the first frame must be hello"),
-            (true, msg) => self.room.handle_frame(at, convene_room::ConnId(conn), msg),
+            (true, msg) => {
+                let refused = self.refused_by_permissions(conn, &msg);
+                let before = refused.then(|| self.observable());
+                self.room.handle_frame(at, convene_room::ConnId(conn), msg.clone());
+                if let Some(before) = before {
+                    if before != self.observable() {
+                        self.violations.push(format!("{msg:?} without its permission changed the room"));
+                    }
+                    let outputs = self.room_outputs_pending();
+                    if outputs != 1 {
+                        self.violations.push(format!("{msg:?} without its permission gave {outputs} outputs"));
+                    }
+                }
+            }
         }
         self.pump(now);
+    }
+
+    /// Whether the sender of `msg` on `conn` lacks what the command needs (being in the session,
+    /// and its permission).
+    fn refused_by_permissions(&self, conn: ConnId, msg: &ClientMessage) -> bool {
+        let Some(sender) = self.room.peers().find(|p| p.conn == Some(convene_room::ConnId(conn))) else { return false };
+        let p = &sender.permissions;
+        let allowed = match msg {
+            ClientMessage::Kick { .. } | ClientMessage::KickAll { .. } => p.kick_participant,
+            ClientMessage::AcceptWaiting { .. } | ClientMessage::RejectWaiting { .. } => p.accept_waiting_requests,
+            ClientMessage::UpdatePermissions { .. } => p.can_change_participant_permissions,
+            ClientMessage::StartRecording { .. } | ClientMessage::StopRecording { .. } => p.can_record,
+            _ => return false,
+        };
+        !allowed || sender.status != PeerStatus::Joined
+    }
+
+    /// What a refused command must leave as it was.
+    fn observable(&self) -> (Vec<convene_room::PeerView>, Option<String>, RecordingState, u64) {
+        let peers = self.room.peers().collect();
+        (peers, self.room.session_id().map(str::to_owned), self.room.recording_state(), self.room.last_seq())
+    }
+
+    fn room_outputs_pending(&self) -> usize {
+        self.room.pending_outputs()
     }
 
     /// What a server's socket task checks before the room sees the connection.
@@ -227,6 +272,7 @@ impl SimServer {
             return self.refuse_handshake(now, conn, ErrorCode::InvalidAuthToken, "invalid auth token");
         };
         self.conns.insert(conn, true);
+        self.seq_floor.insert(conn, resume.as_ref().map_or(0, |r| r.last_seq) + 1);
         let arrival = Arrival {
             participant: participant_info(&reg.info),
             permissions: reg.info.permissions.clone(),
@@ -330,9 +376,18 @@ impl SimServer {
     }
 
     fn deliver(&mut self, conn: ConnId, frame: &str) {
-        if self.conns.contains_key(&conn) {
-            self.outbox.push((conn, decode_server(frame).expect("the room's frames decode")));
+        if !self.conns.contains_key(&conn) {
+            return;
         }
+        let msg = decode_server(frame).expect("the room's frames decode");
+        if let ServerMessage::Event { seq, .. } = &msg {
+            let floor = self.seq_floor.entry(conn).or_insert(1);
+            if *seq < *floor {
+                self.violations.push(format!("connection {conn}: event {seq} below {floor}"));
+            }
+            *floor = (*floor).max(seq + 1);
+        }
+        self.outbox.push((conn, msg));
     }
 
     fn recording_io(&mut self, at: Instant, io: RecordingIo) {
