@@ -26,7 +26,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
   exit 2
 fi
-all_targets=(frame_decode participant_machine rest_bodies)
+all_targets=(frame_decode participant_machine room_machine rest_bodies)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for target in "${targets[@]}"; do

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use convene_core::proto::{ClientMessage, Resume};
+//! use convene_core::proto::ClientMessage;
 //! use convene_core::Permissions;
 //! use convene_room::*;
 //!
@@ -42,17 +42,32 @@
 //!     picture: None,
 //! };
 //! let permissions = Permissions::built_in("group_call_host").unwrap();
-//! let arrival = Arrival { participant: host, permissions, resume: None, token_valid_for: Duration::from_secs(3600) };
+//! let arrival =
+//!     Arrival { participant: host.clone(), permissions, resume: None, token_valid_for: Duration::from_secs(3600) };
+//!
+//! // A driver applies the outputs in order, answering the room's lookups from its store.
+//! fn drive(room: &mut Room, now: Instant, directory: &[ParticipantInfo]) -> Vec<Output> {
+//!     let mut done = Vec::new();
+//!     while let Some(output) = room.poll_output() {
+//!         match output {
+//!             Output::CheckParticipants { check, participant_ids } => {
+//!                 let current = directory.iter().filter(|p| participant_ids.contains(&p.id)).cloned().collect();
+//!                 room.handle_participants_checked(now, check, current);
+//!             }
+//!             other => done.push(other),
+//!         }
+//!     }
+//!     done
+//! }
+//!
 //! room.handle_hello(t0, ConnId(1), arrival);
 //! room.handle_frame(t0, ConnId(1), ClientMessage::Join { req: 1 });
+//! drive(&mut room, t0, &[host.clone()]);
 //! assert!(room.session_id().is_some());
+//!
 //! room.handle_api(t0, RequestId(1), ApiCommand::KickAll);
-//! let mut ended = false;
-//! while let Some(output) = room.poll_output() {
-//!     if let Output::Reply { reply: ApiReply::KickedAll(n), .. } = output {
-//!         ended = n == 1;
-//!     }
-//! }
+//! let outputs = drive(&mut room, t0, &[host]);
+//! let ended = outputs.iter().any(|o| matches!(o, Output::Reply { reply: ApiReply::KickedAll(1), .. }));
 //! assert!(ended && room.session_id().is_none());
 //! ```
 

@@ -4,7 +4,10 @@
 //! here, against the one copy of the session rules the server runs too.
 
 mod harness;
+mod model_check;
+mod outcomes;
 mod properties;
+mod room_properties;
 mod scenarios;
 mod stories;
 mod transitions;

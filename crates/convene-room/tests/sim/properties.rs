@@ -1,7 +1,8 @@
-//! Property tests: random sequences of commands, server actions, faults and time against the
-//! real room machine. Checked after every step: no panic, `roomLeft` at most once per transition
-//! (and nothing at all after a terminal one), no command succeeds in a terminal state, the roster
-//! never holds the participant itself, and every request settles exactly once.
+//! Property tests: random sequences of commands, server actions, faults (drops, the server
+//! offline, server restarts) and time against the real room machine. Checked after every step:
+//! the room's invariants ([`crate::harness::invariants`]), no panic, `roomLeft` at most once per
+//! transition (and nothing at all after a terminal one), no command succeeds in a terminal state,
+//! the roster never holds the participant itself, and every request settles exactly once.
 
 use crate::harness;
 
@@ -20,6 +21,7 @@ enum Op {
     ApiKick(usize),
     Offline,
     Online,
+    Restart,
     SetActive(bool),
     Wait(u64),
 }
@@ -32,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(Op::ApiKick),
         1 => Just(Op::Offline),
         1 => Just(Op::Online),
+        1 => Just(Op::Restart),
         1 => any::<bool>().prop_map(Op::SetActive),
         3 => prop_oneof![0..500u64, 500..5_000u64, 5_000..200_000u64].prop_map(Op::Wait),
     ]
@@ -108,7 +111,7 @@ fn check_events(alias: &str, events: &[Event]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn check_world(w: &World) -> Result<(), TestCaseError> {
+pub(crate) fn check_world(w: &World) -> Result<(), TestCaseError> {
     if let Err(broken) = harness::invariants::check_world(w) {
         return Err(TestCaseError::fail(broken));
     }
@@ -173,6 +176,11 @@ proptest! {
                 Op::Online => {
                     let now = w.now;
                     w.server.set_online(now, true);
+                    w.settle();
+                }
+                Op::Restart => {
+                    let now = w.now;
+                    w.server.restart(now);
                     w.settle();
                 }
                 Op::SetActive(active) => {

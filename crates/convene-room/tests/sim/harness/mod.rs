@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod invariants;
+pub mod raw;
 pub mod scenario_runner;
 pub mod sim_server;
 
@@ -25,6 +26,8 @@ pub struct Client {
     pub events: Vec<Event>,
     pub resolved: BTreeMap<RequestId, Result<CommandOk, ClientError>>,
     pub transmitted: usize,
+    /// The last frame it sent (for tests that deliver it twice).
+    pub last_sent: Option<convene_core::proto::ClientMessage>,
 }
 
 /// The server and its clients, with one clock.
@@ -61,6 +64,7 @@ impl World {
             events: Vec::new(),
             resolved: BTreeMap::new(),
             transmitted: 0,
+            last_sent: None,
         };
         self.clients.insert(alias.to_owned(), client);
     }
@@ -159,6 +163,7 @@ impl World {
                 let Some(conn) = client.conn else { panic!("{alias}: transmit without a connection: {msg:?}") };
                 let text = encode_client(&msg);
                 let decoded = decode_client(&text).expect("client frames decode");
+                client.last_sent = Some(decoded.clone());
                 self.server.handle(now, conn, decoded);
             }
             Output::Disconnect => {

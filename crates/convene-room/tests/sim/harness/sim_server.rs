@@ -14,7 +14,8 @@ use convene_core::proto::{
 use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
 use convene_room::{
     ApiCommand, ApiReply, AppInfo, Arrival, MeetingSettings, MeetingStatus, Output, ParticipantInfo, PeerStatus,
-    RecordingIo, RecordingIoResult, RequestId, Room, RoomConfig, SeededIds, StoreWrite, Timer, WallClock, WebhookEvent,
+    RecordingIo, RecordingIoResult, RecordingStatus, RequestId, Restored, RestoredPeer, Room, RoomConfig, SeededIds,
+    StoreWrite, Timer, WallClock, WebhookEvent,
 };
 
 /// A connection id.
@@ -33,6 +34,10 @@ pub struct Registration {
 /// The simulated server of one meeting.
 pub struct SimServer {
     room: Room,
+    config: RoomConfig,
+    seed: u64,
+    /// Restarts so far.
+    pub restarts: u64,
     base: Instant,
     pub meeting: MeetingInfo,
     pub online: bool,
@@ -85,7 +90,10 @@ impl SimServer {
             clock: WallClock { at: base, unix_ms: 1_764_633_600_000 },
         };
         Self {
-            room: Room::new(config, Box::new(SeededIds::new(seed)), base),
+            room: Room::new(config.clone(), Box::new(SeededIds::new(seed)), base),
+            config,
+            seed,
+            restarts: 0,
             base,
             meeting,
             online: true,
@@ -287,6 +295,90 @@ impl SimServer {
         let error = WireError::new(code, message);
         self.outbox.push((conn, ServerMessage::Error { req: None, error }));
         self.drop_conn(now, conn);
+    }
+
+    /// A frame that could not be decoded.
+    pub fn bad_frame(&mut self, now: u64, conn: ConnId) {
+        if self.conns.get(&conn) == Some(&true) {
+            let at = self.at(now);
+            let message = "not JSON".to_owned();
+            self.room.handle_bad_frame(at, convene_room::ConnId(conn), ErrorCode::MalformedFrame, message);
+            self.pump(now);
+        }
+    }
+
+    /// REST `DELETE .../participants/{id}`: its tokens stop working, and the room hears of it.
+    pub fn delete_participant(&mut self, now: u64, alias: &str) {
+        self.registrations.remove(&format!("token-{alias}"));
+        self.api(now, ApiCommand::ParticipantDeleted(format!("user-{alias}")));
+    }
+
+    /// The server restarts: every connection drops, unfinished recordings are marked `ERRORED`
+    /// (as at a real start-up), and a new room takes up the live session the writes describe.
+    pub fn restart(&mut self, now: u64) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.conns.remove(&conn);
+            self.closed.push(conn);
+        }
+        let model = super::invariants::StoreModel::replay(&self.writes).expect("the writes replay");
+        for (id, status) in &model.recordings {
+            if matches!(
+                status,
+                RecordingStatus::Invoked
+                    | RecordingStatus::Recording
+                    | RecordingStatus::Paused
+                    | RecordingStatus::Uploading
+            ) {
+                let mut rec = self.last_recording(id).expect("saved");
+                rec.status = RecordingStatus::Errored;
+                self.writes.push(StoreWrite::RecordingSaved(Box::new(rec)));
+            }
+        }
+        self.restarts += 1;
+        let at = self.at(now);
+        let mut config = self.config.clone();
+        config.meeting = self.room.meeting().clone();
+        config.clock = WallClock { at, unix_ms: self.config.clock.unix_ms(at) };
+        let ids = SeededIds::new(self.seed.wrapping_add(self.restarts.wrapping_mul(0x9E37_79B9)));
+        self.room = Room::new(config, Box::new(ids), at);
+        if let Some(restored) = self.restored(&model) {
+            self.room.restore(at, restored);
+        }
+        self.pump(now);
+    }
+
+    /// The live session the writes describe, as a start-up reads it.
+    fn restored(&self, model: &super::invariants::StoreModel) -> Option<Restored> {
+        let (session_id, _) = model.sessions.iter().find(|(_, live)| **live)?;
+        let started_at = self.writes.iter().find_map(|w| match w {
+            StoreWrite::SessionStarted { session_id: s, started_at, .. } if s == session_id => Some(started_at.clone()),
+            _ => None,
+        })?;
+        let peers = model
+            .open_stays
+            .iter()
+            .filter(|(_, s)| *s == session_id)
+            .filter_map(|(peer_id, _)| {
+                let participant = self.writes.iter().find_map(|w| match w {
+                    StoreWrite::PeerJoined { peer_id: p, participant, .. } if p == peer_id => Some(participant.clone()),
+                    _ => None,
+                })?;
+                // A participant deleted meanwhile is not restored (the start-up finds no record).
+                let reg = self.registrations.values().find(|r| r.info.user_id == participant.id)?;
+                let permissions = reg.info.permissions.clone();
+                Some(RestoredPeer { peer_id: peer_id.clone(), participant, permissions })
+            })
+            .collect();
+        let last_seq = model.last_seq.get(session_id).copied().unwrap_or(0);
+        Some(Restored { session_id: session_id.clone(), started_at, last_seq, peers })
+    }
+
+    fn last_recording(&self, id: &str) -> Option<convene_room::Recording> {
+        self.writes.iter().rev().find_map(|w| match w {
+            StoreWrite::RecordingSaved(rec) if rec.id == id => Some((**rec).clone()),
+            _ => None,
+        })
     }
 
     /// A REST command; its answer.
