@@ -86,58 +86,79 @@ async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<Result<ClientM
     }
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
-    let (mut sink, mut stream) = socket.split();
-    let timings = state.0.timings.clone();
+/// Who a connection's `hello` says it is, once its token and participant are checked.
+struct Greeted {
+    claims: crate::auth::ParticipantClaims,
+    participant: crate::model::Participant,
+    resume: Option<convene_core::proto::Resume>,
+}
+
+/// The handshake: `hello` within the timeout, a protocol this server speaks, a valid token of a
+/// participant that still exists. `None` when it failed (the client was told why).
+async fn handshake(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, state: &AppState) -> Option<Greeted> {
+    let timings = &state.0.timings;
     // The handshake: hello, within the timeout.
-    let hello = tokio::time::timeout(timings.handshake_timeout, next_text(&mut stream)).await;
+    let hello = tokio::time::timeout(timings.handshake_timeout, next_text(stream)).await;
     let (token, resume, protocol) = match hello {
-        Err(_) => return close(&mut sink, CloseCode::PolicyViolation, "no hello in time").await,
-        Ok(None) => return,
+        Err(_) => return reject(sink, CloseCode::PolicyViolation, "no hello in time").await,
+        Ok(None) => return None,
         Ok(Some(Ok(ClientMessage::Hello { protocol, token, resume }))) => (token, resume, protocol),
         Ok(Some(Err(FrameError::TooLarge { .. }))) => {
-            return close(&mut sink, CloseCode::TooLarge, "frame too large").await
+            return reject(sink, CloseCode::TooLarge, "frame too large").await
         }
         Ok(Some(Ok(_))) => {
-            send(&mut sink, &error_msg(ErrorCode::MalformedFrame, "the first frame must be hello")).await;
-            return close(&mut sink, CloseCode::PolicyViolation, "expected hello").await;
+            send(sink, &error_msg(ErrorCode::MalformedFrame, "the first frame must be hello")).await;
+            return reject(sink, CloseCode::PolicyViolation, "expected hello").await;
         }
         Ok(Some(Err(e))) => {
-            send(&mut sink, &error_msg(e.error_code(), e.to_string())).await;
-            return close(&mut sink, CloseCode::PolicyViolation, "malformed hello").await;
+            send(sink, &error_msg(e.error_code(), e.to_string())).await;
+            return reject(sink, CloseCode::PolicyViolation, "malformed hello").await;
         }
     };
     if protocol != PROTOCOL_VERSION {
         send(
-            &mut sink,
+            sink,
             &error_msg(
                 ErrorCode::MalformedFrame,
                 format!("unsupported protocol {protocol}; this server speaks {PROTOCOL_VERSION}"),
             ),
         )
         .await;
-        return close(&mut sink, CloseCode::PolicyViolation, "unsupported protocol").await;
+        return reject(sink, CloseCode::PolicyViolation, "unsupported protocol").await;
     }
     let claims = match state.0.tokens.verify(&token, now_secs()) {
         Ok(c) => c,
         Err(e) => {
-            send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, format!("invalid auth token: {e}"))).await;
-            return close(&mut sink, CloseCode::PolicyViolation, "invalid auth token").await;
+            send(sink, &error_msg(ErrorCode::InvalidAuthToken, format!("invalid auth token: {e}"))).await;
+            return reject(sink, CloseCode::PolicyViolation, "invalid auth token").await;
         }
     };
     let participant = match state.store().participant_by_id(&claims.participant_id) {
         Ok(Some((p, home))) if home.meeting_id == claims.meeting_id && home.app_id == claims.app_id => p,
         Ok(_) => {
-            send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the participant was removed"))
+            send(sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the participant was removed"))
                 .await;
-            return close(&mut sink, CloseCode::PolicyViolation, "revoked token").await;
+            return reject(sink, CloseCode::PolicyViolation, "revoked token").await;
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure during a handshake");
-            send(&mut sink, &error_msg(ErrorCode::Internal, "internal error")).await;
-            return close(&mut sink, CloseCode::InternalError, "internal error").await;
+            send(sink, &error_msg(ErrorCode::Internal, "internal error")).await;
+            return reject(sink, CloseCode::InternalError, "internal error").await;
         }
     };
+    Some(Greeted { claims, participant, resume })
+}
+
+/// Closes a connection whose handshake failed.
+async fn reject(sink: &mut Sink, code: CloseCode, reason: &'static str) -> Option<Greeted> {
+    close(sink, code, reason).await;
+    None
+}
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let timings = state.0.timings.clone();
+    let Some(Greeted { claims, participant, resume }) = handshake(&mut sink, &mut stream, &state).await else { return };
     let Some(_counted) = state.0.limiter.connect(&participant.id) else {
         let message = "too many connections for this participant; retry later";
         send(&mut sink, &error_msg(ErrorCode::TooFast, message)).await;
@@ -182,89 +203,161 @@ struct Link<'a> {
     frames: Option<(Bucket, Rate)>,
 }
 
+/// What woke a connection's task.
+enum Wake {
+    /// The room dropped the connection as too slow.
+    Killed,
+    /// The server is stopping.
+    Stopping,
+    /// The room queued something, or let go (`None`).
+    Outgoing(Option<Outgoing>),
+    /// The client sent something, or left (`None`).
+    Incoming(Option<Result<ClientMessage, FrameError>>),
+    /// The client was silent too long.
+    Idle,
+}
+
+/// How a connection's task ends: with a close frame, or without one (the socket is gone).
+enum End {
+    Close(CloseCode, &'static str),
+    Gone,
+}
+
+/// Frame-rate limiting of one connection: the bucket, and the refusals allowed before a flooding
+/// connection is closed (the burst, refilled at a tenth of the rate), so that a client sending
+/// steadily above the rate is closed soon while one that overshoots now and then is only refused.
+struct Limit {
+    frames: Bucket,
+    rate: Rate,
+    patience: Bucket,
+    patience_rate: Rate,
+}
+
+impl Limit {
+    fn new((frames, rate): (Bucket, Rate)) -> Self {
+        let patience_rate = Rate::new(rate.burst, rate.per_second / 10.0);
+        Self { frames, rate, patience: Bucket::full(patience_rate, Instant::now()), patience_rate }
+    }
+
+    /// `Ok` when a frame may go to the room; `Err(true)` when the connection must close.
+    fn take(&mut self, now: Instant) -> Result<(), bool> {
+        if self.frames.take(self.rate, now).is_ok() {
+            return Ok(());
+        }
+        Err(self.patience.take(self.patience_rate, now).is_err())
+    }
+}
+
 /// Moves frames both ways until either side ends, the room drops the connection, the server
 /// stops, or it idles.
 async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc::Receiver<Outgoing>, link: Link<'_>) {
-    let Link { room, conn_id, kill, idle_timeout, mut stopping, mut frames } = link;
+    let Link { room, conn_id, kill, idle_timeout, mut stopping, frames } = link;
     let mut last_rx = Instant::now();
-    // Refusals allowed before a flooding connection is closed: the burst, refilled at a tenth of
-    // the rate, so that a client sending steadily above the rate is closed soon while one that
-    // overshoots now and then is only refused.
-    let mut patience = frames.map(|(_, rate)| {
-        let rate = Rate::new(rate.burst, rate.per_second / 10.0);
-        (Bucket::full(rate, Instant::now()), rate)
-    });
-    loop {
+    let mut limit = frames.map(Limit::new);
+    let end = loop {
         let idle_at = last_rx + idle_timeout;
         // Biased: a kill or a stop decides the close code before the closed channel that follows it.
-        tokio::select! {
+        let wake = tokio::select! {
             biased;
-            _ = kill.notified() => return close(sink, CloseCode::TryAgainLater, "too slow; resume").await,
-            _ = stopping.changed() => return close(sink, CloseCode::Restarting, "server restarting; resume").await,
-            out = rx.recv() => match out {
-                Some(Outgoing::Frame(f)) => {
-                    // Frames already queued behind this one go out in the same write. A client
-                    // that stops reading blocks the write: give up on it after a while (the room
-                    // already counts it away or gone; it resumes if it comes back).
-                    let mut then_close = None;
-                    let written = async {
-                        sink.feed(Message::Text(f)).await?;
-                        for _ in 1..WRITE_BATCH {
-                            match rx.try_recv() {
-                                Ok(Outgoing::Frame(f)) => sink.feed(Message::Text(f)).await?,
-                                Ok(Outgoing::Close(code, reason)) => {
-                                    then_close = Some((code, reason));
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        sink.flush().await
-                    };
-                    match tokio::time::timeout(SEND_TIMEOUT, written).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return tracing::debug!(error = %e, "a write failed; connection dropped"),
-                        Err(_) => return tracing::debug!("a write took over the send timeout; connection dropped"),
-                    }
-                    if let Some((code, reason)) = then_close {
-                        return close(sink, code, reason).await;
-                    }
-                }
-                Some(Outgoing::Close(code, reason)) => return close(sink, code, reason).await,
-                // The room let go: because the server is stopping (resume later), or the stay ended.
-                None if *stopping.borrow() => return close(sink, CloseCode::Restarting, "server restarting; resume").await,
-                None => return close(sink, CloseCode::Normal, "closed").await,
-            },
-            incoming = next_text(stream) => {
-                last_rx = Instant::now();
-                if let (Some(frame), Some((bucket, rate))) = (&incoming, frames.as_mut()) {
-                    let now = Instant::now();
-                    if bucket.take(*rate, now).is_err() {
-                        if let Some((left, rate)) = patience.as_mut() {
-                            if left.take(*rate, now).is_err() {
-                                return close(sink, CloseCode::PolicyViolation, "too many messages").await;
-                            }
-                        }
-                        if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
-                            let error = WireError::new(ErrorCode::TooFast, "too many messages; slow down");
-                            if !send(sink, &ServerMessage::Error { req: Some(req), error }).await {
-                                return;
-                            }
-                        }
-                        continue;
-                    }
-                }
-                let cmd = match incoming {
-                    None => return,
-                    Some(Err(FrameError::TooLarge { .. })) => return close(sink, CloseCode::TooLarge, "frame too large").await,
-                    Some(Ok(msg)) => RoomCommand::Frame { conn_id, msg },
-                    Some(Err(e)) => RoomCommand::BadFrame { conn_id, code: e.error_code(), message: e.to_string() },
-                };
-                if room.send(cmd).await.is_err() {
-                    return close(sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
-                }
+            _ = kill.notified() => Wake::Killed,
+            _ = stopping.changed() => Wake::Stopping,
+            out = rx.recv() => Wake::Outgoing(out),
+            incoming = next_text(stream) => Wake::Incoming(incoming),
+            _ = tokio::time::sleep_until(idle_at.into()) => Wake::Idle,
+        };
+        let step = match wake {
+            Wake::Killed => Err(End::Close(CloseCode::TryAgainLater, "too slow; resume")),
+            Wake::Stopping => Err(End::Close(CloseCode::Restarting, "server restarting; resume")),
+            Wake::Outgoing(Some(Outgoing::Frame(f))) => write_batch(sink, &mut rx, f).await,
+            Wake::Outgoing(Some(Outgoing::Close(code, reason))) => Err(End::Close(code, reason)),
+            // The room let go: because the server is stopping (resume later), or the stay ended.
+            Wake::Outgoing(None) if *stopping.borrow() => {
+                Err(End::Close(CloseCode::Restarting, "server restarting; resume"))
             }
-            _ = tokio::time::sleep_until(idle_at.into()) => return close(sink, CloseCode::Idle, "idle").await,
+            Wake::Outgoing(None) => Err(End::Close(CloseCode::Normal, "closed")),
+            Wake::Incoming(incoming) => {
+                last_rx = Instant::now();
+                receive(sink, room, conn_id, limit.as_mut(), incoming).await
+            }
+            Wake::Idle => Err(End::Close(CloseCode::Idle, "idle")),
+        };
+        if let Err(end) = step {
+            break end;
+        }
+    };
+    if let End::Close(code, reason) = end {
+        close(sink, code, reason).await;
+    }
+}
+
+/// Writes a frame and those queued behind it in one write (one flush, usually one syscall). A
+/// client that stops reading blocks the write: it is given up on after the send timeout (the
+/// room already counts it away or gone; it resumes if it comes back).
+async fn write_batch(sink: &mut Sink, rx: &mut mpsc::Receiver<Outgoing>, first: Utf8Bytes) -> Result<(), End> {
+    let mut then_close = None;
+    let written = async {
+        sink.feed(Message::Text(first)).await?;
+        for _ in 1..WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(Outgoing::Frame(f)) => sink.feed(Message::Text(f)).await?,
+                Ok(Outgoing::Close(code, reason)) => {
+                    then_close = Some((code, reason));
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, written).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "a write failed; connection dropped");
+            return Err(End::Gone);
+        }
+        Err(_) => {
+            tracing::debug!("a write took over the send timeout; connection dropped");
+            return Err(End::Gone);
         }
     }
+    match then_close {
+        Some((code, reason)) => Err(End::Close(code, reason)),
+        None => Ok(()),
+    }
+}
+
+/// Hands what the client sent to the room, once the frame rate allows it; a frame over the rate
+/// is refused (`4429` to a request), and a connection that keeps flooding is closed.
+async fn receive(
+    sink: &mut Sink,
+    room: &mpsc::Sender<RoomCommand>,
+    conn_id: u64,
+    limit: Option<&mut Limit>,
+    incoming: Option<Result<ClientMessage, FrameError>>,
+) -> Result<(), End> {
+    let Some(frame) = incoming else { return Err(End::Gone) };
+    if let Some(limit) = limit {
+        match limit.take(Instant::now()) {
+            Ok(()) => {}
+            Err(true) => return Err(End::Close(CloseCode::PolicyViolation, "too many messages")),
+            Err(false) => {
+                if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
+                    let error = WireError::new(ErrorCode::TooFast, "too many messages; slow down");
+                    if !send(sink, &ServerMessage::Error { req: Some(req), error }).await {
+                        return Err(End::Gone);
+                    }
+                }
+                return Ok(());
+            }
+        }
+    }
+    let cmd = match frame {
+        Err(FrameError::TooLarge { .. }) => return Err(End::Close(CloseCode::TooLarge, "frame too large")),
+        Ok(msg) => RoomCommand::Frame { conn_id, msg },
+        Err(e) => RoomCommand::BadFrame { conn_id, code: e.error_code(), message: e.to_string() },
+    };
+    if room.send(cmd).await.is_err() {
+        return Err(End::Close(CloseCode::TryAgainLater, "room unavailable; try again"));
+    }
+    Ok(())
 }

@@ -44,130 +44,186 @@ pub(crate) struct Driver {
     pub subscribers: Subscribers,
 }
 
+/// The driver's IO state: the socket, a connection being opened, the callers waiting for
+/// their requests, and a simulated outage. No room state: that is the core's.
+#[derive(Default)]
+struct Link {
+    ws: Option<Ws>,
+    connecting: Option<Connecting>,
+    waiters: Waiters<oneshot::Sender<Result<CommandOk, ClientError>>>,
+    /// During a simulated outage, a connection the core asks for waits until the outage ends.
+    outage: bool,
+    deferred_connect: bool,
+}
+
+/// What woke the driver.
+enum Input {
+    Command(Option<DriverCommand>),
+    Opened(Result<Box<Ws>, tokio_tungstenite::tungstenite::Error>),
+    Frame(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Timeout,
+}
+
 impl Driver {
+    /// Runs until the [`crate::Meeting`] handles are gone: applies every output of the core,
+    /// then waits for the next input (a command, the socket, the timer) and hands it to the core.
     pub async fn run(mut self) {
         let epoch = Instant::now();
-        let now = move || epoch.elapsed().as_millis() as u64;
-        let mut ws: Option<Ws> = None;
-        let mut connecting: Option<Connecting> = None;
-        let mut waiters: Waiters<oneshot::Sender<Result<CommandOk, ClientError>>> = Waiters::new();
-        // During a simulated outage, a connection the core asks for waits until the outage ends.
-        let mut outage = false;
-        let mut deferred_connect = false;
+        let mut link = Link::default();
         loop {
-            // Drain every output before waiting for anything.
-            let outputs: Vec<Output> = {
-                let mut core = lock(&self.core);
-                std::iter::from_fn(|| core.poll_output()).collect()
-            };
-            if !outputs.is_empty() {
-                // Sockets to close and memory to free once the events are out (see below).
-                let mut closing = Vec::new();
-                for output in outputs {
-                    match output {
-                        Output::Connect => {
-                            if let Some(mut old) = ws.take() {
-                                let _ = old.close(None).await;
-                            }
-                            if outage {
-                                deferred_connect = true;
-                            } else {
-                                connecting = Some(self.connect());
-                            }
-                        }
-                        Output::Transmit(msg) => {
-                            let text = encode_client(&msg);
-                            let sent = match ws.as_mut() {
-                                Some(s) => s.send(Message::Text(text.into())).await.is_ok(),
-                                None => false,
-                            };
-                            if !sent {
-                                tracing::debug!("send failed; the connection is gone");
-                                ws = None;
-                                lock(&self.core).handle_transport_closed(now());
-                            }
-                        }
-                        Output::Disconnect => {
-                            connecting = None;
-                            closing.extend(ws.take());
-                        }
-                        Output::Event(event) => self.publish(event),
-                        Output::Resolved { req, result } => {
-                            if let Some(waiter) = waiters.take(req) {
-                                let _ = waiter.send(result);
-                            }
-                        }
-                    }
-                }
-                // A terminal state: let the subscribers see `roomLeft` before the socket's close
-                // handshake and the freeing of the roster (thousands of entries in a big room).
-                let released = lock(&self.core).take_released();
-                if released.is_some() || !closing.is_empty() {
-                    tokio::task::yield_now().await;
-                    drop(released);
-                    for mut old in closing {
-                        let _ = old.close(None).await;
-                    }
-                }
+            if self.apply_outputs(&mut link, epoch).await {
                 continue;
             }
-            let deadline = lock(&self.core).poll_timeout().map(|at| epoch + std::time::Duration::from_millis(at));
-            tokio::select! {
-                cmd = self.commands.recv() => match cmd {
-                    None => break,
-                    Some(DriverCommand::Run(command, answer)) => {
-                        let result = lock(&self.core).command(now(), command);
-                        match result {
-                            Ok(req) => waiters.insert(req, answer),
-                            Err(e) => { let _ = answer.send(Err(e)); }
-                        }
-                    }
-                    Some(DriverCommand::Outage(true, done)) => {
-                        outage = true;
-                        let was_connected = ws.take().is_some() || connecting.take().is_some();
-                        if was_connected {
-                            lock(&self.core).handle_transport_closed(now());
-                        }
-                        let _ = done.send(());
-                    }
-                    Some(DriverCommand::Outage(false, done)) => {
-                        outage = false;
-                        if std::mem::take(&mut deferred_connect) {
-                            connecting = Some(self.connect());
-                        }
-                        let _ = done.send(());
-                    }
-                },
-                result = opened(&mut connecting) => {
-                    connecting = None;
-                    match result {
-                        Ok(stream) => {
-                            ws = Some(stream);
-                            lock(&self.core).handle_transport_opened(now());
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "connection failed");
-                            lock(&self.core).handle_transport_closed(now());
-                        }
-                    }
-                }
-                frame = next_frame(&mut ws) => match frame {
-                    Some(Ok(Message::Text(text))) => {
-                        if let Err(e) = lock(&self.core).handle_frame(now(), text.as_str()) {
-                            tracing::warn!(error = %e, "a frame from the server was refused");
-                        }
-                    }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                        ws = None;
-                        lock(&self.core).handle_transport_closed(now());
-                    }
-                    Some(Ok(_)) => {}
-                },
-                _ = sleep(deadline) => lock(&self.core).handle_timeout(now()),
+            match self.next_input(&mut link, epoch).await {
+                Input::Command(None) => break,
+                Input::Command(Some(command)) => self.on_command(&mut link, command, epoch),
+                Input::Opened(result) => self.on_opened(&mut link, result, epoch),
+                Input::Frame(frame) => self.on_frame(&mut link, frame, epoch),
+                Input::Timeout => lock(&self.core).handle_timeout(millis(epoch)),
             }
         }
-        if let Some(mut s) = ws {
+        if let Some(mut s) = link.ws {
             let _ = s.close(None).await;
+        }
+    }
+
+    /// Drains and applies the core's outputs; false when there were none.
+    async fn apply_outputs(&mut self, link: &mut Link, epoch: Instant) -> bool {
+        let outputs: Vec<Output> = {
+            let mut core = lock(&self.core);
+            std::iter::from_fn(|| core.poll_output()).collect()
+        };
+        if outputs.is_empty() {
+            return false;
+        }
+        // Sockets to close and memory to free once the events are out (see below).
+        let mut closing = Vec::new();
+        for output in outputs {
+            self.apply(link, output, &mut closing, epoch).await;
+        }
+        // A terminal state: let the subscribers see `roomLeft` before the socket's close
+        // handshake and the freeing of the roster (thousands of entries in a big room).
+        let released = lock(&self.core).take_released();
+        if released.is_some() || !closing.is_empty() {
+            tokio::task::yield_now().await;
+            drop(released);
+            for mut old in closing {
+                let _ = old.close(None).await;
+            }
+        }
+        true
+    }
+
+    async fn apply(&mut self, link: &mut Link, output: Output, closing: &mut Vec<Ws>, epoch: Instant) {
+        match output {
+            Output::Connect => {
+                if let Some(mut old) = link.ws.take() {
+                    let _ = old.close(None).await;
+                }
+                if link.outage {
+                    link.deferred_connect = true;
+                } else {
+                    link.connecting = Some(self.connect());
+                }
+            }
+            Output::Transmit(msg) => {
+                let text = encode_client(&msg);
+                let sent = match link.ws.as_mut() {
+                    Some(s) => s.send(Message::Text(text.into())).await.is_ok(),
+                    None => false,
+                };
+                if !sent {
+                    tracing::debug!("send failed; the connection is gone");
+                    link.ws = None;
+                    lock(&self.core).handle_transport_closed(millis(epoch));
+                }
+            }
+            Output::Disconnect => {
+                link.connecting = None;
+                closing.extend(link.ws.take());
+            }
+            Output::Event(event) => self.publish(event),
+            Output::Resolved { req, result } => {
+                if let Some(waiter) = link.waiters.take(req) {
+                    let _ = waiter.send(result);
+                }
+            }
+        }
+    }
+
+    /// Waits for whichever input comes first.
+    async fn next_input(&mut self, link: &mut Link, epoch: Instant) -> Input {
+        let deadline = lock(&self.core).poll_timeout().map(|at| epoch + std::time::Duration::from_millis(at));
+        tokio::select! {
+            cmd = self.commands.recv() => Input::Command(cmd),
+            result = opened(&mut link.connecting) => Input::Opened(result.map(Box::new)),
+            frame = next_frame(&mut link.ws) => Input::Frame(frame),
+            _ = sleep(deadline) => Input::Timeout,
+        }
+    }
+
+    fn on_command(&mut self, link: &mut Link, command: DriverCommand, epoch: Instant) {
+        match command {
+            DriverCommand::Run(command, answer) => match lock(&self.core).command(millis(epoch), command) {
+                Ok(req) => link.waiters.insert(req, answer),
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                }
+            },
+            DriverCommand::Outage(true, done) => {
+                link.outage = true;
+                let was_connected = link.ws.take().is_some() || link.connecting.take().is_some();
+                if was_connected {
+                    lock(&self.core).handle_transport_closed(millis(epoch));
+                }
+                let _ = done.send(());
+            }
+            DriverCommand::Outage(false, done) => {
+                link.outage = false;
+                if std::mem::take(&mut link.deferred_connect) {
+                    link.connecting = Some(self.connect());
+                }
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn on_opened(
+        &mut self,
+        link: &mut Link,
+        result: Result<Box<Ws>, tokio_tungstenite::tungstenite::Error>,
+        epoch: Instant,
+    ) {
+        link.connecting = None;
+        match result {
+            Ok(stream) => {
+                link.ws = Some(*stream);
+                lock(&self.core).handle_transport_opened(millis(epoch));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "connection failed");
+                lock(&self.core).handle_transport_closed(millis(epoch));
+            }
+        }
+    }
+
+    fn on_frame(
+        &mut self,
+        link: &mut Link,
+        frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+        epoch: Instant,
+    ) {
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                if let Err(e) = lock(&self.core).handle_frame(millis(epoch), text.as_str()) {
+                    tracing::warn!(error = %e, "a frame from the server was refused");
+                }
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                link.ws = None;
+                lock(&self.core).handle_transport_closed(millis(epoch));
+            }
+            Some(Ok(_)) => {}
         }
     }
 
@@ -186,6 +242,11 @@ impl Driver {
         let mut subscribers = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         subscribers.retain(|tx| tx.send(event.clone()).is_ok());
     }
+}
+
+/// The core's clock: milliseconds since the driver started.
+fn millis(epoch: Instant) -> u64 {
+    epoch.elapsed().as_millis() as u64
 }
 
 async fn sleep(deadline: Option<Instant>) {
