@@ -3,7 +3,7 @@
 //! per-connection frame rate, the cap on connections per participant, the handshake and idle
 //! timeouts, and tampered, expired, forged and revoked participant tokens.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

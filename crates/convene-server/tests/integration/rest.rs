@@ -2,7 +2,7 @@
 //! seed's curl commands run with the real `curl` binary. Scope and isolation tests are in
 //! `rest_scopes.rs`.
 
-mod support;
+use crate::support;
 
 use convene_core::proto::{ServerMessage, SessionEvent};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! REST contract tests: API token scopes (`read`, `realtime`, `admin`), app-limited tokens, and
 //! isolation between apps and accounts. Refused requests must change nothing.
 
-mod support;
+use crate::support;
 
 use convene_server::auth::hash_secret;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! OpenAPI document lists every status code the server sends and the parameters where they are.
 //! `scripts/schemathesis.sh` checks the same against the document with generated requests.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::TestServer;

@@ -2,7 +2,7 @@
 //! (with a fresh snapshot, since the event log is not kept across restarts), and it can still be
 //! ended for everyone.
 
-mod support;
+use crate::support;
 
 use convene_core::proto::{Resume, ServerMessage, SessionEvent};
 use convene_server::DataLocation;

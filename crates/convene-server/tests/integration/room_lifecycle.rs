@@ -2,7 +2,7 @@
 //! deleting a participant removes it from a live session, admissions happen once, list-less
 //! presets hear of no departures, and recordings keep their end and their download link.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! umask (8), and admin token hygiene (12): short admin tokens refused, `token list` and
 //! `token revoke`, a start with a new `--admin-token` that says which other tokens stay valid.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Security review, HTTP holes, each tried against a real server: the per-token rate limit reads
 //! the token as authentication does (11).
 
-mod support;
+use crate::support;
 
 use convene_server::limits::{Limits, Rate};
 use convene_server::DataLocation;

@@ -3,7 +3,7 @@
 //! room with ghosts (2), a demoted host loses its powers at once (9), and a peer cannot grant
 //! powers it does not hold (10).
 
-mod support;
+use crate::support;
 
 use convene_core::permissions::PermissionsPatch;
 use convene_core::proto::{ClientMessage, Resume, ServerMessage, SessionEvent, TOO_FAST};

@@ -3,7 +3,7 @@
 //! dead receiver stalling everyone (6), an attempt in flight outliving its webhook's deletion
 //! (7), and finished outbox rows kept for ever.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

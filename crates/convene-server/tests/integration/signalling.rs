@@ -3,7 +3,7 @@
 //! meetings, permission patches, hidden participants, resume, the server's own permission checks,
 //! and bad frames.
 
-mod support;
+use crate::support;
 
 use convene_core::proto::{ClientMessage, Resume, ResumeRefusal, ServerMessage, SessionEvent, WaitlistOutcome};
 use convene_core::{Actor, EndReason, PermissionsPatch, RecordingState};

@@ -2,7 +2,7 @@
 //! implementation (the `openssl` command), retries on 5xx, none on other 4xx, stable `rtk-uuid`
 //! across retries, and delivery of what was queued before a restart.
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -39,7 +39,7 @@
 //! `CHAOS_SEED=n` replays one seed, `CHAOS_SEEDS=k` runs seeds 1..=k (default 20, 20 to 60
 //! participants each). The ignored test `chaos_sessions_long` runs 100 to 200 participants (seed 1:
 //! 200), longer chaos, and the pause longer than the idle timeout in every seed (`cargo test -p
-//! convene --test chaos -- --ignored`).
+//! convene --test integration chaos -- --ignored`).
 
 //!
 //! The pieces, under `tests/chaos/`: `plan.rs` draws the seed's plan (mode, timings, who does
