@@ -49,7 +49,7 @@ impl Room {
         let mut peer =
             PeerState::new(&peer_id, arrival.participant, arrival.permissions, PeerStatus::Joining, deadline);
         peer.conn = Some(conn);
-        self.peers.insert(peer_id.clone(), peer);
+        self.add_peer(peer_id.clone(), peer);
         self.conns.insert(conn, Some(peer_id.clone()));
         self.welcome(conn, &peer_id, false);
     }
@@ -77,9 +77,9 @@ impl Room {
         let peer_id = resume.peer_id;
         // A newer connection replaces an older one of the same peer.
         self.close_peer_conn(&peer_id, CloseCode::Replaced, "replaced by a newer connection");
+        self.set_away(&peer_id, None);
         if let Some(p) = self.peers.get_mut(&peer_id) {
             p.conn = Some(conn);
-            p.away_since = None;
             p.token_deadline = now.checked_add(arrival.token_valid_for);
         }
         self.conns.insert(conn, Some(peer_id.clone()));
@@ -152,23 +152,26 @@ impl Room {
         }
     }
 
-    /// What a peer sees of the room as it joins (or resumes past its replay buffer).
+    /// What a peer sees of the room as it joins (or resumes past its replay buffer). The lists
+    /// are in the order the peers arrived (not sorted by id: a client that inserts them one by
+    /// one into an ordered map would fill its nodes only half).
     pub(crate) fn snapshot(&self, peer_id: &str) -> RoomSnapshot {
         let me = &self.peers[peer_id];
-        let peers = if me.permissions.show_participant_list {
-            self.peers
+        let in_arrival_order = |status: PeerStatus| {
+            let mut peers: Vec<&PeerState> = self
+                .peers
                 .values()
-                .filter(|o| o.status == PeerStatus::Joined && o.peer.id != peer_id && !o.peer.hidden)
-                .map(|o| o.peer.clone())
-                .collect()
-        } else {
-            Vec::new()
+                .filter(|o| {
+                    o.status == status && o.peer.id != peer_id && !(status == PeerStatus::Joined && o.peer.hidden)
+                })
+                .collect();
+            peers.sort_unstable_by_key(|o| o.arrival);
+            peers.into_iter().map(|o| o.peer.clone()).collect::<Vec<_>>()
         };
-        let waitlisted = if me.permissions.accept_waiting_requests {
-            self.peers.values().filter(|o| o.status == PeerStatus::Waiting).map(|o| o.peer.clone()).collect()
-        } else {
-            Vec::new()
-        };
+        let peers =
+            if me.permissions.show_participant_list { in_arrival_order(PeerStatus::Joined) } else { Vec::new() };
+        let waitlisted =
+            if me.permissions.accept_waiting_requests { in_arrival_order(PeerStatus::Waiting) } else { Vec::new() };
         let live = self.session.as_ref().expect("a snapshot needs a session");
         RoomSnapshot {
             self_peer: me.peer.clone(),

@@ -44,6 +44,8 @@ pub(crate) struct PeerState {
     pub replay: VecDeque<(u64, Frame)>,
     /// The highest sequence number dropped from `replay`.
     pub evicted_up_to: u64,
+    /// Its place in the order of arrival (snapshots list peers in it).
+    pub arrival: u64,
     /// When the token of its latest connection stops holding (`None`: not checked, as for a
     /// peer restored after a restart until it resumes with a token).
     pub token_deadline: Option<Instant>,
@@ -67,6 +69,7 @@ impl PeerState {
             away_since: None,
             replay: VecDeque::new(),
             evicted_up_to: 0,
+            arrival: 0,
             token_deadline,
         }
     }

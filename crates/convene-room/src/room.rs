@@ -2,7 +2,7 @@
 //! connection, a restart's restore) and its outputs. The protocol's inputs are in
 //! [`handshake`](crate::handshake), [`commands`](crate::commands) and [`api`](crate::api).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use convene_core::permissions::Permissions;
@@ -87,12 +87,17 @@ pub struct Room {
     /// Connections the room knows, and the peer each carries once welcomed.
     pub(crate) conns: BTreeMap<ConnId, Option<String>>,
     pub(crate) gone: BTreeMap<String, (Gone, Instant)>,
+    /// `gone`'s peer ids in the order they went (times only grow), for its timer.
+    gone_order: VecDeque<(Instant, String)>,
+    /// Away peers by when they went away, for the grace timer.
+    away: BTreeSet<(Instant, String)>,
     pub(crate) recording: Option<ActiveRecording>,
     /// A stopped recording whose file is being finished.
     pub(crate) finishing: Option<crate::recording::Finishing>,
     /// Actions waiting for a membership check.
     pub(crate) gates: BTreeMap<crate::output::CheckId, crate::gates::Gate>,
     pub(crate) next_check: u64,
+    next_arrival: u64,
     /// Since when the session has had no joined peer.
     pub(crate) empty_since: Option<Instant>,
     /// Since when the room has had nothing at all.
@@ -122,10 +127,13 @@ impl Room {
             peers: BTreeMap::new(),
             conns: BTreeMap::new(),
             gone: BTreeMap::new(),
+            gone_order: VecDeque::new(),
+            away: BTreeSet::new(),
             recording: None,
             finishing: None,
             gates: BTreeMap::new(),
             next_check: 1,
+            next_arrival: 0,
             empty_since: None,
             idle_since: Some(now),
             outputs: VecDeque::new(),
@@ -147,9 +155,9 @@ impl Room {
         self.session = Some(Live { id: restored.session_id, started_at: restored.started_at });
         for p in restored.peers {
             let mut state = PeerState::new(&p.peer_id, p.participant, p.permissions, PeerStatus::Joined, None);
-            state.away_since = Some(now);
             state.evicted_up_to = u64::MAX;
-            self.peers.insert(p.peer_id, state);
+            self.add_peer(p.peer_id.clone(), state);
+            self.set_away(&p.peer_id, Some(now));
         }
         if self.joined_ids().is_empty() {
             self.empty_since = Some(now);
@@ -176,11 +184,10 @@ impl Room {
     /// Every armed timer and when it fires. The idle timer stays armed once past, until the
     /// driver drops the room ([`is_drained`](Self::is_drained)).
     pub fn timers(&self) -> impl Iterator<Item = (Timer, Instant)> {
-        let grace = self.config.away_grace;
-        let away = self.peers.values().filter_map(|p| p.away_since.map(|a| a + grace)).min();
+        let away = self.away.first().map(|(at, _)| *at + self.config.away_grace);
         let keep_alive = self.empty_since.filter(|_| self.session.is_some()).map(|e| e + self.keep_alive());
         let idle = self.idle_since.map(|i| i + self.config.room_idle);
-        let gone = self.gone.values().map(|(_, at)| *at + GONE_MEMORY).min();
+        let gone = self.gone_order.front().map(|(at, _)| *at + GONE_MEMORY);
         [(Timer::AwayGrace, away), (Timer::KeepAlive, keep_alive), (Timer::Idle, idle), (Timer::GoneMemory, gone)]
             .into_iter()
             .filter_map(|(timer, at)| at.map(|at| (timer, at)))
@@ -190,12 +197,8 @@ impl Room {
     /// its keep-alive ends, old reasons for leaving are forgotten.
     pub fn handle_timeout(&mut self, now: Instant) {
         let grace = self.config.away_grace;
-        let expired: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.away_since.is_some_and(|a| now >= a + grace))
-            .map(|(id, _)| id.clone())
-            .collect();
+        let expired: Vec<String> =
+            self.away.iter().take_while(|(at, _)| now >= *at + grace).map(|(_, id)| id.clone()).collect();
         for id in expired {
             tracing::info!(peer = %id, "away too long; removed");
             self.remove_peer(now, &id, Gone::Expired, StayOutcome::Expired);
@@ -203,7 +206,12 @@ impl Room {
         if self.session.is_some() && self.empty_since.is_some_and(|e| now >= e + self.keep_alive()) {
             self.end_session(now, EndReason::AllParticipantsLeft, Actor::System);
         }
-        self.gone.retain(|_, (_, at)| now < *at + GONE_MEMORY);
+        while let Some((at, id)) = self.gone_order.front().filter(|(at, _)| now >= *at + GONE_MEMORY).cloned() {
+            self.gone_order.pop_front();
+            if self.gone.get(&id).is_some_and(|(_, t)| *t == at) {
+                self.gone.remove(&id);
+            }
+        }
         self.track_idle(now);
     }
 
@@ -225,8 +233,39 @@ impl Room {
             self.peers.remove(&peer_id);
             return;
         }
-        p.away_since = Some(now);
+        self.set_away(&peer_id, Some(now));
         tracing::debug!(peer = %peer_id, "connection lost; waiting for a resume");
+    }
+
+    /// Sets when a peer went away (`None`: it is back), keeping the grace timer's index.
+    pub(crate) fn set_away(&mut self, peer_id: &str, since: Option<Instant>) {
+        let Some(p) = self.peers.get_mut(peer_id) else { return };
+        if let Some(old) = p.away_since.take() {
+            self.away.remove(&(old, peer_id.to_owned()));
+        }
+        p.away_since = since;
+        if let Some(at) = since {
+            self.away.insert((at, peer_id.to_owned()));
+        }
+    }
+
+    /// Adds a peer, last in the order of arrival.
+    pub(crate) fn add_peer(&mut self, peer_id: String, mut state: PeerState) {
+        self.next_arrival += 1;
+        state.arrival = self.next_arrival;
+        self.peers.insert(peer_id, state);
+    }
+
+    /// Removes a peer's state (and its place in the grace timer's index).
+    pub(crate) fn drop_peer(&mut self, peer_id: &str) -> Option<PeerState> {
+        self.set_away(peer_id, None);
+        self.peers.remove(peer_id)
+    }
+
+    /// Remembers why a peer went, for late resumes.
+    pub(crate) fn remember_gone(&mut self, peer_id: &str, gone: Gone, now: Instant) {
+        self.gone.insert(peer_id.to_owned(), (gone, now));
+        self.gone_order.push_back((now, peer_id.to_owned()));
     }
 
     /// Whether the room has had nothing in it (no session, peer, connection or recording) for

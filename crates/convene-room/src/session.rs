@@ -138,8 +138,8 @@ impl Room {
     /// (of a joined peer).
     pub(crate) fn forget_peer(&mut self, now: Instant, peer_id: &str, gone: Gone, outcome: Option<StayOutcome>) {
         self.close_peer_conn(peer_id, CloseCode::Normal, "left the room");
-        let Some(p) = self.peers.remove(peer_id) else { return };
-        self.gone.insert(peer_id.to_owned(), (gone, now));
+        let Some(p) = self.drop_peer(peer_id) else { return };
+        self.remember_gone(peer_id, gone, now);
         if let Some(outcome) = outcome.filter(|_| p.status == PeerStatus::Joined) {
             let at = self.wall(now);
             self.store(StoreWrite::PeerLeft { peer_id: peer_id.to_owned(), outcome, at: at.clone() });
@@ -179,8 +179,8 @@ impl Room {
         }
         for id in &everyone {
             self.close_peer_conn(id, CloseCode::Normal, "session ended");
-            self.peers.remove(id);
-            self.gone.insert(id.clone(), (Gone::Ended(end.clone()), now));
+            self.drop_peer(id);
+            self.remember_gone(id, Gone::Ended(end.clone()), now);
         }
         self.empty_since = None;
         tracing::info!(meeting = %self.config.meeting.id, session = %live.id, ?reason, peers = everyone.len(), "session ended");
