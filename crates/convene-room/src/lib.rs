@@ -71,6 +71,8 @@
 //! assert!(ended && room.session_id().is_none());
 //! ```
 
+#![warn(unreachable_pub)]
+
 mod api;
 mod clock;
 mod commands;

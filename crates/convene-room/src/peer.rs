@@ -53,7 +53,7 @@ pub(crate) struct PeerState {
 
 impl PeerState {
     /// A new peer.
-    pub fn new(
+    pub(crate) fn new(
         peer_id: &str,
         participant: ParticipantInfo,
         permissions: Permissions,

@@ -40,7 +40,7 @@ pub(crate) struct ActiveRecording {
 
 impl ActiveRecording {
     /// The recording's state as clients see it.
-    pub fn client_state(&self) -> RecordingState {
+    pub(crate) fn client_state(&self) -> RecordingState {
         if self.paused {
             RecordingState::Paused
         } else {
