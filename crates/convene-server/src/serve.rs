@@ -7,7 +7,7 @@
 //!   a keep-alive connection idle that long between requests;
 //! - a request body must arrive whole within
 //!   [`Timings::http_body_timeout`](crate::Timings::http_body_timeout) (`408`, then the
-//!   connection closes; see [`crate::api::ApiJson`]);
+//!   connection closes; see `api::ApiJson`);
 //! - a connection over [`Limits::connections_per_ip`](crate::limits::Limits::connections_per_ip)
 //!   or [`Limits::connections_total`](crate::limits::Limits::connections_total) is closed at once,
 //!   unread. An upgraded WebSocket keeps its slot until it closes.

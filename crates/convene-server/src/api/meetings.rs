@@ -35,20 +35,23 @@ pub struct MeetingBody {
     /// Keep chat (stored only).
     pub persist_chat: Option<bool>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     pub summarize_on_end: Option<bool>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     pub transcribe_on_end: Option<bool>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     #[schema(value_type = Option<Object>)]
     pub ai_config: Option<Value>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     #[schema(value_type = Option<Object>)]
     pub recording_config: Option<Value>,
 }
 
 impl MeetingBody {
     /// Checks the body and applies it to a meeting (nothing is stored here).
-    #[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
     pub fn apply(self, m: &mut Meeting) -> ApiResult<()> {
         if let Some(t) = self.title {
             if t.len() > 500 {

@@ -58,7 +58,6 @@ fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
 }
 
 /// An optional text field of at most `max` bytes.
-#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
 pub fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     match v {
         Some(s) if s.len() > max => Err(ApiError::bad_request(format!("{field} must be at most {max} characters"))),

@@ -35,14 +35,12 @@ pub struct PresetBody {
 }
 
 /// Checks a permissions object and returns it in full (defaults filled in).
-#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
 pub fn checked_permissions(v: Value) -> ApiResult<Value> {
     let p: Permissions = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("permissions: {e}")))?;
     Ok(serde_json::to_value(p).expect("permissions serialise"))
 }
 
 /// `config` and `ui`: an object, or an empty one when absent.
-#[doc(hidden)] // public for the fuzz targets
 pub fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
     match v {
         None => Ok(Value::Object(Default::default())),
@@ -52,7 +50,6 @@ pub fn object_or_empty(v: Option<Value>, field: &str) -> ApiResult<Value> {
 }
 
 /// A preset name, trimmed: 1 to 100 characters.
-#[doc(hidden)] // public for the fuzz targets
 pub fn valid_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
@@ -172,7 +169,6 @@ async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
 }
 
 /// Merges a permissions patch into the current set (objects recursively; anything else replaces).
-#[doc(hidden)] // public for the fuzz targets
 pub fn merge(into: &mut Value, patch: Value) {
     match (into, patch) {
         (Value::Object(a), Value::Object(b)) => {

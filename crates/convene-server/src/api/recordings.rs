@@ -26,16 +26,21 @@ pub struct StartRecording {
     /// Accepted; one recording per session here.
     pub allow_multiple_recordings: Option<bool>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     pub max_seconds: Option<u32>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     pub file_name_prefix: Option<String>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     #[schema(value_type = Option<Object>)]
     pub audio_config: Option<serde_json::Value>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     #[schema(value_type = Option<Object>)]
     pub video_config: Option<serde_json::Value>,
     /// Accepted and ignored.
+    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
     #[schema(value_type = Option<Object>)]
     pub storage_config: Option<serde_json::Value>,
 }

@@ -43,7 +43,6 @@ fn event_names() -> utoipa::openapi::schema::Array {
 
 /// An `http://` or `https://` URL of at most 2000 bytes, without credentials, that the target
 /// policy allows (no loopback, private or link-local address unless the operator allows them).
-#[doc(hidden)] // public for the fuzz targets (fuzz/fuzz_targets/rest_bodies.rs)
 pub fn check_url(url: &str, policy: TargetPolicy) -> ApiResult<()> {
     if url.len() > 2000 {
         return Err(ApiError::bad_request("url must be at most 2000 characters"));
@@ -60,7 +59,6 @@ pub fn check_url(url: &str, policy: TargetPolicy) -> ApiResult<()> {
 }
 
 /// At least one event, each one a subscribable event.
-#[doc(hidden)] // public for the fuzz targets
 pub fn check_events(events: &[String]) -> ApiResult<()> {
     if events.is_empty() {
         return Err(ApiError::bad_request("events must name at least one event"));
@@ -74,7 +72,6 @@ pub fn check_events(events: &[String]) -> ApiResult<()> {
 }
 
 /// A name of 1 to 200 characters, not blank.
-#[doc(hidden)] // public for the fuzz targets
 pub fn check_name(name: &str) -> ApiResult<()> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
