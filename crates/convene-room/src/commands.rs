@@ -97,7 +97,10 @@ impl Room {
         self.send_direct(conn, &ServerMessage::Reply { req, data });
     }
 
-    /// `join`: into the session, or the waiting room. The reply follows the events it caused.
+    /// `join`: into the session, or the waiting room, once the driver has confirmed that the
+    /// participant still exists. The reply follows the events of this peer's own entry; when a
+    /// host's entry lets peers in from the waiting room, their admissions follow the reply,
+    /// after a check of their own.
     fn join(&mut self, from: &Sender, req: u64) -> Result<(), Refused> {
         if from.status != PeerStatus::Joining {
             return Err(refused(ErrorCode::AlreadyJoining, "already joined"));

@@ -49,6 +49,7 @@ impl Room {
     /// Closes a connection after what is queued on it, and forgets it.
     pub(crate) fn close_conn(&mut self, conn: ConnId, code: CloseCode, reason: &'static str) {
         self.conns.remove(&conn);
+        self.arriving.remove(&conn);
         self.outputs.push_back(Output::Close { conn, code, reason });
     }
 

@@ -18,10 +18,9 @@ use crate::room::Room;
 /// A participant as it arrives on a connection, its token checked by the driver.
 #[derive(Debug, Clone)]
 pub struct Arrival {
-    /// Its participant's record.
+    /// Its participant's record. A new peer's permissions are those of its preset when the
+    /// room takes it in ([`Output::FindPermissions`]).
     pub participant: ParticipantInfo,
-    /// Its preset's permissions now.
-    pub permissions: Permissions,
     /// The resume point, when reconnecting.
     pub resume: Option<Resume>,
     /// How long the token it came with still holds.
@@ -34,20 +33,39 @@ impl Room {
     pub fn handle_hello(&mut self, now: Instant, conn: ConnId, arrival: Arrival) {
         self.conns.insert(conn, None);
         match arrival.resume.clone() {
-            None => self.arrive(now, conn, arrival),
+            None => self.arrive(conn, arrival),
             Some(resume) => self.resume(now, conn, arrival, resume),
         }
         self.track_idle(now);
     }
 
-    fn arrive(&mut self, now: Instant, conn: ConnId, arrival: Arrival) {
+    /// A new peer: its permissions are read when the room takes it in, in order with the
+    /// preset changes the room is told of, so a change that lands meanwhile is never missed.
+    fn arrive(&mut self, conn: ConnId, arrival: Arrival) {
+        let participant_id = arrival.participant.id.clone();
+        let preset_name = arrival.participant.preset_name.clone();
+        self.arriving.insert(conn, arrival);
+        self.outputs.push_back(Output::FindPermissions { conn, participant_id, preset_name });
+    }
+
+    /// The answer to [`Output::FindPermissions`]: the permissions of the arriving peer's preset
+    /// now. The peer is taken in (its connection welcomed) unless the connection went meanwhile.
+    pub fn handle_permissions(&mut self, now: Instant, conn: ConnId, permissions: Permissions) {
+        if let Some(arrival) = self.arriving.remove(&conn) {
+            if self.conns.get(&conn) == Some(&None) {
+                self.take_in(now, conn, arrival, permissions);
+            }
+        }
+        self.track_idle(now);
+    }
+
+    fn take_in(&mut self, now: Instant, conn: ConnId, arrival: Arrival, permissions: Permissions) {
         if !self.make_room_for_peer(now, &arrival.participant.id) {
             return self.refuse_over_peer_cap(conn);
         }
         let peer_id = self.ids.next_id();
         let deadline = now.checked_add(arrival.token_valid_for);
-        let mut peer =
-            PeerState::new(&peer_id, arrival.participant, arrival.permissions, PeerStatus::Joining, deadline);
+        let mut peer = PeerState::new(&peer_id, arrival.participant, permissions, PeerStatus::Joining, deadline);
         peer.conn = Some(conn);
         self.add_peer(peer_id.clone(), peer);
         self.conns.insert(conn, Some(peer_id.clone()));

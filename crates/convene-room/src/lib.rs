@@ -41,9 +41,7 @@
 //!     name: Some("Alice".into()),
 //!     picture: None,
 //! };
-//! let permissions = Permissions::built_in("group_call_host").unwrap();
-//! let arrival =
-//!     Arrival { participant: host.clone(), permissions, resume: None, token_valid_for: Duration::from_secs(3600) };
+//! let arrival = Arrival { participant: host.clone(), resume: None, token_valid_for: Duration::from_secs(3600) };
 //!
 //! // A driver applies the outputs in order, answering the room's lookups from its store.
 //! fn drive(room: &mut Room, now: Instant, directory: &[ParticipantInfo]) -> Vec<Output> {
@@ -54,6 +52,9 @@
 //!                 let current = directory.iter().filter(|p| participant_ids.contains(&p.id)).cloned().collect();
 //!                 room.handle_participants_checked(now, check, current);
 //!             }
+//!             Output::FindPermissions { conn, preset_name, .. } => {
+//!                 room.handle_permissions(now, conn, Permissions::built_in(&preset_name).unwrap_or_default());
+//!             }
 //!             other => done.push(other),
 //!         }
 //!     }
@@ -61,6 +62,7 @@
 //! }
 //!
 //! room.handle_hello(t0, ConnId(1), arrival);
+//! drive(&mut room, t0, &[host.clone()]); // the welcome, once the preset's permissions are in
 //! room.handle_frame(t0, ConnId(1), ClientMessage::Join { req: 1 });
 //! drive(&mut room, t0, &[host.clone()]);
 //! assert!(room.session_id().is_some());

@@ -102,6 +102,17 @@ pub enum Output {
         /// Its participant.
         participant_id: String,
     },
+    /// Look up the permissions of preset `preset_name` for a new connection of participant
+    /// `participant_id`, and answer with
+    /// [`Room::handle_permissions`](crate::Room::handle_permissions) before the next input.
+    FindPermissions {
+        /// The arriving connection.
+        conn: ConnId,
+        /// Its participant.
+        participant_id: String,
+        /// The participant's preset.
+        preset_name: String,
+    },
     /// Work on a recording's file; the driver answers with
     /// [`Room::handle_recording_io`](crate::Room::handle_recording_io) before its next input.
     Recording(RecordingIo),

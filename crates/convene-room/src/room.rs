@@ -86,6 +86,8 @@ pub struct Room {
     pub(crate) peers: BTreeMap<String, PeerState>,
     /// Connections the room knows, and the peer each carries once welcomed.
     pub(crate) conns: BTreeMap<ConnId, Option<String>>,
+    /// New connections waiting for their preset's permissions ([`Output::FindPermissions`]).
+    pub(crate) arriving: BTreeMap<ConnId, crate::handshake::Arrival>,
     pub(crate) gone: BTreeMap<String, (Gone, Instant)>,
     /// `gone`'s peer ids in the order they went (times only grow), for its timer.
     gone_order: VecDeque<(Instant, String)>,
@@ -126,6 +128,7 @@ impl Room {
             seq: 0,
             peers: BTreeMap::new(),
             conns: BTreeMap::new(),
+            arriving: BTreeMap::new(),
             gone: BTreeMap::new(),
             gone_order: VecDeque::new(),
             away: BTreeSet::new(),
@@ -223,6 +226,7 @@ impl Room {
     }
 
     pub(crate) fn detach(&mut self, now: Instant, conn: ConnId) {
+        self.arriving.remove(&conn);
         let Some(peer_id) = self.conns.remove(&conn).flatten() else { return };
         let Some(p) = self.peers.get_mut(&peer_id) else { return };
         if p.conn != Some(conn) {

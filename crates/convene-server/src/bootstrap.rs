@@ -11,8 +11,8 @@ use crate::store::{Store, StoreResult};
 pub const DEFAULT_ACCOUNT: &str = "local";
 
 /// Creates an app and its default presets in one go.
-pub fn create_app_with_presets(store: &Store, account_id: &str, name: &str) -> StoreResult<App> {
-    let app = store.create_app(account_id, name)?;
+pub async fn create_app_with_presets(store: &dyn Store, account_id: &str, name: &str) -> StoreResult<App> {
+    let app = store.create_app(account_id, name).await?;
     for preset in BUILT_IN_PRESETS {
         let permissions = Permissions::built_in(preset).expect("built-in preset");
         let view_type = if preset.starts_with("webinar") { "WEBINAR" } else { "GROUP_CALL" };
@@ -23,7 +23,7 @@ pub fn create_app_with_presets(store: &Store, account_id: &str, name: &str) -> S
             "media": {"video": {"quality": "vga", "frame_rate": 30}, "screenshare": {"quality": "hd", "frame_rate": 5}},
         });
         let permissions = serde_json::to_value(permissions)?;
-        store.create_preset(&app.id, preset, &config, &permissions, &json!({}))?;
+        store.create_preset(&app.id, preset, &config, &permissions, &json!({})).await?;
     }
     Ok(app)
 }
@@ -46,22 +46,22 @@ pub struct Prepared {
 }
 
 /// Makes sure there is an admin token and a default app.
-pub fn prepare(store: &Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
+pub async fn prepare(store: &dyn Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
     let mut new_admin_token = None;
     let mut given_admin_token_added = false;
     if let Some(token) = admin_token {
-        given_admin_token_added = store.insert_token(&hash_secret(token), Scope::Admin.as_str(), None, None)?.1;
-    } else if store.admin_token_count()? == 0 {
+        given_admin_token_added = store.insert_token(&hash_secret(token), Scope::Admin, None, None).await?.1;
+    } else if store.admin_token_count().await? == 0 {
         let token = generate_secret();
-        store.insert_token(&hash_secret(&token), Scope::Admin.as_str(), None, None)?;
+        store.insert_token(&hash_secret(&token), Scope::Admin, None, None).await?;
         new_admin_token = Some(token);
     }
-    let other_admin_tokens = store.admin_token_count()?.saturating_sub(u64::from(admin_token.is_some()));
-    let app_id = match store.kv_get("default_app")? {
+    let other_admin_tokens = store.admin_token_count().await?.saturating_sub(u64::from(admin_token.is_some()));
+    let app_id = match store.kv_get("default_app").await? {
         Some(id) => id,
         None => {
-            let app = create_app_with_presets(store, DEFAULT_ACCOUNT, "Default app")?;
-            store.kv_set("default_app", &app.id)?;
+            let app = create_app_with_presets(store, DEFAULT_ACCOUNT, "Default app").await?;
+            store.kv_set("default_app", &app.id).await?;
             app.id
         }
     };

@@ -33,6 +33,7 @@ pub mod room;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod timings;
 pub mod webhook;
 pub mod ws;
 
@@ -45,7 +46,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
 
-pub use state::{AppState, Timings};
+pub use state::AppState;
+pub use timings::Timings;
 
 /// Where data lives.
 #[derive(Debug, Clone)]
@@ -134,6 +136,8 @@ pub struct RunningServer {
     pub default_app: (String, String),
     /// The shared state (for tests that look inside).
     pub state: AppState,
+    /// The SQLite store behind `state` (for tests and tools that read raw rows).
+    pub sqlite: store::SqliteStore,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     temp_dir: Option<PathBuf>,
@@ -162,21 +166,21 @@ impl RunningServer {
     }
 
     /// Creates a meeting in the ready app, as `POST .../meetings` would. Returns its id.
-    pub fn create_meeting(&self, title: &str) -> Result<String, store::StoreError> {
+    pub async fn create_meeting(&self, title: &str) -> Result<String, store::StoreError> {
         let meeting = model::Meeting::with_defaults(Some(title.to_owned()));
-        Ok(self.state.store().create_meeting(&self.default_app.1, meeting)?.id)
+        Ok(self.state.store().create_meeting(&self.default_app.1, meeting).await?.id)
     }
 
     /// Adds a participant to a meeting of the ready app, as `POST .../participants` would.
     /// Returns its id and auth token.
-    pub fn add_participant(
+    pub async fn add_participant(
         &self,
         meeting_id: &str,
         name: &str,
         preset: &str,
     ) -> Result<(String, String), store::StoreError> {
         let app = &self.default_app.1;
-        let p = self.state.store().create_participant(app, meeting_id, name, preset, Some(name), None)?;
+        let p = self.state.store().create_participant(app, meeting_id, name, preset, Some(name), None).await?;
         let token = self.state.0.tokens.issue(&p.id, meeting_id, app, auth::now_secs());
         Ok((p.id, token))
     }
@@ -225,10 +229,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rest_limits))
+        .layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::rest_limits))
         .route(
             "/v1/signal",
-            get(ws::signal).layer(axum::middleware::from_fn_with_state(state.clone(), limits::join_limits)),
+            get(ws::signal).layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::join_limits)),
         )
         .with_state(state)
 }
@@ -253,17 +257,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
     };
     files::private_dir(&recordings_dir)?;
-    let store = store::Store::open(db_path.as_deref())?;
-    let prepared = bootstrap::prepare(&store, config.admin_token.as_deref())?;
-    let failed = store.fail_unfinished_recordings()?;
+    let sqlite = store::SqliteStore::open(db_path.as_deref())?;
+    let store: Arc<dyn store::Store> = Arc::new(sqlite.clone());
+    let prepared = bootstrap::prepare(&*store, config.admin_token.as_deref()).await?;
+    let failed = store.fail_unfinished_recordings().await?;
     if failed > 0 {
         tracing::warn!(failed, "recordings interrupted by the last stop were marked ERRORED");
     }
-    let token_key = match store.kv_get("participant_token_key")? {
+    let token_key = match store.kv_get("participant_token_key").await? {
         Some(hex) => decode_hex(&hex),
         None => {
             let key = auth::TokenKey::generate();
-            store.kv_set("participant_token_key", &encode_hex(&key))?;
+            store.kv_set("participant_token_key", &encode_hex(&key)).await?;
             key
         }
     };
@@ -273,21 +278,39 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let webhooks = Arc::new(webhook::Webhooks::new(signer, &config.webhooks)?);
+    let stopping = tokio::sync::watch::channel(false).0;
+    let rooms = room::Rooms::new(room::RoomDeps {
+        store: store.clone(),
+        outbox: webhooks.outbox(store.clone()),
+        recordings_dir: recordings_dir.clone(),
+        base_url: base_url.clone(),
+        away_grace: config.timings.away_grace,
+        room_idle: config.timings.room_idle,
+        send_queue: config.timings.outgoing_queue,
+        stopping: stopping.subscribe(),
+    });
+    let delivery = webhook::Delivery {
+        store: store.clone(),
+        webhooks: webhooks.clone(),
+        settings: webhook::DeliverySettings::from(&config.timings),
+        stopping: stopping.subscribe(),
+    };
     let state = AppState(Arc::new(state::Shared {
         store,
         tokens: auth::TokenKey::new(token_key),
-        rooms: room::Rooms::default(),
-        webhooks: webhook::Webhooks::new(signer, &config.webhooks)?,
+        rooms,
+        webhooks,
         recordings_dir,
         base_url,
         timings: config.timings.clone(),
-        stopping: tokio::sync::watch::channel(false).0,
-        limiter: limits::Limiter::new(config.limits.clone()),
+        stopping,
+        limiter: Arc::new(limits::Limiter::new(config.limits.clone())),
     }));
-    restore_live_sessions(&state)?;
+    restore_live_sessions(&state).await?;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
-    let worker = tokio::spawn(webhook::deliver_forever(state.clone()));
+    let worker = tokio::spawn(webhook::deliver_forever(delivery));
     let tls_on = tls.is_some();
     let (timings, limits) = (config.timings.clone(), config.limits.clone());
     let task = tokio::spawn(async move {
@@ -306,19 +329,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         default_app: prepared.default_app.clone(),
         prepared,
         state,
+        sqlite,
         shutdown,
         task,
         temp_dir,
     })
 }
 
-fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
-    for (session, peers) in state.store().live_sessions()? {
-        let Some(meeting) = state.store().get_meeting(&session.app_id, &session.meeting_id)? else { continue };
+async fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
+    let store = state.store();
+    for (session, peers) in store.live_sessions().await? {
+        let Some(meeting) = store.get_meeting(&session.app_id, &session.meeting_id).await? else { continue };
         let mut restored_peers = Vec::new();
         for p in peers {
-            if let Some((participant, _)) = state.store().participant_by_id(&p.participant_id)? {
-                let permissions = room::permissions_of(state.store(), &session.app_id, &participant.preset_name);
+            if let Some((participant, _)) = store.participant_by_id(&p.participant_id).await? {
+                let permissions = room::permissions_of(store, &session.app_id, &participant.preset_name).await;
                 restored_peers.push(room::RestoredPeer {
                     peer_id: p.peer_id,
                     participant: participant.info(),
@@ -332,7 +357,7 @@ fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
             last_seq: session.last_seq,
             peers: restored_peers,
         };
-        room::spawn_restored(state, &session.app_id, meeting, restored);
+        state.0.rooms.restore(&session.app_id, meeting, restored);
     }
     Ok(())
 }

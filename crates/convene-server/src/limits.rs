@@ -20,7 +20,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::ApiError;
-use crate::state::AppState;
 
 pub use convene_core::proto::TOO_FAST;
 
@@ -279,11 +278,11 @@ pub fn too_many_requests(retry_after: Duration, what: &str) -> Response {
 }
 
 /// Middleware: the REST limits (per IP and per bearer token) before any handler runs.
-pub async fn rest_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn rest_limits(State(limiter): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
     // The same reading of the header as authentication's, so that every spelling of one token
     // (`bearer T`, `BEARER  T`) draws on one bucket.
     let token = crate::api::bearer_credential(req.headers());
-    if let Err(wait) = state.0.limiter.rest(client_ip(&req), token) {
+    if let Err(wait) = limiter.rest(client_ip(&req), token) {
         tracing::debug!(ip = ?client_ip(&req), "REST request over the rate limit");
         return too_many_requests(wait, "requests");
     }
@@ -291,8 +290,8 @@ pub async fn rest_limits(State(state): State<AppState>, req: Request, next: Next
 }
 
 /// Middleware: the per-IP limit on signalling connections, before the upgrade.
-pub async fn join_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Err(wait) = state.0.limiter.join(client_ip(&req)) {
+pub async fn join_limits(State(limiter): State<Arc<Limiter>>, req: Request, next: Next) -> Response {
+    if let Err(wait) = limiter.join(client_ip(&req)) {
         tracing::debug!(ip = ?client_ip(&req), "signalling connection over the rate limit");
         return too_many_requests(wait, "connections");
     }

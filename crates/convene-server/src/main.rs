@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use convene_server::limits::Limits;
 use convene_server::serve::TlsFiles;
+use convene_server::store::Store;
 use convene_server::webhook::WebhookOptions;
 use convene_server::{DataLocation, ServerConfig, Timings};
 
@@ -107,22 +108,22 @@ fn data_location(data: &str) -> DataLocation {
 }
 
 /// The store of a data directory, for the token commands (which run beside a running server).
-fn open_store(data: &str) -> Result<convene_server::store::Store, String> {
+fn open_store(data: &str) -> Result<convene_server::store::SqliteStore, String> {
     let DataLocation::Dir(dir) = data_location(data) else {
         return Err("the tokens of an in-memory server cannot be managed from outside it".into());
     };
     convene_server::files::private_dir(&dir).map_err(|e| e.to_string())?;
     let db = dir.join("convene.db");
     convene_server::files::private_database(&db).map_err(|e| e.to_string())?;
-    convene_server::store::Store::open(Some(&db)).map_err(|e| e.to_string())
+    convene_server::store::SqliteStore::open(Some(&db)).map_err(|e| e.to_string())
 }
 
-fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str>) -> Result<String, String> {
+async fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str>) -> Result<String, String> {
     let scope = convene_server::auth::Scope::parse(scope).ok_or("scope must be admin, realtime or read")?;
     let store = open_store(data)?;
     let mut account = account.map(str::to_owned);
     if let Some(app) = app {
-        let Some(owner) = store.app_account(app).map_err(|e| e.to_string())? else {
+        let Some(owner) = store.app_account(app).await.map_err(|e| e.to_string())? else {
             return Err(format!("no app {app}"));
         };
         if account.as_ref().is_some_and(|a| *a != owner) {
@@ -132,20 +133,20 @@ fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str
     }
     let secret = convene_server::auth::generate_secret();
     let hash = convene_server::auth::hash_secret(&secret);
-    let (record, _) = store.insert_token(&hash, scope.as_str(), account.as_deref(), app).map_err(|e| e.to_string())?;
+    let (record, _) = store.insert_token(&hash, scope, account.as_deref(), app).await.map_err(|e| e.to_string())?;
     eprintln!("token id {} (revoke with: convene-server token revoke {})", record.id, record.id);
     Ok(secret)
 }
 
-fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
+async fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
     match action {
         TokenAction::Create { scope, account, app, all_accounts: _ } => {
-            println!("{}", create_token(data, scope, account.as_deref(), app.as_deref())?);
+            println!("{}", create_token(data, scope, account.as_deref(), app.as_deref()).await?);
         }
         TokenAction::List => {
             let store = open_store(data)?;
             println!("{:<36}  {:<8}  {:<20}  {:<36}  created", "id", "scope", "account", "app");
-            for t in store.list_tokens().map_err(|e| e.to_string())? {
+            for t in store.list_tokens().await.map_err(|e| e.to_string())? {
                 let r = &t.record;
                 let account = r.account_id.as_deref().unwrap_or("(all)");
                 let app = r.app_id.as_deref().unwrap_or("(all)");
@@ -154,7 +155,7 @@ fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
         }
         TokenAction::Revoke { id } => {
             let store = open_store(data)?;
-            if !store.revoke_token(id).map_err(|e| e.to_string())? {
+            if !store.revoke_token(id).await.map_err(|e| e.to_string())? {
                 return Err(format!("no token {id}"));
             }
             println!("revoked {id}");
@@ -172,7 +173,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     if let Some(Command::Token { action }) = &cli.command {
-        return match token_command(&cli.data, action) {
+        return match token_command(&cli.data, action).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("convene-server: {e}");

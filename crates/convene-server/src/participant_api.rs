@@ -45,7 +45,7 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
         .tokens
         .verify(token.trim(), now_secs())
         .map_err(|e| ApiError::unauthorized(format!("invalid auth token: {e}")))?;
-    let Some((participant, home)) = state.store().participant_by_id(&claims.participant_id)? else {
+    let Some((participant, home)) = state.store().participant_by_id(&claims.participant_id).await? else {
         return Err(ApiError::unauthorized("invalid auth token: the participant was removed"));
     };
     if home.meeting_id != claims.meeting_id {
@@ -53,10 +53,11 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
     }
     let meeting = state
         .store()
-        .get_meeting(&home.app_id, &home.meeting_id)?
+        .get_meeting(&home.app_id, &home.meeting_id)
+        .await?
         .ok_or_else(|| ApiError::unauthorized("invalid auth token: the meeting no longer exists"))?;
-    let permissions = state.store().preset_permissions(&home.app_id, &participant.preset_name)?;
-    let session = state.store().live_session_start(&home.app_id, &home.meeting_id)?;
+    let permissions = state.store().preset_permissions(&home.app_id, &participant.preset_name).await?;
+    let session = state.store().live_session_start(&home.app_id, &home.meeting_id).await?;
     let me = ParticipantMe {
         participant: MeParticipant {
             id: participant.id,

@@ -30,7 +30,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
 use crate::limits::Limits;
-use crate::state::Timings;
+use crate::timings::Timings;
 
 /// How long a stopping server waits for open HTTP connections to finish their requests.
 const DRAIN: Duration = Duration::from_secs(10);

@@ -1,71 +1,26 @@
-//! What every request handler and room shares.
+//! What the request handlers share. The rooms, the webhook delivery task and the limits
+//! middleware get only the parts they use.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::TokenKey;
+use crate::limits::Limiter;
 use crate::room::Rooms;
 use crate::store::Store;
+use crate::timings::Timings;
 use crate::webhook::Webhooks;
-
-/// Timings, tunable for tests.
-#[derive(Debug, Clone)]
-pub struct Timings {
-    /// How long a peer whose connection dropped stays in the session, waiting to resume.
-    pub away_grace: Duration,
-    /// How long a new connection may take to send `hello`.
-    pub handshake_timeout: Duration,
-    /// A connection silent for this long is closed (clients ping every 10 s).
-    pub idle_timeout: Duration,
-    /// First webhook retry delay; doubles per attempt up to ten minutes.
-    pub webhook_retry_base: Duration,
-    /// Attempts before a webhook delivery is given up.
-    pub webhook_max_attempts: u32,
-    /// How long one webhook attempt may take (connecting included) before it counts as failed.
-    pub webhook_attempt_timeout: Duration,
-    /// How long delivered, failed and dropped webhook deliveries are kept before they are pruned.
-    pub outbox_retention: Duration,
-    /// How long an idle room (no session, no peers) lingers before its task ends.
-    pub room_idle: Duration,
-    /// Frames a connection may have queued before it counts as too slow and is dropped (it then
-    /// resumes and gets what it missed).
-    pub outgoing_queue: usize,
-    /// How long a TLS handshake, and each request's headers, may take to arrive; also how long a
-    /// keep-alive connection may idle between requests. The connection is closed after it.
-    pub http_header_timeout: Duration,
-    /// How long a request body may take to arrive whole (`408`, and the connection closes).
-    pub http_body_timeout: Duration,
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self {
-            away_grace: Duration::from_secs(60),
-            handshake_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            webhook_retry_base: Duration::from_secs(1),
-            webhook_max_attempts: 12,
-            webhook_attempt_timeout: Duration::from_secs(10),
-            outbox_retention: Duration::from_secs(7 * 24 * 3600),
-            room_idle: Duration::from_secs(30),
-            outgoing_queue: 1024,
-            http_header_timeout: Duration::from_secs(10),
-            http_body_timeout: Duration::from_secs(30),
-        }
-    }
-}
 
 /// The shared state.
 pub struct Shared {
     /// The database.
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     /// Signs participant tokens.
     pub tokens: TokenKey,
     /// Live rooms.
     pub rooms: Rooms,
-    /// Webhook queue.
-    pub webhooks: Webhooks,
+    /// Webhook signing and delivery policy.
+    pub webhooks: Arc<Webhooks>,
     /// Where recordings are written.
     pub recordings_dir: PathBuf,
     /// The server's own base URL (for download links).
@@ -75,7 +30,7 @@ pub struct Shared {
     /// Becomes true when the server stops: connections close with 1012, rooms end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Rate limits and connection caps.
-    pub limiter: crate::limits::Limiter,
+    pub limiter: Arc<Limiter>,
 }
 
 /// A cheap handle on [`Shared`].
@@ -84,8 +39,8 @@ pub struct AppState(pub Arc<Shared>);
 
 impl AppState {
     /// The database.
-    pub fn store(&self) -> &Store {
-        &self.0.store
+    pub fn store(&self) -> &dyn Store {
+        &*self.0.store
     }
 
     /// A receiver that changes when the server stops.

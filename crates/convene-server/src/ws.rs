@@ -133,7 +133,7 @@ async fn handshake(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, state: 
             return reject(sink, CloseCode::PolicyViolation, "invalid auth token").await;
         }
     };
-    let participant = match state.store().participant_by_id(&claims.participant_id) {
+    let participant = match state.store().participant_by_id(&claims.participant_id).await {
         Ok(Some((p, home))) if home.meeting_id == claims.meeting_id && home.app_id == claims.app_id => p,
         Ok(_) => {
             send(sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the participant was removed"))
@@ -164,7 +164,7 @@ async fn connection(socket: WebSocket, state: AppState) {
         send(&mut sink, &error_msg(ErrorCode::TooFast, message)).await;
         return close(&mut sink, CloseCode::TryAgainLater, "too many connections").await;
     };
-    let Some(room) = state.0.rooms.sender(&state, &claims.app_id, &claims.meeting_id) else {
+    let Some(room) = state.0.rooms.sender(&claims.app_id, &claims.meeting_id).await else {
         send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the meeting no longer exists"))
             .await;
         return close(&mut sink, CloseCode::PolicyViolation, "no such meeting").await;
@@ -172,11 +172,10 @@ async fn connection(socket: WebSocket, state: AppState) {
     let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
     let kill = conn.kill.clone();
-    let permissions = crate::room::permissions_of(state.store(), &claims.app_id, &participant.preset_name);
     let token_valid_for = std::time::Duration::from_millis(
         claims.exp.saturating_mul(1000).saturating_sub(crate::webhook::now_ms().max(0) as u64),
     );
-    let arrival = Arrival { participant: participant.info(), permissions, resume, token_valid_for };
+    let arrival = Arrival { participant: participant.info(), resume, token_valid_for };
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
     }

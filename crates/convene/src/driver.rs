@@ -23,6 +23,7 @@ pub(crate) enum DriverCommand {
     Run(Command, oneshot::Sender<Result<CommandOk, ClientError>>),
     /// A network outage starts (the connection drops; reconnection waits) or ends (for tests of
     /// reconnection). The sender hears back once the driver has acted on it.
+    #[cfg(feature = "fault-injection")]
     Outage(bool, oneshot::Sender<()>),
 }
 
@@ -52,7 +53,9 @@ struct Link {
     connecting: Option<Connecting>,
     waiters: Waiters<oneshot::Sender<Result<CommandOk, ClientError>>>,
     /// During a simulated outage, a connection the core asks for waits until the outage ends.
+    #[cfg(feature = "fault-injection")]
     outage: bool,
+    #[cfg(feature = "fault-injection")]
     deferred_connect: bool,
 }
 
@@ -120,11 +123,12 @@ impl Driver {
                 if let Some(mut old) = link.ws.take() {
                     let _ = old.close(None).await;
                 }
+                #[cfg(feature = "fault-injection")]
                 if link.outage {
                     link.deferred_connect = true;
-                } else {
-                    link.connecting = Some(self.connect());
+                    return;
                 }
+                link.connecting = Some(self.connect());
             }
             Output::Transmit(msg) => {
                 let text = encode_client(&msg);
@@ -170,6 +174,7 @@ impl Driver {
                     let _ = answer.send(Err(e));
                 }
             },
+            #[cfg(feature = "fault-injection")]
             DriverCommand::Outage(true, done) => {
                 link.outage = true;
                 let was_connected = link.ws.take().is_some() || link.connecting.take().is_some();
@@ -178,6 +183,7 @@ impl Driver {
                 }
                 let _ = done.send(());
             }
+            #[cfg(feature = "fault-injection")]
             DriverCommand::Outage(false, done) => {
                 link.outage = false;
                 if std::mem::take(&mut link.deferred_connect) {

@@ -12,9 +12,9 @@
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let server = convene_server::start(convene_server::ServerConfig::ephemeral()).await?;
-//! # let meeting_id = server.create_meeting("Weekly sync")?;
-//! # let (_, host_token) = server.add_participant(&meeting_id, "Hana", "group_call_host")?;
-//! # let (_, guest_token) = server.add_participant(&meeting_id, "Ada", "group_call_participant")?;
+//! # let meeting_id = server.create_meeting("Weekly sync").await?;
+//! # let (_, host_token) = server.add_participant(&meeting_id, "Hana", "group_call_host").await?;
+//! # let (_, guest_token) = server.add_participant(&meeting_id, "Ada", "group_call_participant").await?;
 //! # let base_url = server.url();
 //! use convene::{Event, InitOptions, Meeting, RoomState};
 //! use futures_util::StreamExt;

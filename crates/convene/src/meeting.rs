@@ -142,8 +142,9 @@ impl Meeting {
     }
 
     /// Fault injection for tests: `true` drops the connection as a network failure would and
-    /// holds reconnection; `false` lets the client reconnect and resume.
-    #[doc(hidden)]
+    /// holds reconnection; `false` lets the client reconnect and resume. Only with the
+    /// `fault-injection` feature.
+    #[cfg(feature = "fault-injection")]
     pub async fn simulate_outage(&self, down: bool) {
         let (done, acted) = tokio::sync::oneshot::channel();
         if self.inner.commands.send(DriverCommand::Outage(down, done)).await.is_ok() {

@@ -43,7 +43,7 @@ pub async fn create(
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
     }
-    let app = crate::bootstrap::create_app_with_presets(state.store(), &account_id, name)?;
+    let app = crate::bootstrap::create_app_with_presets(state.store(), &account_id, name).await?;
     Ok(created(app))
 }
 
@@ -62,7 +62,8 @@ pub async fn list(
     caller.require_account(&account_id)?;
     let apps: Vec<App> = state
         .store()
-        .list_apps(&account_id)?
+        .list_apps(&account_id)
+        .await?
         .into_iter()
         .filter(|a| caller.app_id.as_ref().is_none_or(|own| *own == a.id))
         .collect();

@@ -107,10 +107,10 @@ pub async fn create(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<MeetingBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let mut m = Meeting::with_defaults(None);
     body.apply(&mut m)?;
-    Ok(created(state.store().create_meeting(&app_id, m)?))
+    Ok(created(state.store().create_meeting(&app_id, m).await?))
 }
 
 /// Lists meetings.
@@ -124,18 +124,19 @@ pub async fn list(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<MeetingListQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
-    let (items, total) = state.store().list_meetings(&app_id, q.search.as_deref(), page)?;
+    let (items, total) = state.store().list_meetings(&app_id, q.search.as_deref(), page).await?;
     Ok(super::list(items, page, total))
 }
 
 /// Finds a meeting of the app (400 for a malformed id, 404 for an unknown one).
-pub fn find(state: &AppState, app_id: &str, meeting_id: &str) -> ApiResult<Meeting> {
+pub async fn find(state: &AppState, app_id: &str, meeting_id: &str) -> ApiResult<Meeting> {
     valid_id("meeting_id", meeting_id)?;
     state
         .store()
-        .get_meeting(app_id, meeting_id)?
+        .get_meeting(app_id, meeting_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no meeting {meeting_id}")))
 }
 
@@ -149,8 +150,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    Ok(ok(find(&state, &app_id, &meeting_id)?))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(find(&state, &app_id, &meeting_id).await?))
 }
 
 /// Changes a meeting. `{"status":"INACTIVE"}` refuses new joins (a live session goes on until it
@@ -165,14 +166,14 @@ pub async fn patch(
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<MeetingBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let mut m = find(&state, &app_id, &meeting_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let mut m = find(&state, &app_id, &meeting_id).await?;
     body.apply(&mut m)?;
     m.updated_at = now_rfc3339();
-    state.store().update_meeting(&app_id, &m)?;
+    state.store().update_meeting(&app_id, &m).await?;
     // Tell a running room; if none runs, the next one reads the store.
     if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
+        let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
     }
     Ok(ok(m))
 }
@@ -187,9 +188,9 @@ pub async fn active_session(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    find(&state, &app_id, &meeting_id)?;
-    match state.store().live_session(&app_id, &meeting_id)? {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    find(&state, &app_id, &meeting_id).await?;
+    match state.store().live_session(&app_id, &meeting_id).await? {
         Some(s) => Ok(ok(s)),
         None => Err(ApiError::not_found(format!("No active session found for meeting_id {meeting_id}"))),
     }
@@ -243,20 +244,20 @@ pub async fn kick(
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<KickBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    find(&state, &app_id, &meeting_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    find(&state, &app_id, &meeting_id).await?;
     if body.participant_ids.is_empty() && body.custom_participant_ids.is_empty() {
         return Err(ApiError::bad_request("give participant_ids or custom_participant_ids"));
     }
     let mut ids = body.participant_ids.clone();
     for custom in &body.custom_participant_ids {
-        ids.extend(state.store().participants_by_custom_id(&meeting_id, custom)?);
+        ids.extend(state.store().participants_by_custom_id(&meeting_id, custom).await?);
     }
-    match state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::Kick(ids)).await {
+    match state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::Kick(ids)).await {
         Some(ApiReply::Kicked(kicked)) => {
             let mut participants = Vec::new();
             for id in kicked {
-                if let Some(p) = state.store().get_participant(&app_id, &meeting_id, &id)? {
+                if let Some(p) = state.store().get_participant(&app_id, &meeting_id, &id).await? {
                     participants.push(KickedParticipant {
                         id: p.id,
                         name: p.name,
@@ -294,9 +295,9 @@ pub async fn kick_all(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    find(&state, &app_id, &meeting_id)?;
-    match state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::KickAll).await {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    find(&state, &app_id, &meeting_id).await?;
+    match state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::KickAll).await {
         Some(ApiReply::KickedAll(n)) => {
             Ok(ok(KickAllResult { action: "kick-all".into(), kicked_participants_count: n }))
         }

@@ -219,7 +219,7 @@ impl FromRequestParts<AppState> for Caller {
         let Some(secret) = bearer_credential(&parts.headers) else {
             return Err(ApiError::unauthorized("missing Authorization: Bearer <API token>"));
         };
-        let record = state.store().token_by_hash(&hash_secret(secret))?;
+        let record = state.store().token_by_hash(&hash_secret(secret)).await?;
         let Some(record) = record else { return Err(ApiError::unauthorized("unknown API token")) };
         let scope = Scope::parse(&record.scope).ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
         Ok(Caller { scope, app_id: record.app_id, account_id: record.account_id })
@@ -314,7 +314,7 @@ pub(crate) fn quoted(value: &str) -> String {
 
 /// Resolves `{account_id}/{app_id}` for a caller: 400 on a malformed id, 403 outside the token's
 /// app or scope, 404 when the app does not exist under that account.
-pub fn app_for(
+pub async fn app_for(
     state: &AppState,
     caller: &Caller,
     account_id: &str,
@@ -327,7 +327,7 @@ pub fn app_for(
     caller.require(resource, write)?;
     caller.require_account(account_id)?;
     caller.require_app(app_id)?;
-    match state.store().get_app(account_id, app_id)? {
+    match state.store().get_app(account_id, app_id).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::not_found(format!("no app {app_id} in account {account_id}"))),
     }

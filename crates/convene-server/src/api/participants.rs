@@ -47,9 +47,9 @@ pub struct EditParticipant {
     pub preset_name: Option<String>,
 }
 
-fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
-    let known =
-        state.store().preset_by_name(app_id, name)?.is_some() || convene_core::Permissions::built_in(name).is_some();
+async fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
+    let known = state.store().preset_by_name(app_id, name).await?.is_some()
+        || convene_core::Permissions::built_in(name).is_some();
     if known {
         Ok(())
     } else {
@@ -76,23 +76,26 @@ pub async fn add(
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<AddParticipant>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    find_meeting(&state, &app_id, &meeting_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    find_meeting(&state, &app_id, &meeting_id).await?;
     let custom = body.custom_participant_id.trim();
     if custom.is_empty() || custom.len() > 200 {
         return Err(ApiError::bad_request("custom_participant_id must be 1 to 200 characters"));
     }
     check_text("name", &body.name, 200)?;
     check_text("picture", &body.picture, 2000)?;
-    check_preset(&state, &app_id, &body.preset_name)?;
-    let mut p = state.store().create_participant(
-        &app_id,
-        &meeting_id,
-        custom,
-        &body.preset_name,
-        body.name.as_deref(),
-        body.picture.as_deref(),
-    )?;
+    check_preset(&state, &app_id, &body.preset_name).await?;
+    let mut p = state
+        .store()
+        .create_participant(
+            &app_id,
+            &meeting_id,
+            custom,
+            &body.preset_name,
+            body.name.as_deref(),
+            body.picture.as_deref(),
+        )
+        .await?;
     p.token = Some(state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs()));
     Ok(created(p))
 }
@@ -108,19 +111,20 @@ pub async fn list(
     ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     let page = q.page()?;
-    find_meeting(&state, &app_id, &meeting_id)?;
-    let (items, total) = state.store().list_participants(&app_id, &meeting_id, page)?;
+    find_meeting(&state, &app_id, &meeting_id).await?;
+    let (items, total) = state.store().list_participants(&app_id, &meeting_id, page).await?;
     Ok(super::list(items, page, total))
 }
 
-fn find(state: &AppState, app_id: &str, meeting_id: &str, id: &str) -> ApiResult<Participant> {
-    find_meeting(state, app_id, meeting_id)?;
+async fn find(state: &AppState, app_id: &str, meeting_id: &str, id: &str) -> ApiResult<Participant> {
+    find_meeting(state, app_id, meeting_id).await?;
     valid_id("participant_id", id)?;
     state
         .store()
-        .get_participant(app_id, meeting_id, id)?
+        .get_participant(app_id, meeting_id, id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no participant {id}")))
 }
 
@@ -134,8 +138,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    Ok(ok(find(&state, &app_id, &meeting_id, &id)?))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(find(&state, &app_id, &meeting_id, &id).await?))
 }
 
 /// Edits a participant's name, picture or preset.
@@ -150,12 +154,12 @@ pub async fn patch(
     ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
     ApiJson(body): ApiJson<EditParticipant>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let mut p = find(&state, &app_id, &meeting_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let mut p = find(&state, &app_id, &meeting_id, &id).await?;
     check_text("name", &body.name, 200)?;
     check_text("picture", &body.picture, 2000)?;
     if let Some(preset) = body.preset_name {
-        check_preset(&state, &app_id, &preset)?;
+        check_preset(&state, &app_id, &preset).await?;
         p.preset_name = preset;
     }
     if body.name.is_some() {
@@ -165,12 +169,12 @@ pub async fn patch(
         p.picture = body.picture;
     }
     p.updated_at = now_rfc3339();
-    state.store().update_participant(&app_id, &meeting_id, &p)?;
+    state.store().update_participant(&app_id, &meeting_id, &p).await?;
     // Live peers of the participant take a new preset's permissions at once.
     if state.0.rooms.is_running(&meeting_id) {
-        let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name));
+        let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name).await);
         let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
-        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, changed).await;
+        let _ = state.0.rooms.ask(&app_id, &meeting_id, changed).await;
     }
     Ok(ok(p))
 }
@@ -185,14 +189,14 @@ pub async fn delete(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let p = find(&state, &app_id, &meeting_id, &id)?;
-    state.store().delete_participant(&app_id, &meeting_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let p = find(&state, &app_id, &meeting_id, &id).await?;
+    state.store().delete_participant(&app_id, &meeting_id, &id).await?;
     // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
     // waiting ones and ones not yet joined are removed (a join or an admission that comes
     // later is refused, since the room checks the store at every membership step).
     if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&state, &app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
+        let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
     }
     Ok(ok(p))
 }
@@ -207,8 +211,8 @@ pub async fn refresh_token(
     caller: Caller,
     ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let p = find(&state, &app_id, &meeting_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let p = find(&state, &app_id, &meeting_id, &id).await?;
     let token = state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs());
     Ok(ok(super::openapi::TokenData { token }))
 }

@@ -69,12 +69,12 @@ pub async fn create(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PresetBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
     let name = valid_name(body.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
     let permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
     let config = object_or_empty(body.config, "config")?;
     let ui = object_or_empty(body.ui, "ui")?;
-    match state.store().create_preset(&app_id, &name, &config, &permissions, &ui)? {
+    match state.store().create_preset(&app_id, &name, &config, &permissions, &ui).await? {
         Some(p) => Ok(created(p)),
         None => Err(ApiError::conflict(format!("a preset named {name:?} already exists"))),
     }
@@ -91,15 +91,19 @@ pub async fn list(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false).await?;
     let page = q.page()?;
-    let (items, total) = state.store().list_presets(&app_id, page)?;
+    let (items, total) = state.store().list_presets(&app_id, page).await?;
     Ok(super::list(items, page, total))
 }
 
-fn find(state: &AppState, app_id: &str, preset_id: &str) -> ApiResult<Preset> {
+async fn find(state: &AppState, app_id: &str, preset_id: &str) -> ApiResult<Preset> {
     valid_id("preset_id", preset_id)?;
-    state.store().get_preset(app_id, preset_id)?.ok_or_else(|| ApiError::not_found(format!("no preset {preset_id}")))
+    state
+        .store()
+        .get_preset(app_id, preset_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no preset {preset_id}")))
 }
 
 /// Gets a preset.
@@ -112,8 +116,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false)?;
-    Ok(ok(find(&state, &app_id, &preset_id)?))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, false).await?;
+    Ok(ok(find(&state, &app_id, &preset_id).await?))
 }
 
 /// Changes a preset. Participants of this preset who are in a session take the new permissions
@@ -128,8 +132,8 @@ pub async fn patch(
     ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<PresetBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
-    let mut preset = find(&state, &app_id, &preset_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
+    let mut preset = find(&state, &app_id, &preset_id).await?;
     let old_name = preset.name.clone();
     if let Some(name) = body.name {
         preset.name = valid_name(&name)?;
@@ -147,7 +151,7 @@ pub async fn patch(
         preset.ui = object_or_empty(Some(u), "ui")?;
     }
     preset.updated_at = now_rfc3339();
-    match state.store().update_preset(&app_id, &preset)? {
+    match state.store().update_preset(&app_id, &preset).await? {
         Ok(()) => {
             let mut names = vec![old_name, preset.name.clone()];
             names.dedup();
@@ -160,10 +164,11 @@ pub async fn patch(
 
 /// Tells every live room that presets of these names changed, and waits until they applied it.
 async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
-    let presets: Vec<_> = names
-        .into_iter()
-        .map(|name| (name.clone(), crate::room::permissions_of(state.store(), app_id, &name)))
-        .collect();
+    let mut presets = Vec::with_capacity(names.len());
+    for name in names {
+        let permissions = crate::room::permissions_of(state.store(), app_id, &name).await;
+        presets.push((name, permissions));
+    }
     let command = || ApiCommand::PresetChanged { app_id: app_id.to_owned(), presets: presets.clone() };
     state.0.rooms.ask_running(command).await;
 }
@@ -190,9 +195,9 @@ pub async fn delete(
     caller: Caller,
     ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true)?;
-    let preset = find(&state, &app_id, &preset_id)?;
-    state.store().delete_preset(&app_id, &preset_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
+    let preset = find(&state, &app_id, &preset_id).await?;
+    state.store().delete_preset(&app_id, &preset_id).await?;
     // Its participants fall back to the built-in preset of that name, if any, else to none.
     live_peers_follow(&state, &app_id, vec![preset.name.clone()]).await;
     Ok(ok(preset))

@@ -92,19 +92,19 @@ pub async fn start(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<StartRecording>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    find_meeting(&state, &app_id, &body.meeting_id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    find_meeting(&state, &app_id, &body.meeting_id).await?;
     let allow_multiple = body.allow_multiple_recordings.unwrap_or(false);
-    match state.0.rooms.ask(&state, &app_id, &body.meeting_id, ApiCommand::StartRecording { allow_multiple }).await {
+    match state.0.rooms.ask(&app_id, &body.meeting_id, ApiCommand::StartRecording { allow_multiple }).await {
         Some(ApiReply::Recording(rec)) => Ok(created(with_url(&state, &account_id, &app_id, *rec))),
         Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
     }
 }
 
-fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Recording> {
+async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Recording> {
     valid_id("recording_id", id)?;
-    state.store().get_recording(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no recording {id}")))
+    state.store().get_recording(app_id, id).await?.ok_or_else(|| ApiError::not_found(format!("no recording {id}")))
 }
 
 /// Stops, pauses or resumes a recording.
@@ -119,16 +119,16 @@ pub async fn action(
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<RecordingActionBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let action = match body.action.as_str() {
         "stop" => RecordingAction::Stop,
         "pause" => RecordingAction::Pause,
         "resume" => RecordingAction::Resume,
         other => return Err(ApiError::bad_request(format!("action {other:?} is not stop, pause or resume"))),
     };
-    let rec = find(&state, &app_id, &id)?;
+    let rec = find(&state, &app_id, &id).await?;
     let command = ApiCommand::RecordingAction { recording_id: id, action };
-    match state.0.rooms.ask(&state, &app_id, &rec.meeting_id, command).await {
+    match state.0.rooms.ask(&app_id, &rec.meeting_id, command).await {
         Some(ApiReply::Recording(rec)) => Ok(ok(with_url(&state, &account_id, &app_id, *rec))),
         Some(ApiReply::Refused(refusal)) => Err(refusal.into()),
         _ => Err(ApiError::unavailable("the meeting's room is not available; try again")),
@@ -146,12 +146,12 @@ pub async fn list(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<RecordingListQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     if let Some(m) = &q.meeting_id {
         valid_id("meeting_id", m)?;
     }
     let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
-    let (items, total) = state.store().list_recordings(&app_id, q.meeting_id.as_deref(), page)?;
+    let (items, total) = state.store().list_recordings(&app_id, q.meeting_id.as_deref(), page).await?;
     let items = items.into_iter().map(|r| with_url(&state, &account_id, &app_id, r)).collect();
     Ok(super::list(items, page, total))
 }
@@ -166,8 +166,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    Ok(ok(with_url(&state, &account_id, &app_id, find(&state, &app_id, &id)?)))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(with_url(&state, &account_id, &app_id, find(&state, &app_id, &id).await?)))
 }
 
 /// Downloads an uploaded recording: the session's signalling timeline, one JSON object a line.
@@ -181,8 +181,8 @@ pub async fn download(
     caller: Caller,
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    let rec = find(&state, &app_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    let rec = find(&state, &app_id, &id).await?;
     if rec.status != crate::model::RecordingStatus::Uploaded {
         return Err(ApiError::conflict(format!("recording {id} is {}, not UPLOADED", rec.status.as_str())));
     }

@@ -10,6 +10,7 @@ use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{app_for, ok, valid_id, ApiError, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource};
 use crate::model::{Session, SessionPeer};
 use crate::state::AppState;
+use crate::store::SessionStatus;
 
 /// Query of `GET /sessions`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,25 +49,23 @@ pub async fn list(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<SessionListQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     if let Some(m) = &q.associated_id {
         valid_id("associated_id", m)?;
     }
-    if let Some(s) = &q.status {
-        if s != "LIVE" && s != "ENDED" {
-            return Err(ApiError::bad_request("status is LIVE or ENDED"));
-        }
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(SessionStatus::parse(s).ok_or_else(|| ApiError::bad_request("status is LIVE or ENDED"))?),
+    };
     let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
-    let (sessions, total) =
-        state.store().list_sessions(&app_id, q.associated_id.as_deref(), q.status.as_deref(), page)?;
+    let (sessions, total) = state.store().list_sessions(&app_id, q.associated_id.as_deref(), status, page).await?;
     let paging = page.paging(sessions.len(), total);
     Ok(Json(serde_json::json!({"success": true, "data": SessionList { sessions }, "paging": paging})).into_response())
 }
 
-fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Session> {
+async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Session> {
     valid_id("session_id", id)?;
-    state.store().get_session(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))
+    state.store().get_session(app_id, id).await?.ok_or_else(|| ApiError::not_found(format!("no session {id}")))
 }
 
 /// Gets a session.
@@ -79,8 +78,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    Ok(ok(find(&state, &app_id, &id)?))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(find(&state, &app_id, &id).await?))
 }
 
 /// Lists the peers of a session with `joined_at`, `left_at` and `duration` (minutes).
@@ -94,9 +93,9 @@ pub async fn participants(
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     let page = q.page()?;
-    find(&state, &app_id, &id)?;
-    let (items, total) = state.store().session_peers(&id, page)?;
+    find(&state, &app_id, &id).await?;
+    let (items, total) = state.store().session_peers(&id, page).await?;
     Ok(super::list(items, page, total))
 }

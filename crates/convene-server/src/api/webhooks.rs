@@ -90,14 +90,14 @@ pub async fn create(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let (Some(name), Some(url), Some(events)) = (body.name, body.url, body.events) else {
         return Err(ApiError::bad_request("name, url and events are required"));
     };
     check_name(&name)?;
     check_url(&url, state.0.webhooks.policy())?;
     check_events(&events)?;
-    Ok(created(state.store().create_webhook(&app_id, &name, &url, &events, body.enabled.unwrap_or(true))?))
+    Ok(created(state.store().create_webhook(&app_id, &name, &url, &events, body.enabled.unwrap_or(true)).await?))
 }
 
 /// Lists webhooks.
@@ -111,15 +111,15 @@ pub async fn list(
     ApiPath((account_id, app_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     let page = q.page()?;
-    let (items, total) = state.store().list_webhooks(&app_id, page)?;
+    let (items, total) = state.store().list_webhooks(&app_id, page).await?;
     Ok(super::list(items, page, total))
 }
 
-fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {
+async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {
     valid_id("webhook_id", id)?;
-    state.store().get_webhook(app_id, id)?.ok_or_else(|| ApiError::not_found(format!("no webhook {id}")))
+    state.store().get_webhook(app_id, id).await?.ok_or_else(|| ApiError::not_found(format!("no webhook {id}")))
 }
 
 /// Gets a webhook.
@@ -132,8 +132,8 @@ pub async fn get(
     caller: Caller,
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false)?;
-    Ok(ok(find(&state, &app_id, &id)?))
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(find(&state, &app_id, &id).await?))
 }
 
 /// Changes a webhook.
@@ -147,8 +147,8 @@ pub async fn patch(
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let mut w = find(&state, &app_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let mut w = find(&state, &app_id, &id).await?;
     if let Some(name) = body.name {
         check_name(&name)?;
         w.name = name;
@@ -165,7 +165,7 @@ pub async fn patch(
         w.enabled = enabled;
     }
     w.updated_at = now_rfc3339();
-    state.store().update_webhook(&app_id, &w)?;
+    state.store().update_webhook(&app_id, &w).await?;
     // A webhook enabled again (or pointed elsewhere) may have a backlog due now.
     state.0.webhooks.wake();
     Ok(ok(w))
@@ -181,8 +181,8 @@ pub async fn delete(
     caller: Caller,
     ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
-    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true)?;
-    let w = find(&state, &app_id, &id)?;
-    state.store().delete_webhook(&app_id, &id)?;
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let w = find(&state, &app_id, &id).await?;
+    state.store().delete_webhook(&app_id, &id).await?;
     Ok(ok(w))
 }

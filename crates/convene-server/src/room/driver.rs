@@ -4,16 +4,18 @@
 //! connections' queues, the pending REST answers and the open recording files.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use convene_core::proto::CloseCode;
 use convene_room::{AppInfo, ConnId, IdSource, RequestId, Restored, Room, RoomConfig, WallClock};
 use tokio::sync::{mpsc, oneshot};
 
 use super::files::RecordingFiles;
-use super::{ApiReply, ConnHandle, Outgoing, Refusal, RoomCommand};
+use super::outputs::Release;
+use super::{ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand, RoomDeps};
 use crate::model::Meeting;
-use crate::state::AppState;
+use crate::store::{Store, StoreResult};
+use crate::webhook::now_ms;
 
 /// How long the task sleeps when the machine has no timer.
 const NO_TIMER_SLEEP: Duration = Duration::from_secs(3600);
@@ -30,7 +32,8 @@ impl IdSource for RandomIds {
 /// One room task's state: the machine, and the IO it drives.
 pub(super) struct Driver {
     pub(super) room: Room,
-    pub(super) state: AppState,
+    pub(super) deps: RoomDeps,
+    registry: Registry,
     pub(super) app_id: String,
     /// The connections' queues, by the id the machine knows them by.
     pub(super) conns: HashMap<ConnId, ConnHandle>,
@@ -38,55 +41,72 @@ pub(super) struct Driver {
     pub(super) replies: HashMap<RequestId, oneshot::Sender<ApiReply>>,
     next_request: u64,
     pub(super) files: RecordingFiles,
+    /// Frames, closes and REST answers of the turn being applied, released once its writes are
+    /// done.
+    pub(super) held: Vec<Release>,
 }
 
+/// Starts a meeting's room task, restoring a live session when `restored` says so. Commands
+/// queue in `rx` until the task has read the app's name and started its machine.
 pub(super) fn spawn(
-    state: AppState,
+    deps: RoomDeps,
+    registry: Registry,
     app_id: String,
     meeting: Meeting,
     rx: mpsc::Receiver<RoomCommand>,
     restored: Option<Restored>,
 ) {
-    let now = Instant::now();
-    let app = AppInfo {
-        id: app_id.clone(),
-        name: state.store().app_name(&app_id).ok().flatten().unwrap_or_default(),
-        account: state.store().app_account(&app_id).ok().flatten().unwrap_or_default(),
-    };
-    let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let config = RoomConfig {
-        app,
-        meeting: meeting.settings(),
-        base_url: state.0.base_url.clone(),
-        away_grace: state.0.timings.away_grace,
-        room_idle: state.0.timings.room_idle,
-        send_queue: state.0.timings.outgoing_queue,
-        clock: WallClock { at: now, unix_ms },
-    };
-    let mut room = Room::new(config, Box::new(RandomIds), now);
-    if let Some(restored) = restored {
-        room.restore(now, restored);
-    }
-    let files = RecordingFiles::new(state.0.recordings_dir.clone());
-    let mut driver =
-        Driver { room, state, app_id, conns: HashMap::new(), replies: HashMap::new(), next_request: 1, files };
-    driver.apply_outputs();
-    tokio::spawn(driver.run(rx));
+    tokio::spawn(async move {
+        let app = app_info(&*deps.store, &app_id).await;
+        let now = Instant::now();
+        let config = RoomConfig {
+            app,
+            meeting: meeting.settings(),
+            base_url: deps.base_url.clone(),
+            away_grace: deps.away_grace,
+            room_idle: deps.room_idle,
+            send_queue: deps.send_queue,
+            clock: WallClock { at: now, unix_ms: now_ms().max(0) as u64 },
+        };
+        let mut room = Room::new(config, Box::new(RandomIds), now);
+        if let Some(restored) = restored {
+            room.restore(now, restored);
+        }
+        let files = RecordingFiles::new(deps.recordings_dir.clone());
+        let mut driver = Driver {
+            room,
+            deps,
+            registry,
+            app_id,
+            conns: HashMap::new(),
+            replies: HashMap::new(),
+            next_request: 1,
+            files,
+            held: Vec::new(),
+        };
+        driver.apply_outputs().await;
+        driver.run(rx).await;
+    });
 }
 
-/// Starts the room of a session that was live when the server stopped: its peers are away and
-/// may resume within the grace period.
-pub fn spawn_restored(state: &AppState, app_id: &str, meeting: Meeting, restored: Restored) {
-    let (tx, rx) = mpsc::channel(super::ROOM_QUEUE);
-    state.0.rooms.insert(&meeting.id, tx);
-    spawn(state.clone(), app_id.to_owned(), meeting, rx, Some(restored));
+/// The app's name and account, as webhooks carry them (empty when the store cannot say).
+async fn app_info(store: &dyn Store, app_id: &str) -> AppInfo {
+    let (name, account) = tokio::join!(store.app_name(app_id), store.app_account(app_id));
+    let known = |r: StoreResult<Option<String>>| {
+        r.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "store failure reading an app");
+            None
+        })
+        .unwrap_or_default()
+    };
+    AppInfo { id: app_id.to_owned(), name: known(name), account: known(account) }
 }
 
 impl Driver {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomCommand>) {
         let meeting_id = self.room.meeting().id.clone();
         tracing::debug!(meeting = %meeting_id, "room started");
-        let mut stopping = self.state.stopping();
+        let mut stopping = self.deps.stopping.clone();
         loop {
             if *stopping.borrow() {
                 break;
@@ -100,7 +120,7 @@ impl Driver {
                 _ = tokio::time::sleep_until(deadline.into()) => self.room.handle_timeout(Instant::now()),
                 _ = stopping.changed() => break,
             }
-            self.apply_outputs();
+            self.apply_outputs().await;
             if self.room.is_drained(Instant::now()) && self.close_if_idle(&mut rx) {
                 break;
             }
@@ -152,7 +172,7 @@ impl Driver {
                 RoomCommand::Frame { .. } | RoomCommand::BadFrame { .. } | RoomCommand::Detach { .. } => {}
             }
         }
-        self.state.0.rooms.forget_closed(&self.room.meeting().id);
+        self.registry.forget_closed(&self.room.meeting().id);
         true
     }
 }

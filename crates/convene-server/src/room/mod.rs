@@ -10,19 +10,21 @@ mod outputs;
 mod refusal;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use convene_core::permissions::Permissions;
 use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::state::AppState;
+use crate::model::Meeting;
 use crate::store::Store;
+use crate::webhook::Outbox;
 
 pub use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
-pub use driver::spawn_restored;
 pub use files::recording_path;
 
 /// What a connection task is told to do.
@@ -58,8 +60,8 @@ impl ConnHandle {
 
 /// The permissions of an app's preset as a room applies them ([`Store::preset_permissions`]);
 /// when the store fails, the built-in preset of that name, else none.
-pub fn permissions_of(store: &Store, app_id: &str, preset_name: &str) -> Permissions {
-    store.preset_permissions(app_id, preset_name).unwrap_or_else(|e| {
+pub async fn permissions_of(store: &dyn Store, app_id: &str, preset_name: &str) -> Permissions {
+    store.preset_permissions(app_id, preset_name).await.unwrap_or_else(|e| {
         tracing::error!(preset = %preset_name, error = %e, "store failure reading a preset");
         Permissions::built_in(preset_name).unwrap_or_default()
     })
@@ -105,36 +107,86 @@ pub enum RoomCommand {
     },
 }
 
-/// The registry of room tasks, by meeting id.
-#[derive(Default)]
+/// What a room task uses besides its machine: the store, the webhook outbox, where recordings
+/// go, the server's base URL and timings, and the server's stop signal.
+#[derive(Clone)]
+pub struct RoomDeps {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Where webhook events go.
+    pub outbox: Outbox,
+    /// Where recordings are written.
+    pub recordings_dir: PathBuf,
+    /// The server's own base URL (for download links).
+    pub base_url: String,
+    /// How long a dropped peer may resume.
+    pub away_grace: Duration,
+    /// How long an idle room lingers.
+    pub room_idle: Duration,
+    /// Frames a connection may have queued.
+    pub send_queue: usize,
+    /// Becomes true when the server stops.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// The meetings' room tasks, by meeting id (shared by the registry and the tasks, which leave
+/// it when they end).
+#[derive(Clone, Default)]
+pub(crate) struct Registry(Arc<Mutex<HashMap<String, mpsc::Sender<RoomCommand>>>>);
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, mpsc::Sender<RoomCommand>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The open channel of a meeting's room, if one runs.
+    fn open(&self, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
+        self.lock().get(meeting_id).filter(|tx| !tx.is_closed()).cloned()
+    }
+
+    /// Removes a room's entry if it is still `tx`.
+    fn forget(&self, meeting_id: &str, tx: &mpsc::Sender<RoomCommand>) {
+        let mut map = self.lock();
+        if map.get(meeting_id).is_some_and(|t| t.same_channel(tx)) {
+            map.remove(meeting_id);
+        }
+    }
+
+    /// Removes a room's entry once its channel is closed.
+    pub(crate) fn forget_closed(&self, meeting_id: &str) {
+        let mut map = self.lock();
+        if map.get(meeting_id).is_some_and(|t| t.is_closed()) {
+            map.remove(meeting_id);
+        }
+    }
+}
+
+/// The registry of room tasks, by meeting id: starts a meeting's task on its first command.
 pub struct Rooms {
-    map: Mutex<HashMap<String, mpsc::Sender<RoomCommand>>>,
+    registry: Registry,
+    deps: RoomDeps,
 }
 
 /// Commands a room may have queued.
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
 impl Rooms {
+    /// No rooms yet; each starts with `deps`.
+    pub fn new(deps: RoomDeps) -> Self {
+        Self { registry: Registry::default(), deps }
+    }
+
     /// Sends a command to a meeting's room, starting the room if needed. Fails only when the
     /// meeting does not exist (or the server is shutting down).
-    pub async fn send(
-        &self,
-        state: &AppState,
-        app_id: &str,
-        meeting_id: &str,
-        cmd: RoomCommand,
-    ) -> Result<(), RoomCommand> {
+    pub async fn send(&self, app_id: &str, meeting_id: &str, cmd: RoomCommand) -> Result<(), RoomCommand> {
         let mut cmd = cmd;
         for _ in 0..3 {
-            let tx = match self.handle(state, app_id, meeting_id) {
-                Some(tx) => tx,
-                None => return Err(cmd),
-            };
+            let Some(tx) = self.sender(app_id, meeting_id).await else { return Err(cmd) };
             match tx.send(cmd).await {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::SendError(back)) => {
                     // The room ended between lookup and send: forget it and start a new one.
-                    self.forget(meeting_id, &tx);
+                    self.registry.forget(meeting_id, &tx);
                     cmd = back;
                 }
             }
@@ -143,60 +195,50 @@ impl Rooms {
     }
 
     /// Asks a room something from the REST API and waits for the answer.
-    pub async fn ask(&self, state: &AppState, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
+    pub async fn ask(&self, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
         let (reply, answer) = oneshot::channel();
-        self.send(state, app_id, meeting_id, RoomCommand::Api { command, reply }).await.ok()?;
+        self.send(app_id, meeting_id, RoomCommand::Api { command, reply }).await.ok()?;
         answer.await.ok()
-    }
-
-    fn handle(&self, state: &AppState, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = map.get(meeting_id) {
-            if !tx.is_closed() {
-                return Some(tx.clone());
-            }
-        }
-        let meeting = state.store().get_meeting(app_id, meeting_id).ok().flatten()?;
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        driver::spawn(state.clone(), app_id.to_owned(), meeting, rx, None);
-        map.insert(meeting_id.to_owned(), tx.clone());
-        Some(tx)
-    }
-
-    /// Registers a room restored at start-up.
-    pub(crate) fn insert(&self, meeting_id: &str, tx: mpsc::Sender<RoomCommand>) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).insert(meeting_id.to_owned(), tx);
-    }
-
-    /// Removes a room's entry if it is still `tx`.
-    pub(crate) fn forget(&self, meeting_id: &str, tx: &mpsc::Sender<RoomCommand>) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(meeting_id).is_some_and(|t| t.same_channel(tx)) {
-            map.remove(meeting_id);
-        }
-    }
-
-    /// Removes a room's entry once its channel is closed.
-    pub(crate) fn forget_closed(&self, meeting_id: &str) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(meeting_id).is_some_and(|t| t.is_closed()) {
-            map.remove(meeting_id);
-        }
     }
 
     /// The sender of a meeting's room (starting it if needed), for connections that send many
     /// commands. `None` when the meeting does not exist.
-    pub fn sender(&self, state: &AppState, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
-        self.handle(state, app_id, meeting_id)
+    pub async fn sender(&self, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
+        if let Some(tx) = self.registry.open(meeting_id) {
+            return Some(tx);
+        }
+        let meeting = match self.deps.store.get_meeting(app_id, meeting_id).await {
+            Ok(meeting) => meeting?,
+            Err(e) => {
+                tracing::error!(error = %e, "store failure looking up a meeting");
+                return None;
+            }
+        };
+        let mut map = self.registry.lock();
+        // Another caller may have started the room while the meeting was looked up.
+        if let Some(tx) = map.get(meeting_id).filter(|tx| !tx.is_closed()) {
+            return Some(tx.clone());
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        map.insert(meeting_id.to_owned(), tx.clone());
+        drop(map);
+        driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, None);
+        Some(tx)
+    }
+
+    /// Starts the room of a session that was live when the server stopped: its peers are away
+    /// and may resume within the grace period.
+    pub fn restore(&self, app_id: &str, meeting: Meeting, restored: Restored) {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        self.registry.lock().insert(meeting.id.clone(), tx);
+        driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, Some(restored));
     }
 
     /// Asks every running room `command()` and waits for their answers; rooms that are not
     /// running are not started.
     pub async fn ask_running(&self, command: impl Fn() -> ApiCommand) {
-        let rooms: Vec<mpsc::Sender<RoomCommand>> = {
-            let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-            map.values().filter(|tx| !tx.is_closed()).cloned().collect()
-        };
+        let rooms: Vec<mpsc::Sender<RoomCommand>> =
+            self.registry.lock().values().filter(|tx| !tx.is_closed()).cloned().collect();
         for tx in rooms {
             let (reply, answer) = oneshot::channel();
             if tx.send(RoomCommand::Api { command: command(), reply }).await.is_ok() {
@@ -207,11 +249,11 @@ impl Rooms {
 
     /// Whether a meeting's room task is running.
     pub fn is_running(&self, meeting_id: &str) -> bool {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(meeting_id).is_some_and(|t| !t.is_closed())
+        self.registry.open(meeting_id).is_some()
     }
 
     /// Meetings with a running room task.
     pub fn live_count(&self) -> usize {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.registry.lock().len()
     }
 }

@@ -1,22 +1,243 @@
-//! The SQLite store: one connection behind a mutex, WAL journal, every multi-row change in a
-//! transaction. Calls are short; the hot signalling path does not touch the store per message.
+//! The store behind a seam: the async [`Store`] trait names every operation the server needs,
+//! in typed vocabulary; [`SqliteStore`] implements it on an embedded SQLite database, running
+//! each blocking call on tokio's blocking pool so that a slow query never stalls a
+//! connection's task. The cluster mode adds a PostgreSQL implementation beside it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), convene_server::store::StoreError> {
+//! use convene_server::store::{SqliteStore, Store};
+//! let store = SqliteStore::open(None)?; // in memory
+//! let app = store.create_app("my-account", "Demo").await?;
+//! assert_eq!(store.app_name(&app.id).await?.as_deref(), Some("Demo"));
+//! # Ok(()) }
+//! ```
 
-mod apps;
-mod meetings;
-mod outbox;
-mod presets;
-mod recordings;
-mod sessions;
-mod webhooks;
+mod rows;
+mod sqlite;
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use convene_core::SessionEnd;
+use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
+use serde_json::Value;
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::auth::Scope;
+use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
+pub use rows::{LivePeerRow, LiveSessionRow, OutboxRow, ParticipantHome, TokenRecord, TokenRow};
+pub use sqlite::SqliteStore;
 
-pub use apps::{TokenRecord, TokenRow};
-pub use outbox::OutboxRow;
-pub use sessions::{LivePeerRow, LiveSessionRow};
+/// The operations the server needs of its database. Every write that changes several rows is
+/// atomic; the rooms apply their writes in the order their machine emits them, awaiting each.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    // Settings.
+    /// A value of the key-value table (server settings such as the participant token key).
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets a value of the key-value table.
+    async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    // Apps and API tokens.
+    /// Creates an app under an account.
+    async fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App>;
+    /// An app, only if it belongs to `account_id`.
+    async fn get_app(&self, account_id: &str, app_id: &str) -> StoreResult<Option<App>>;
+    /// The apps of an account, oldest first.
+    async fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>>;
+    /// The account an app belongs to.
+    async fn app_account(&self, app_id: &str) -> StoreResult<Option<String>>;
+    /// An app's name.
+    async fn app_name(&self, app_id: &str) -> StoreResult<Option<String>>;
+    /// Stores an API token by the hash of its secret. Storing a known secret again changes
+    /// nothing; the answer says whether it was new.
+    async fn insert_token(
+        &self,
+        hash: &str,
+        scope: Scope,
+        account_id: Option<&str>,
+        app_id: Option<&str>,
+    ) -> StoreResult<(TokenRecord, bool)>;
+    /// The token with this secret hash.
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Every API token, oldest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRow>>;
+    /// Deletes an API token by id; it stops working at once. Returns whether it existed.
+    async fn revoke_token(&self, id: &str) -> StoreResult<bool>;
+    /// How many admin tokens exist.
+    async fn admin_token_count(&self) -> StoreResult<u64>;
+
+    // Meetings and participants.
+    /// Stores a new meeting (its id and times are set here).
+    async fn create_meeting(&self, app_id: &str, meeting: Meeting) -> StoreResult<Meeting>;
+    /// A meeting of an app.
+    async fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>>;
+    /// A page of an app's meetings (optionally whose title contains `search`) and the total.
+    async fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)>;
+    /// Writes a meeting's fields back.
+    async fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()>;
+    /// Adds a participant to a meeting.
+    async fn create_participant(
+        &self,
+        app_id: &str,
+        meeting_id: &str,
+        custom_participant_id: &str,
+        preset_name: &str,
+        name: Option<&str>,
+        picture: Option<&str>,
+    ) -> StoreResult<Participant>;
+    /// A live (not deleted) participant of a meeting.
+    async fn get_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<Option<Participant>>;
+    /// A live participant by id alone, with where it belongs (for participant tokens).
+    async fn participant_by_id(&self, id: &str) -> StoreResult<Option<(Participant, ParticipantHome)>>;
+    /// Live participants of a meeting by custom id.
+    async fn participants_by_custom_id(&self, meeting_id: &str, custom_id: &str) -> StoreResult<Vec<String>>;
+    /// A page of a meeting's live participants and the total.
+    async fn list_participants(
+        &self,
+        app_id: &str,
+        meeting_id: &str,
+        page: Page,
+    ) -> StoreResult<(Vec<Participant>, u64)>;
+    /// Writes a participant's editable fields back.
+    async fn update_participant(&self, app_id: &str, meeting_id: &str, p: &Participant) -> StoreResult<()>;
+    /// Deletes a participant: every token of it stops working at once.
+    async fn delete_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<bool>;
+
+    // Presets.
+    /// Creates a preset. `None` when the name is taken in this app.
+    async fn create_preset(
+        &self,
+        app_id: &str,
+        name: &str,
+        config: &Value,
+        permissions: &Value,
+        ui: &Value,
+    ) -> StoreResult<Option<Preset>>;
+    /// A preset by id.
+    async fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>>;
+    /// A preset by name.
+    async fn preset_by_name(&self, app_id: &str, name: &str) -> StoreResult<Option<Preset>>;
+    /// The permissions a participant of preset `name` holds: the app's preset of that name,
+    /// else the built-in preset, else none. A stored set that no longer reads (written by
+    /// another version, say) counts as none, with a warning.
+    async fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions>;
+    /// A page of presets and the total count.
+    async fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)>;
+    /// Replaces a preset's fields; `Ok(Err(()))` when the new name is taken in the app.
+    async fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>>;
+    /// Deletes a preset. Returns whether it existed.
+    async fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool>;
+
+    // Sessions and the peers in them.
+    /// Starts a session (status `LIVE`) with the id and start time its room gave it.
+    async fn start_session(
+        &self,
+        app_id: &str,
+        id: &str,
+        meeting_id: &str,
+        title: Option<&str>,
+        started_at: &str,
+    ) -> StoreResult<()>;
+    /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` for the
+    /// app's subscribers, all in one transaction. Returns how many
+    /// deliveries were queued.
+    async fn end_session(
+        &self,
+        app_id: &str,
+        end: &SessionEnd,
+        last_seq: u64,
+        ended_at: &str,
+        webhook: &WebhookEvent,
+    ) -> StoreResult<usize>;
+    /// Records the highest sequence number used, and the peak of concurrent peers.
+    async fn touch_session(&self, id: &str, last_seq: u64, concurrent: u32) -> StoreResult<()>;
+    /// A session of an app.
+    async fn get_session(&self, app_id: &str, id: &str) -> StoreResult<Option<Session>>;
+    /// The live session of a meeting.
+    async fn live_session(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<Session>>;
+    /// The id and start time of a meeting's live session: a lookup on the live-session index,
+    /// without the counts and minutes that [`Store::live_session`] adds up over every stay (which
+    /// grow with the session's history). Every client start asks for it.
+    async fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>>;
+    /// A page of an app's sessions, filtered by meeting and status, newest first, and the total.
+    async fn list_sessions(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        status: Option<SessionStatus>,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, u64)>;
+    /// Records a peer entering a session at `at`.
+    async fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()>;
+    /// Records a peer leaving a session at `at`.
+    async fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()>;
+    /// A page of a session's peers and the total.
+    async fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)>;
+    /// How the session of a stay of `participant_id` ended, for a resume that its room no
+    /// longer remembers (a restart, or the room task idled out): `None` unless the stay is over
+    /// because its session ended.
+    async fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>>;
+    /// Live sessions and their present peers, to restore after a restart.
+    async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>>;
+
+    // Recordings.
+    /// Inserts or replaces a recording's row.
+    async fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()>;
+    /// A recording of an app.
+    async fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>>;
+    /// A page of an app's recordings (optionally of one meeting), newest first, and the total.
+    async fn list_recordings(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Recording>, u64)>;
+    /// Recordings left `INVOKED`/`RECORDING` by a crash: marked `ERRORED` at start-up.
+    async fn fail_unfinished_recordings(&self) -> StoreResult<usize>;
+
+    // Webhooks.
+    /// Creates a webhook.
+    async fn create_webhook(
+        &self,
+        app_id: &str,
+        name: &str,
+        url: &str,
+        events: &[String],
+        enabled: bool,
+    ) -> StoreResult<Webhook>;
+    /// A webhook of an app.
+    async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
+    /// A page of an app's webhooks, oldest first, and how many there are.
+    async fn list_webhooks(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Webhook>, u64)>;
+    /// Writes a webhook's fields back.
+    async fn update_webhook(&self, app_id: &str, w: &Webhook) -> StoreResult<()>;
+    /// Deletes a webhook; pending deliveries to it are dropped.
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool>;
+
+    // The webhook outbox.
+    /// Queues one event for every enabled webhook of the app that subscribes to it, in one
+    /// transaction. Returns how many deliveries were queued.
+    async fn enqueue_webhook_event(&self, app_id: &str, event: &WebhookEvent) -> StoreResult<usize>;
+    /// The oldest due pending delivery of each enabled webhook (at most `limit` webhooks), so
+    /// that one webhook's backlog never hides another's events.
+    async fn due_per_webhook(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// When each enabled webhook's next pending delivery is due.
+    async fn next_due_per_webhook(&self) -> StoreResult<Vec<(String, i64)>>;
+    /// Marks a delivery done (`delivered` or `failed`), or schedules a retry (`pending`), only
+    /// while it is still pending: an attempt that was in flight when its webhook was deleted
+    /// (its rows `dropped`) cannot bring the row back. Returns whether the row was updated.
+    async fn delivery_outcome(
+        &self,
+        id: i64,
+        status: DeliveryStatus,
+        next_attempt_ms: i64,
+        error: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Deletes delivered, failed and dropped rows created before `cutoff` (RFC 3339, as
+    /// [`now_rfc3339`] writes it). Returns how many.
+    async fn prune_outbox(&self, cutoff: &str) -> StoreResult<usize>;
+    /// Makes every pending delivery due at `now_ms` (an operator's "retry now"). Returns how many.
+    async fn retry_pending_now(&self, now_ms: i64) -> StoreResult<usize>;
+    /// Counts deliveries by status (for tests and operators).
+    async fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>>;
+}
 
 /// A store failure. The API answers 500 and logs the detail.
 #[derive(Debug, thiserror::Error)]
@@ -30,142 +251,27 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    /// A stored value is not one this version knows (written by another version, say).
+    #[error("stored {0} is not known: {1:?}")]
+    Corrupt(&'static str, String),
+    /// The store's worker stopped before answering (it panicked).
+    #[error("the store's worker stopped: {0}")]
+    Worker(String),
 }
 
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The database.
-pub struct Store {
-    conn: Mutex<Connection>,
-}
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS apps (
-  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_tokens (
-  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, app_id TEXT, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS presets (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL,
-  permissions TEXT NOT NULL, ui TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  UNIQUE (app_id, name));
-CREATE TABLE IF NOT EXISTS meetings (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, title TEXT, status TEXT NOT NULL,
-  keep_alive INTEGER NOT NULL, record_on_start INTEGER NOT NULL, persist_chat INTEGER NOT NULL,
-  live_stream_on_start INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS meetings_app ON meetings (app_id, created_at);
-CREATE TABLE IF NOT EXISTS participants (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, custom_participant_id TEXT NOT NULL,
-  preset_name TEXT NOT NULL, name TEXT, picture TEXT, deleted INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS participants_meeting ON participants (meeting_id, created_at);
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, meeting_title TEXT,
-  status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, end_reason TEXT, ended_by TEXT,
-  max_concurrent INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS sessions_app ON sessions (app_id, created_at);
-CREATE UNIQUE INDEX IF NOT EXISTS one_live_session ON sessions (meeting_id) WHERE status = 'LIVE';
-CREATE TABLE IF NOT EXISTS session_peers (
-  peer_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, participant_id TEXT NOT NULL,
-  custom_participant_id TEXT NOT NULL, display_name TEXT NOT NULL, preset_name TEXT NOT NULL,
-  joined_at TEXT NOT NULL, left_at TEXT, outcome TEXT);
-CREATE INDEX IF NOT EXISTS session_peers_session ON session_peers (session_id, joined_at);
-CREATE TABLE IF NOT EXISTS recordings (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, meeting_id TEXT NOT NULL, session_id TEXT,
-  status TEXT NOT NULL, invoked_time TEXT NOT NULL, started_time TEXT, stopped_time TEXT,
-  output_file_name TEXT NOT NULL, file_size INTEGER, duration INTEGER,
-  start_reason TEXT NOT NULL, stop_reason TEXT);
-CREATE INDEX IF NOT EXISTS recordings_app ON recordings (app_id, invoked_time);
-CREATE TABLE IF NOT EXISTS webhooks (
-  id TEXT PRIMARY KEY, app_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,
-  enabled INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL, webhook_id TEXT NOT NULL, url TEXT NOT NULL,
-  body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
-  status TEXT NOT NULL, last_error TEXT, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_ms);
-CREATE INDEX IF NOT EXISTS outbox_webhook ON outbox (webhook_id, status, id);
-"#;
-
-/// The schema's versions, in order (kept in SQLite's `user_version`). The first is the schema
-/// of the first release, written so that it also applies to a database made before migrations
-/// were counted.
-fn migrations() -> rusqlite_migration::Migrations<'static> {
-    use rusqlite_migration::M;
-    rusqlite_migration::Migrations::new(vec![
-        M::up(SCHEMA),
-        // API tokens belong to an account (NULL: every account, the operator's).
-        M::up("ALTER TABLE api_tokens ADD COLUMN account_id TEXT;"),
-    ])
-}
-
-impl Store {
-    /// Opens (creating if needed) the database at `path`, or an in-memory one.
-    pub fn open(path: Option<&Path>) -> StoreResult<Self> {
-        let conn = match path {
-            Some(p) => Connection::open(p)?,
-            None => Connection::open_in_memory()?,
-        };
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut conn = conn;
-        migrations().to_latest(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Runs `f` in one transaction.
-    pub fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// A value of the key-value table.
-    pub fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
-        let conn = self.lock();
-        Ok(conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional()?)
-    }
-
-    /// Sets a value of the key-value table.
-    pub fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
-        let conn = self.lock();
-        conn.execute(
-            "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
-        Ok(())
-    }
-}
 
 /// Now, RFC 3339 with milliseconds, UTC.
 pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
-/// A time as RFC 3339 with milliseconds, UTC.
+/// A time as RFC 3339 with milliseconds, UTC (the room machine's formatter, so that the times
+/// the rooms and the store write read alike).
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let unix_ms = (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+    convene_room::format_rfc3339(unix_ms)
 }
 
 /// Parses an RFC 3339 time.
@@ -214,56 +320,56 @@ impl Page {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Where a webhook delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// A 2xx answer came.
+    Delivered,
+    /// Given up: a final 4xx, or every attempt failed.
+    Failed,
+    /// Its webhook was deleted or disabled before it went out.
+    Dropped,
+}
 
-    #[test]
-    fn rfc3339_round_trips() {
-        let s = now_rfc3339();
-        assert!(s.ends_with('Z') && s.len() == 24, "{s}");
-        let t = parse_rfc3339(&s).unwrap();
-        assert_eq!(rfc3339(t), s);
-    }
-
-    #[test]
-    fn a_database_of_the_release_before_migrations_is_upgraded_and_keeps_its_data() {
-        let dir = std::env::temp_dir().join(format!("convene-migrate-{}", new_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("convene.db");
-        {
-            // As the release before migrations made it: the tables, user_version 0, no
-            // account on API tokens.
-            let old = Connection::open(&path).unwrap();
-            let before_accounts =
-                SCHEMA.replace("CREATE INDEX IF NOT EXISTS outbox_webhook ON outbox (webhook_id, status, id);", "");
-            old.execute_batch(&before_accounts).unwrap();
-            old.execute(
-                "INSERT INTO api_tokens (id, hash, scope, app_id, created_at) VALUES ('t1', 'h1', 'admin', NULL, 'x')",
-                [],
-            )
-            .unwrap();
-            let version: i64 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-            assert_eq!(version, 0);
+impl DeliveryStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dropped => "dropped",
         }
-        let store = Store::open(Some(&path)).unwrap();
-        let token = store.token_by_hash("h1").unwrap().expect("the token survived");
-        assert_eq!((token.scope.as_str(), token.account_id), ("admin", None));
-        let version: i64 = store.lock().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 2);
-        drop(store);
-        // Opening it again changes nothing.
-        let again = Store::open(Some(&path)).unwrap();
-        assert_eq!(again.list_tokens().unwrap().len(), 1);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
-    #[test]
-    fn schema_applies_twice() {
-        let store = Store::open(None).unwrap();
-        store.lock().execute_batch(SCHEMA).unwrap();
-        store.kv_set("a", "1").unwrap();
-        store.kv_set("a", "2").unwrap();
-        assert_eq!(store.kv_get("a").unwrap().as_deref(), Some("2"));
+    /// The status of a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Failed, Self::Dropped].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// Whether a session is going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Going on.
+    Live,
+    /// Over.
+    Ended,
+}
+
+impl SessionStatus {
+    /// The name RealtimeKit uses (`LIVE`, `ENDED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "LIVE",
+            Self::Ended => "ENDED",
+        }
+    }
+
+    /// The status of a name (`LIVE`, `ENDED`).
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Live, Self::Ended].into_iter().find(|st| st.as_str() == s)
     }
 }

@@ -6,13 +6,15 @@
 //! retention period.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::now_ms;
-use crate::state::AppState;
-use crate::store::OutboxRow;
+use super::{now_ms, Webhooks};
+use crate::store::{DeliveryStatus, OutboxRow, Store};
+use crate::timings::Timings;
 
 /// Attempts in flight at once, across all webhooks.
 pub const CONCURRENCY: usize = 16;
@@ -20,11 +22,49 @@ pub const CONCURRENCY: usize = 16;
 /// How often finished rows past the retention period are looked for (at most).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
+/// How deliveries are retried and kept (from [`Timings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliverySettings {
+    /// First retry delay; doubles per attempt up to ten minutes.
+    pub retry_base: Duration,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// How long one attempt may take.
+    pub attempt_timeout: Duration,
+    /// How long finished deliveries are kept.
+    pub retention: Duration,
+}
+
+impl From<&Timings> for DeliverySettings {
+    fn from(t: &Timings) -> Self {
+        Self {
+            retry_base: t.webhook_retry_base,
+            max_attempts: t.webhook_max_attempts,
+            attempt_timeout: t.webhook_attempt_timeout,
+            retention: t.outbox_retention,
+        }
+    }
+}
+
+/// What the delivery task uses: the outbox's store, the signer and target policy, its settings,
+/// and the server's stop signal.
+#[derive(Clone)]
+pub struct Delivery {
+    /// Where the outbox is.
+    pub store: Arc<dyn Store>,
+    /// Signing, target policy, extra CAs, the wake-up.
+    pub webhooks: Arc<Webhooks>,
+    /// Retries and retention.
+    pub settings: DeliverySettings,
+    /// Becomes true when the server stops.
+    pub stopping: watch::Receiver<bool>,
+}
+
 /// The HTTP client of deliveries: no redirects, the attempt timeout, only addresses the target
 /// policy allows, TLS with the system's roots (and the operator's extra CA, if any).
-fn client(state: &AppState) -> reqwest::Result<reqwest::Client> {
-    let webhooks = &state.0.webhooks;
-    let timeout = state.0.timings.webhook_attempt_timeout;
+fn client(d: &Delivery) -> reqwest::Result<reqwest::Client> {
+    let webhooks = &d.webhooks;
+    let timeout = d.settings.attempt_timeout;
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
@@ -37,30 +77,30 @@ fn client(state: &AppState) -> reqwest::Result<reqwest::Client> {
 }
 
 /// Runs deliveries until the process ends.
-pub async fn deliver_forever(state: AppState) {
-    let client = match client(&state) {
+pub async fn deliver_forever(d: Delivery) {
+    let client = match client(&d) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "no HTTP client; webhooks will not be delivered");
             return;
         }
     };
-    let wake = state.0.webhooks.waker();
+    let wake = d.webhooks.waker();
     let mut in_flight: JoinSet<String> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
     let mut pruned_at: Option<Instant> = None;
-    let mut stopping = state.stopping();
+    let mut stopping = d.stopping.clone();
     loop {
         if *stopping.borrow() {
             break;
         }
-        let prune_every = PRUNE_EVERY.min(state.0.timings.outbox_retention.max(Duration::from_millis(10)));
+        let prune_every = PRUNE_EVERY.min(d.settings.retention.max(Duration::from_millis(10)));
         if pruned_at.is_none_or(|t| t.elapsed() >= prune_every) {
-            prune(&state);
+            prune(&d).await;
             pruned_at = Some(Instant::now());
         }
         if in_flight.len() < CONCURRENCY {
-            let due = state.store().due_per_webhook(now_ms(), CONCURRENCY * 4).unwrap_or_else(|e| {
+            let due = d.store.due_per_webhook(now_ms(), CONCURRENCY * 4).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot read the webhook outbox");
                 Vec::new()
             });
@@ -69,11 +109,11 @@ pub async fn deliver_forever(state: AppState) {
                     break;
                 }
                 if busy.insert(row.webhook_id.clone()) {
-                    in_flight.spawn(attempt(state.clone(), client.clone(), row));
+                    in_flight.spawn(attempt(d.clone(), client.clone(), row));
                 }
             }
         }
-        let wait = next_wait(&state, &busy).min(prune_every);
+        let wait = next_wait(&*d.store, &busy).await.min(prune_every);
         tokio::select! {
             Some(done) = in_flight.join_next() => {
                 if let Ok(webhook_id) = done {
@@ -91,8 +131,8 @@ pub async fn deliver_forever(state: AppState) {
 }
 
 /// How long until a delivery of a webhook that is not busy is due (a minute at most).
-fn next_wait(state: &AppState, busy: &HashSet<String>) -> Duration {
-    let next = state.store().next_due_per_webhook().unwrap_or_default();
+async fn next_wait(store: &dyn Store, busy: &HashSet<String>) -> Duration {
+    let next = store.next_due_per_webhook().await.unwrap_or_default();
     next.into_iter()
         .filter(|(webhook_id, _)| !busy.contains(webhook_id))
         .map(|(_, at)| Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64))
@@ -100,10 +140,9 @@ fn next_wait(state: &AppState, busy: &HashSet<String>) -> Duration {
         .unwrap_or(Duration::from_secs(60))
 }
 
-fn prune(state: &AppState) {
-    let retention = state.0.timings.outbox_retention;
-    let cutoff = time::OffsetDateTime::now_utc() - retention;
-    match state.store().prune_outbox(&crate::store::rfc3339(cutoff)) {
+async fn prune(d: &Delivery) {
+    let cutoff = time::OffsetDateTime::now_utc() - d.settings.retention;
+    match d.store.prune_outbox(&crate::store::rfc3339(cutoff)).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(rows = n, "finished webhook deliveries pruned"),
         Err(e) => tracing::error!(error = %e, "could not prune the webhook outbox"),
@@ -123,24 +162,24 @@ enum Outcome {
 }
 
 /// One attempt of one row; returns the row's webhook id (its slot is free again).
-async fn attempt(state: AppState, client: reqwest::Client, row: OutboxRow) -> String {
-    let outcome = match state.0.webhooks.policy().check(&row.url) {
+async fn attempt(d: Delivery, client: reqwest::Client, row: OutboxRow) -> String {
+    let outcome = match d.webhooks.policy().check(&row.url) {
         Err(refused) => Outcome::Retry(format!("target refused: {refused}")),
-        Ok(url) => post(&state, &client, url, &row).await,
+        Ok(url) => post(&d.webhooks, &client, url, &row).await,
     };
-    let timings = &state.0.timings;
-    let last_attempt = row.attempts + 1 >= timings.webhook_max_attempts;
+    let settings = &d.settings;
+    let last_attempt = row.attempts + 1 >= settings.max_attempts;
     let (status, next, error) = match outcome {
-        Outcome::Delivered => ("delivered", 0, None),
+        Outcome::Delivered => (DeliveryStatus::Delivered, 0, None),
         Outcome::Retry(e) if !last_attempt => {
             let backoff =
-                timings.webhook_retry_base.saturating_mul(1u32 << row.attempts.min(16)).min(Duration::from_secs(600));
-            ("pending", now_ms() + backoff.as_millis() as i64, Some(e))
+                settings.retry_base.saturating_mul(1u32 << row.attempts.min(16)).min(Duration::from_secs(600));
+            (DeliveryStatus::Pending, now_ms() + backoff.as_millis() as i64, Some(e))
         }
-        Outcome::Retry(e) | Outcome::Final(e) => ("failed", 0, Some(e)),
+        Outcome::Retry(e) | Outcome::Final(e) => (DeliveryStatus::Failed, 0, Some(e)),
     };
-    tracing::debug!(uuid = %row.uuid, url = %row.url, status, ?error, "webhook delivery");
-    match state.store().delivery_outcome(row.id, status, next, error.as_deref()) {
+    tracing::debug!(uuid = %row.uuid, url = %row.url, status = status.as_str(), ?error, "webhook delivery");
+    match d.store.delivery_outcome(row.id, status, next, error.as_deref()).await {
         Ok(true) => {}
         Ok(false) => tracing::debug!(uuid = %row.uuid, "webhook deleted during its attempt; outcome dropped"),
         Err(e) => tracing::error!(error = %e, "could not record a webhook delivery"),
@@ -148,8 +187,8 @@ async fn attempt(state: AppState, client: reqwest::Client, row: OutboxRow) -> St
     row.webhook_id
 }
 
-async fn post(state: &AppState, client: &reqwest::Client, url: reqwest::Url, row: &OutboxRow) -> Outcome {
-    let signature = state.0.webhooks.signer().sign(row.body.as_bytes());
+async fn post(webhooks: &Webhooks, client: &reqwest::Client, url: reqwest::Url, row: &OutboxRow) -> Outcome {
+    let signature = webhooks.signer().sign(row.body.as_bytes());
     let response = client
         .post(url)
         .header("content-type", "application/json")

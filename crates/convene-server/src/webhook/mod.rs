@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::store::Store;
-pub use delivery::deliver_forever;
+pub use delivery::{deliver_forever, Delivery, DeliverySettings};
 pub use sign::Signer;
 pub use target::{TargetError, TargetPolicy};
 
@@ -91,11 +91,24 @@ impl Webhooks {
         self.wake.notify_one();
     }
 
+    /// The handle that queues events into the outbox of `store`.
+    pub fn outbox(&self, store: Arc<dyn Store>) -> Outbox {
+        Outbox { store, wake: self.wake.clone() }
+    }
+}
+
+/// Where rooms put their webhook events: the store's outbox, and the delivery task's wake-up.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
     /// Queues a room's event for every enabled webhook of the app that subscribes to it.
-    pub fn emit(&self, store: &Store, app_id: &str, event: &convene_room::WebhookEvent) {
+    pub async fn emit(&self, app_id: &str, event: &convene_room::WebhookEvent) {
         let name = event.kind.as_str();
-        let body = event.payload.to_string();
-        match store.enqueue_webhook_event(app_id, name, &body, event.at_ms as i64) {
+        match self.store.enqueue_webhook_event(app_id, event).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::debug!(event = name, deliveries = n, "webhook queued");
@@ -103,5 +116,11 @@ impl Webhooks {
             }
             Err(e) => tracing::error!(error = %e, event = name, "could not queue a webhook"),
         }
+    }
+
+    /// Wakes the delivery task after the store queued deliveries within another change (the
+    /// end of a session queues `meeting.ended` in the same transaction).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 }

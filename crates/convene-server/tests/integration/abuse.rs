@@ -41,7 +41,12 @@ async fn meeting_count(s: &TestServer) -> u64 {
 async fn rest_requests_over_a_tokens_rate_get_429_and_change_nothing() {
     let s = limited(Limits { rest_per_token: Some(Rate::new(4, 0.5)), ..Limits::off() }).await;
     let other = "cvn_other_admin_token";
-    s.server.state.store().insert_token(&hash_secret(other), "admin", None, None).unwrap();
+    s.server
+        .state
+        .store()
+        .insert_token(&hash_secret(other), convene_server::auth::Scope::Admin, None, None)
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let create = |token: &str| {
         http.post(format!("{}/meetings", s.kit()))

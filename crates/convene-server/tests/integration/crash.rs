@@ -178,11 +178,12 @@ async fn kill_9_at_many_moments_and_restart() {
     let (receiver, receiver_url) = Receiver::start().await;
     receiver.delay_ms.store(150, Ordering::SeqCst);
     {
-        let store = convene_server::store::Store::open(Some(&dir.join("convene.db"))).unwrap();
-        let mut w = store.get_webhook(&app_id, &hook_id).unwrap().expect("the webhook survived");
+        use convene_server::store::Store as _;
+        let store = convene_server::store::SqliteStore::open(Some(&dir.join("convene.db"))).unwrap();
+        let mut w = store.get_webhook(&app_id, &hook_id).await.unwrap().expect("the webhook survived");
         w.url = receiver_url.clone();
-        store.update_webhook(&app_id, &w).unwrap();
-        assert_eq!(store.retry_pending_now(0).unwrap(), queued.len());
+        store.update_webhook(&app_id, &w).await.unwrap();
+        assert_eq!(store.retry_pending_now(0).await.unwrap(), queued.len());
     }
     server = Server::start(&dir, &listen);
     let kept = open_stays(&dir);

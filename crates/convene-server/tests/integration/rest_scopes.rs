@@ -3,13 +3,14 @@
 
 use crate::support;
 
-use convene_server::auth::hash_secret;
+use convene_server::auth::{hash_secret, Scope};
 use serde_json::{json, Value};
 use support::TestServer;
 
 /// Stores an API token with this scope (and app limit) and returns its secret.
-fn token(s: &TestServer, secret: &str, scope: &str, app_id: Option<&str>) -> String {
-    s.server.state.store().insert_token(&hash_secret(secret), scope, None, app_id).expect("token stored");
+async fn token(s: &TestServer, secret: &str, scope: &str, app_id: Option<&str>) -> String {
+    let scope = Scope::parse(scope).expect("a scope");
+    s.server.state.store().insert_token(&hash_secret(secret), scope, None, app_id).await.expect("token stored");
     secret.to_owned()
 }
 
@@ -66,7 +67,7 @@ async fn fixture(s: &TestServer) -> (String, String, String, String) {
 async fn read_token_reads_and_cannot_write() {
     let s = TestServer::start().await;
     let (m, p, w, pr) = fixture(&s).await;
-    let read = token(&s, "read-secret", "read", None);
+    let read = token(&s, "read-secret", "read", None).await;
     let before = snapshot(&s, &m).await;
     for path in [
         apps_path(&s),
@@ -124,7 +125,7 @@ async fn read_token_reads_and_cannot_write() {
 async fn realtime_token_writes_realtime_resources_only() {
     let s = TestServer::start().await;
     let (m, p, w, pr) = fixture(&s).await;
-    let rt = token(&s, "realtime-secret", "realtime", None);
+    let rt = token(&s, "realtime-secret", "realtime", None).await;
     let before = snapshot(&s, &m).await;
     let refused: Vec<(&str, String, Option<Value>)> = vec![
         ("POST", apps_path(&s), Some(json!({"name": "Nope"}))),
@@ -187,7 +188,7 @@ async fn app_limited_tokens_stay_in_their_app() {
     let before = snapshot(&s, &m).await;
 
     for scope in ["realtime", "admin", "read"] {
-        let t = token(&s, &format!("limited-{scope}"), scope, Some(&other));
+        let t = token(&s, &format!("limited-{scope}"), scope, Some(&other)).await;
         for (method, path, body) in [
             ("GET", "/meetings".to_owned(), None),
             ("GET", format!("/meetings/{m}"), None),
@@ -213,7 +214,7 @@ async fn app_limited_tokens_stay_in_their_app() {
         assert_eq!(apps.as_array().unwrap().iter().map(|a| a["id"].clone()).collect::<Vec<_>>(), [json!(other)]);
         assert_eq!(v["paging"]["total_count"], 1, "{v}");
     }
-    let t = token(&s, "limited-rt-2", "realtime", Some(&other));
+    let t = token(&s, "limited-rt-2", "realtime", Some(&other)).await;
     let (status, v) = s.api_as(&t, "POST", &format!("{other_kit}/meetings"), Some(json!({"title": "Theirs"}))).await;
     data(status, &v, 201);
     assert_eq!(snapshot(&s, &m).await, before, "refused requests changed nothing in the default app");

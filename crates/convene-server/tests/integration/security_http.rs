@@ -29,7 +29,15 @@ async fn a_token_of_one_account_cannot_reach_another_accounts_apps() {
     let s = support::TestServer::start().await;
     let store = s.server.state.store();
     let acme_admin = "cvn_acme_admin_token_0123456789abcdef";
-    store.insert_token(&convene_server::auth::hash_secret(acme_admin), "admin", Some("acme"), None).unwrap();
+    store
+        .insert_token(
+            &convene_server::auth::hash_secret(acme_admin),
+            convene_server::auth::Scope::Admin,
+            Some("acme"),
+            None,
+        )
+        .await
+        .unwrap();
     let root = "/client/v4/accounts";
     // Its own account: apps are made and listed.
     let (status, v) = s

@@ -34,16 +34,17 @@ async fn start_a_session(s: &TestServer) {
 }
 
 /// `(status, attempts, last_error)` of each outbox row of a webhook.
-fn rows_of(s: &TestServer, webhook_id: &str) -> Vec<(String, u32, Option<String>)> {
+async fn rows_of(s: &TestServer, webhook_id: &str) -> Vec<(String, u32, Option<String>)> {
+    let webhook_id = webhook_id.to_owned();
     s.server
-        .state
-        .store()
-        .tx(|tx| {
+        .sqlite
+        .tx(move |tx| {
             let mut stmt =
                 tx.prepare("SELECT status, attempts, last_error FROM outbox WHERE webhook_id = ?1 ORDER BY id")?;
-            let rows = stmt.query_map([webhook_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = stmt.query_map([&webhook_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
+        .await
         .unwrap()
 }
 
@@ -55,7 +56,7 @@ async fn rows_until(
 ) -> Vec<(String, u32, Option<String>)> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let rows = rows_of(s, webhook_id);
+        let rows = rows_of(s, webhook_id).await;
         if f(&rows) {
             return rows;
         }
@@ -106,8 +107,8 @@ async fn the_target_is_checked_again_at_delivery_time() {
     let id = register(&s, "https://hooks.example.com/rtk").await;
     // The stored URL now points at loopback (as if the check at registration were bypassed,
     // or an older server had let it in): the delivery still refuses it.
-    let store = s.server.state.store();
-    store.tx(|tx| Ok(tx.execute("UPDATE webhooks SET url = ?1", [&hook.url])?)).unwrap();
+    let url = hook.url.clone();
+    s.server.sqlite.tx(move |tx| Ok(tx.execute("UPDATE webhooks SET url = ?1", [&url])?)).await.unwrap();
     start_a_session(&s).await;
     let rows = rows_until(&s, &id, |r| r.first().is_some_and(|(_, attempts, _)| *attempts >= 1)).await;
     let error = rows[0].2.clone().unwrap_or_default();
@@ -188,7 +189,7 @@ async fn an_attempt_in_flight_when_its_webhook_is_deleted_is_not_retried() {
     // The 500 comes back after the deletion: the row stays dropped, nothing is retried.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(hook.got().len(), 1, "no attempt after the deletion");
-    let rows = rows_of(&s, &id);
+    let rows = rows_of(&s, &id).await;
     assert!(rows.iter().all(|(status, _, _)| status == "dropped"), "{rows:?}");
 }
 

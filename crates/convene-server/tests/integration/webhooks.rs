@@ -5,6 +5,8 @@
 use crate::support;
 
 use std::collections::VecDeque;
+
+use convene_server::store::{DeliveryStatus, Store};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -183,8 +185,8 @@ async fn only_subscribed_events_are_sent_and_5xx_is_retried_with_the_same_uuid()
     assert_eq!(uuids.len(), 1, "the same delivery three times");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rx.deliveries().len(), 3, "no more after the 200");
-    let counts = s.server.state.store().outbox_counts().unwrap();
-    assert_eq!(counts, vec![("delivered".to_owned(), 1)]);
+    let counts = s.server.state.store().outbox_counts().await.unwrap();
+    assert_eq!(counts, vec![(DeliveryStatus::Delivered, 1)]);
     assert!(matches!(
         c.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::SessionEnded { .. }, .. })).await,
         ServerMessage::Event { .. }
@@ -202,7 +204,7 @@ async fn a_4xx_is_not_retried() {
     rx.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.deliveries().len(), 1);
-    assert_eq!(s.server.state.store().outbox_counts().unwrap(), vec![("failed".to_owned(), 1)]);
+    assert_eq!(s.server.state.store().outbox_counts().await.unwrap(), vec![(DeliveryStatus::Failed, 1)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +226,7 @@ async fn what_was_queued_before_a_restart_is_delivered_after_it() {
     let (_, t) = s.participant(&m, "host", "group_call_host").await;
     let _c = s.joined(&t).await;
     for _ in 0..100 {
-        if s.server.state.store().outbox_counts().unwrap().iter().any(|(st, _)| st == "pending") {
+        if s.server.state.store().outbox_counts().await.unwrap().iter().any(|(st, _)| *st == DeliveryStatus::Pending) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -235,11 +237,11 @@ async fn what_was_queued_before_a_restart_is_delivered_after_it() {
     // Point the webhook at a live receiver and make the retry due, as if time had passed.
     let (rx, url) = Receiver::start(&[]).await;
     {
-        let store = convene_server::store::Store::open(Some(&dir.join("convene.db"))).unwrap();
-        let mut w = store.get_webhook(&app, &hook).unwrap().unwrap();
+        let store = convene_server::store::SqliteStore::open(Some(&dir.join("convene.db"))).unwrap();
+        let mut w = store.get_webhook(&app, &hook).await.unwrap().unwrap();
         w.url = url.clone();
-        store.update_webhook(&app, &w).unwrap();
-        assert_eq!(store.retry_pending_now(0).unwrap(), 1);
+        store.update_webhook(&app, &w).await.unwrap();
+        assert_eq!(store.retry_pending_now(0).await.unwrap(), 1);
     }
     let s2 = TestServer::start_with(DataLocation::Dir(dir.clone()), fast_timings(), Some(admin)).await;
     let got = rx.wait_for(1).await;

@@ -88,7 +88,7 @@ use serde_json::json;
 
 use checks::{check_final_state, check_store, check_webhooks, converged};
 use clients::{participant, Slot};
-use context::{until, Counters, Ctx};
+use context::{until, until_drained, Counters, Ctx};
 use faults::faults;
 use hooks::Hooks;
 use plan::{plan, timings, Fate, Mode};
@@ -156,7 +156,8 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
     for (i, (fate, join_at, act_at)) in plan.into_iter().enumerate() {
         let (name, preset) =
             if i == 0 { ("host".to_owned(), "group_call_host") } else { (format!("p{i}"), "group_call_participant") };
-        let (participant_id, token) = server.add_participant(&meeting_id, &name, preset).map_err(|e| e.to_string())?;
+        let (participant_id, token) =
+            server.add_participant(&meeting_id, &name, preset).await.map_err(|e| e.to_string())?;
         slots.push(Arc::new(Slot {
             name,
             participant_id,
@@ -292,14 +293,11 @@ async fn drive(
     }
 
     // Webhooks: every row delivered, each event under one uuid.
-    let drained = until("the webhook outbox to drain", Duration::from_secs(30), || {
-        ctx.server.state.store().outbox_counts().is_ok_and(|c| c.iter().all(|(status, _)| status != "pending"))
-    })
-    .await;
+    let drained = until_drained(ctx, Duration::from_secs(30)).await;
     if let Err(e) = drained {
         errors.push(e);
     }
-    check_webhooks(ctx, hooks, webhook_id, &session_id, &mut errors, &mut report);
+    check_webhooks(ctx, hooks, webhook_id, &session_id, &mut errors, &mut report).await;
 
     report.take_counts(ctx);
     if errors.is_empty() {

@@ -244,15 +244,16 @@ async fn webhooks_go_to_https_receivers_and_an_unknown_ca_is_refused() {
     assert_eq!(body["event"], "meeting.started");
     // The receiver with a certificate of an unknown CA got nothing; the attempt failed on it.
     let error = loop {
+        let url = stranger_url.clone();
         let rows = server
-            .state
-            .store()
-            .tx(|tx| {
+            .sqlite
+            .tx(move |tx| {
                 let sql = "SELECT last_error FROM outbox WHERE url = ?1 AND attempts > 0";
                 let mut stmt = tx.prepare(sql)?;
-                let rows = stmt.query_map([&stranger_url], |r| r.get::<_, Option<String>>(0))?;
+                let rows = stmt.query_map([&url], |r| r.get::<_, Option<String>>(0))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
+            .await
             .unwrap();
         if let Some(Some(e)) = rows.into_iter().next() {
             break e;

@@ -281,12 +281,7 @@ impl SimServer {
         };
         self.conns.insert(conn, true);
         self.seq_floor.insert(conn, resume.as_ref().map_or(0, |r| r.last_seq) + 1);
-        let arrival = Arrival {
-            participant: participant_info(&reg.info),
-            permissions: reg.info.permissions.clone(),
-            resume,
-            token_valid_for: TOKEN_LIFETIME,
-        };
+        let arrival = Arrival { participant: participant_info(&reg.info), resume, token_valid_for: TOKEN_LIFETIME };
         let at = self.at(now);
         self.room.handle_hello(at, convene_room::ConnId(conn), arrival);
     }
@@ -461,6 +456,15 @@ impl SimServer {
                 Output::FindEndedStay { conn, peer_id, participant_id } => {
                     let ended = self.ended_stay(&peer_id, &participant_id);
                     self.room.handle_ended_stay(at, conn, &peer_id, ended);
+                }
+                Output::FindPermissions { conn, participant_id, .. } => {
+                    let permissions = self
+                        .registrations
+                        .values()
+                        .find(|r| r.info.user_id == participant_id)
+                        .map(|r| r.info.permissions.clone())
+                        .unwrap_or_default();
+                    self.room.handle_permissions(at, conn, permissions);
                 }
                 Output::Recording(io) => self.recording_io(at, io),
             }

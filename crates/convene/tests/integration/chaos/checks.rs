@@ -9,6 +9,8 @@ use convene::{Actor, EndReason, Event, RoomState};
 use convene_core::proto::SessionEvent;
 use serde_json::Value;
 
+use convene_server::store::DeliveryStatus;
+
 use super::clients::Slot;
 use super::context::Ctx;
 use super::hooks::{Answer, Hooks};
@@ -135,7 +137,7 @@ pub fn check_final_state(ctx: &Ctx, i: usize, session_id: &str, errors: &mut Vec
 
 /// The store's record of the session against the clients.
 pub async fn check_store(ctx: &Ctx, session_id: &str, ended_at: &str, errors: &mut Vec<String>, report: &mut Report) {
-    let stays = ctx.stays(session_id);
+    let stays = ctx.stays(session_id).await;
     let rest_peers = ctx.rest.all(&format!("/sessions/{session_id}/participants")).await;
     if rest_peers.len() != stays.len() {
         errors.push(format!("REST lists {} stays, the store {}", rest_peers.len(), stays.len()));
@@ -193,7 +195,7 @@ pub async fn check_store(ctx: &Ctx, session_id: &str, ended_at: &str, errors: &m
 }
 
 /// Webhooks against the store and the session.
-pub fn check_webhooks(
+pub async fn check_webhooks(
     ctx: &Ctx,
     hooks: &Hooks,
     webhook_id: &str,
@@ -201,9 +203,9 @@ pub fn check_webhooks(
     errors: &mut Vec<String>,
     report: &mut Report,
 ) {
-    let counts = ctx.server.state.store().outbox_counts().unwrap_or_default();
+    let counts = ctx.server.state.store().outbox_counts().await.unwrap_or_default();
     let rows: u64 = counts.iter().map(|(_, n)| n).sum();
-    if counts.iter().any(|(status, _)| status != "delivered") {
+    if counts.iter().any(|(status, _)| *status != DeliveryStatus::Delivered) {
         errors.push(format!("outbox not all delivered: {counts:?}"));
     }
     let by_uuid = hooks.by_uuid();
@@ -255,7 +257,7 @@ pub fn check_webhooks(
     if toggles > 0 {
         expected.insert("recording.statusUpdate PAUSED".into(), toggles);
     }
-    for (peer_id, (_, outcome, _)) in ctx.stays(session_id) {
+    for (peer_id, (_, outcome, _)) in ctx.stays(session_id).await {
         expected.insert(format!("meeting.participantJoined {peer_id}"), 1);
         if outcome.as_deref() != Some("ended") {
             expected.insert(format!("meeting.participantLeft {peer_id}"), 1);

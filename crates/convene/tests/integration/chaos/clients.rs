@@ -170,7 +170,7 @@ async fn kick(ctx: &Ctx, slot: &Slot, by_rest: bool) -> Result<(), String> {
         }
         first = false;
         // An earlier attempt may have worked with its answer cut.
-        if ctx.outcome_of(&session, &peer_id).as_deref() == Some("kicked") {
+        if ctx.outcome_of(&session, &peer_id).await.as_deref() == Some("kicked") {
             return Ok(());
         }
         if by_rest {

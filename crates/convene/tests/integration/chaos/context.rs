@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use convene_server::store::DeliveryStatus;
 use convene_server::RunningServer;
 
 use super::clients::Slot;
@@ -80,17 +81,17 @@ impl Ctx {
 
     /// The outcome the store recorded for each stay of the session: peer id → (participant id,
     /// outcome, left_at).
-    pub fn stays(&self, session_id: &str) -> BTreeMap<String, (String, Option<String>, Option<String>)> {
+    pub async fn stays(&self, session_id: &str) -> BTreeMap<String, (String, Option<String>, Option<String>)> {
+        let session_id = session_id.to_owned();
         let rows = self
             .server
-            .state
-            .store()
-            .tx(|t| {
+            .sqlite
+            .tx(move |t| {
                 let mut stmt = t.prepare(
                     "SELECT peer_id, participant_id, outcome, left_at FROM session_peers WHERE session_id = ?1",
                 )?;
                 let rows = stmt
-                    .query_map([session_id], |r| {
+                    .query_map([&session_id], |r| {
                         Ok((
                             r.get::<_, String>(0)?,
                             (r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?),
@@ -99,13 +100,14 @@ impl Ctx {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(rows)
             })
+            .await
             .expect("store query");
         rows.into_iter().collect()
     }
 
     /// The outcome the store recorded for one stay, if it has ended.
-    pub fn outcome_of(&self, session_id: &str, peer_id: &str) -> Option<String> {
-        self.stays(session_id).get(peer_id).and_then(|(_, o, _)| o.clone())
+    pub async fn outcome_of(&self, session_id: &str, peer_id: &str) -> Option<String> {
+        self.stays(session_id).await.get(peer_id).and_then(|(_, o, _)| o.clone())
     }
 
     /// The session, as the host's client knows it.
@@ -123,6 +125,21 @@ pub async fn until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -
         }
         if Instant::now() >= deadline {
             return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until no webhook delivery is pending, or `timeout`.
+pub async fn until_drained(ctx: &Ctx, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let counts = ctx.server.state.store().outbox_counts().await;
+        if counts.is_ok_and(|c| c.iter().all(|(status, _)| *status != DeliveryStatus::Pending)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for the webhook outbox to drain"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

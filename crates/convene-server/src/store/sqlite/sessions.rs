@@ -3,14 +3,21 @@
 use rusqlite::{params, OptionalExtension};
 
 use convene_core::{Actor, EndReason, SessionEnd};
-use convene_room::{ParticipantInfo, StayOutcome};
+use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
 
-use super::{now_rfc3339, parse_rfc3339, Page, Store, StoreResult};
+use super::{now_rfc3339, parse_rfc3339, Page, Sqlite};
 use crate::model::{Session, SessionPeer};
+use crate::store::{LivePeerRow, LiveSessionRow};
+use crate::store::{SessionStatus, StoreResult};
 
 const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
   s.ended_at, s.end_reason, s.created_at, s.updated_at,
   (SELECT COUNT(*) FROM session_peers p WHERE p.session_id = s.id AND p.left_at IS NULL)";
+
+/// How an end reason is stored: its wire name (`HOST_ENDED_MEETING`, ...).
+fn end_reason_name(reason: EndReason) -> String {
+    serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
 
 fn minutes_between(from: &str, to: Option<&str>) -> f64 {
     let (Some(a), b) = (parse_rfc3339(from), to.and_then(parse_rfc3339)) else { return 0.0 };
@@ -69,31 +76,7 @@ struct EndedStay {
     ended_by: String,
 }
 
-/// A live session to restore after a restart.
-#[derive(Debug, Clone)]
-pub struct LiveSessionRow {
-    /// Session id.
-    pub id: String,
-    /// App id.
-    pub app_id: String,
-    /// Meeting id.
-    pub meeting_id: String,
-    /// Start time.
-    pub started_at: String,
-    /// The highest event sequence number used.
-    pub last_seq: u64,
-}
-
-/// A peer of a live session to restore after a restart.
-#[derive(Debug, Clone)]
-pub struct LivePeerRow {
-    /// Peer id.
-    pub peer_id: String,
-    /// Participant id.
-    pub participant_id: String,
-}
-
-impl Store {
+impl Sqlite {
     /// Starts a session (status `LIVE`) with the id and start time its room gave it.
     pub fn start_session(
         &self,
@@ -111,18 +94,20 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` (app id,
-    /// event, body, now in ms) for its subscribers, all in one transaction. Returns how many
+    /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` for the
+    /// app's subscribers, all in one transaction. Returns how many
     /// deliveries were queued.
     pub fn end_session(
         &self,
-        id: &str,
-        reason: &str,
-        ended_by: &str,
+        app_id: &str,
+        end: &SessionEnd,
         last_seq: u64,
         ended_at: &str,
-        webhook: (&str, &str, &str, i64),
+        webhook: &WebhookEvent,
     ) -> StoreResult<usize> {
+        let id = &end.session_id;
+        let ended_by = serde_json::to_string(&end.ended_by)?;
+        let reason = end_reason_name(end.reason);
         self.tx(|tx| {
             let ended = tx.execute(
                 "UPDATE sessions SET status = 'ENDED', ended_at = ?2, end_reason = ?3, ended_by = ?4, last_seq = ?5,
@@ -137,8 +122,7 @@ impl Store {
                 "UPDATE session_peers SET left_at = ?2, outcome = COALESCE(outcome, 'ended') WHERE session_id = ?1 AND left_at IS NULL",
                 params![id, ended_at],
             )?;
-            let (app_id, event, body, now_ms) = webhook;
-            super::outbox::queue(tx, app_id, event, body, now_ms)
+            super::outbox::queue(tx, app_id, webhook)
         })
     }
 
@@ -193,9 +177,10 @@ impl Store {
         &self,
         app_id: &str,
         meeting_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<SessionStatus>,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
+        let status = status.map(SessionStatus::as_str);
         let filter = "s.app_id = ?1 AND (?2 IS NULL OR s.meeting_id = ?2) AND (?3 IS NULL OR s.status = ?3)";
         let (rows, total) = {
             let conn = self.lock();

@@ -2,8 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{new_id, now_rfc3339, Page, Store, StoreResult};
+use super::{new_id, now_rfc3339, Page, Sqlite};
 use crate::model::{Meeting, MeetingStatus, Participant};
+use crate::store::ParticipantHome;
+use crate::store::StoreResult;
 
 const MEETING_COLUMNS: &str =
     "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start, created_at, updated_at";
@@ -38,16 +40,7 @@ fn participant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Participant> {
     })
 }
 
-/// Where a participant belongs.
-#[derive(Debug, Clone)]
-pub struct ParticipantHome {
-    /// The app.
-    pub app_id: String,
-    /// The meeting.
-    pub meeting_id: String,
-}
-
-impl Store {
+impl Sqlite {
     /// Stores a new meeting (its id and times are set here).
     pub fn create_meeting(&self, app_id: &str, mut meeting: Meeting) -> StoreResult<Meeting> {
         meeting.id = new_id();

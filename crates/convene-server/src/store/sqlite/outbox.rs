@@ -2,33 +2,15 @@
 
 use rusqlite::params;
 
-use super::{now_rfc3339, Store, StoreResult};
+use convene_room::WebhookEvent;
 
-/// A delivery to make.
-#[derive(Debug, Clone)]
-pub struct OutboxRow {
-    /// Row id.
-    pub id: i64,
-    /// `rtk-uuid`: unique per event and webhook, the same on every retry.
-    pub uuid: String,
-    /// `rtk-webhook-id`.
-    pub webhook_id: String,
-    /// Target URL.
-    pub url: String,
-    /// The exact body to sign and send.
-    pub body: String,
-    /// Attempts made so far.
-    pub attempts: u32,
-}
+use super::{now_rfc3339, Sqlite};
+use crate::store::OutboxRow;
+use crate::store::{DeliveryStatus, StoreError, StoreResult};
 
 /// Queues one event for every enabled webhook of the app that subscribes to it, within `tx`.
-pub(super) fn queue(
-    tx: &rusqlite::Transaction<'_>,
-    app_id: &str,
-    event: &str,
-    body: &str,
-    now_ms: i64,
-) -> StoreResult<usize> {
+pub(super) fn queue(tx: &rusqlite::Transaction<'_>, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
+    let (name, body, now_ms) = (event.kind.as_str(), event.payload.to_string(), event.at_ms as i64);
     let hooks: Vec<(String, String, String)> = {
         let mut stmt = tx.prepare("SELECT id, url, events FROM webhooks WHERE app_id = ?1 AND enabled = 1")?;
         let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
@@ -36,9 +18,7 @@ pub(super) fn queue(
     };
     let targets: Vec<(String, String)> = hooks
         .into_iter()
-        .filter(|(_, _, events)| {
-            serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == event))
-        })
+        .filter(|(_, _, events)| serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == name)))
         .map(|(id, url, _)| (id, url))
         .collect();
     let created = now_rfc3339();
@@ -52,11 +32,11 @@ pub(super) fn queue(
     Ok(targets.len())
 }
 
-impl Store {
+impl Sqlite {
     /// Queues one event for every enabled webhook of the app that subscribes to it, in one
     /// transaction. Returns how many deliveries were queued.
-    pub fn enqueue_webhook_event(&self, app_id: &str, event: &str, body: &str, now_ms: i64) -> StoreResult<usize> {
-        self.tx(|tx| queue(tx, app_id, event, body, now_ms))
+    pub fn enqueue_webhook_event(&self, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
+        self.tx(|tx| queue(tx, app_id, event))
     }
 
     /// The oldest due pending delivery of each enabled webhook (at most `limit` webhooks), so
@@ -104,14 +84,14 @@ impl Store {
     pub fn delivery_outcome(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         next_attempt_ms: i64,
         error: Option<&str>,
     ) -> StoreResult<bool> {
         let updated = self.lock().execute(
             "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_ms = ?3, last_error = ?4
              WHERE id = ?1 AND status = 'pending'",
-            params![id, status, next_attempt_ms, error],
+            params![id, status.as_str(), next_attempt_ms, error],
         )?;
         Ok(updated == 1)
     }
@@ -131,10 +111,14 @@ impl Store {
     }
 
     /// Counts deliveries by status (for tests and operators).
-    pub fn outbox_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+    pub fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(rows)
+        let rows: Vec<(String, u64)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(status, n)| {
+                DeliveryStatus::parse(&status).map(|s| (s, n)).ok_or(StoreError::Corrupt("outbox status", status))
+            })
+            .collect()
     }
 }

@@ -2,8 +2,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{new_id, now_rfc3339, Page, Store, StoreResult};
+use super::{new_id, now_rfc3339, Page, Sqlite};
 use crate::model::Webhook;
+use crate::store::StoreResult;
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Webhook, String)> {
     Ok((
@@ -27,7 +28,7 @@ fn finish((mut w, events): (Webhook, String)) -> StoreResult<Webhook> {
 
 const COLUMNS: &str = "id, name, url, events, enabled, created_at, updated_at";
 
-impl Store {
+impl Sqlite {
     /// Creates a webhook.
     pub fn create_webhook(
         &self,

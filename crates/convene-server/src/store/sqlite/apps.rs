@@ -2,36 +2,17 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{new_id, now_rfc3339, Store, StoreResult};
+use super::{new_id, now_rfc3339, Sqlite};
+use crate::auth::Scope;
 use crate::model::App;
-
-/// A stored API token (its secret is only ever kept hashed).
-#[derive(Debug, Clone)]
-pub struct TokenRecord {
-    /// Token id.
-    pub id: String,
-    /// `admin`, `realtime` or `read`.
-    pub scope: String,
-    /// The one app the token is limited to, if any.
-    pub app_id: Option<String>,
-    /// The one account the token is limited to (`None`: every account, the operator's).
-    pub account_id: Option<String>,
-}
-
-/// A token as `token list` shows it.
-#[derive(Debug, Clone)]
-pub struct TokenRow {
-    /// What the token may do, and where.
-    pub record: TokenRecord,
-    /// When it was made.
-    pub created_at: String,
-}
+use crate::store::StoreResult;
+use crate::store::{TokenRecord, TokenRow};
 
 fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
     Ok(App { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
 }
 
-impl Store {
+impl Sqlite {
     /// Creates an app under an account.
     pub fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
         let app = App { id: new_id(), name: name.to_owned(), created_at: now_rfc3339() };
@@ -78,20 +59,20 @@ impl Store {
     pub fn insert_token(
         &self,
         hash: &str,
-        scope: &str,
+        scope: Scope,
         account_id: Option<&str>,
         app_id: Option<&str>,
     ) -> StoreResult<(TokenRecord, bool)> {
         let record = TokenRecord {
             id: new_id(),
-            scope: scope.to_owned(),
+            scope: scope.as_str().to_owned(),
             app_id: app_id.map(str::to_owned),
             account_id: account_id.map(str::to_owned),
         };
         let added = self.lock().execute(
             "INSERT INTO api_tokens (id, hash, scope, app_id, account_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (hash) DO NOTHING",
-            params![record.id, hash, scope, app_id, account_id, now_rfc3339()],
+            params![record.id, hash, scope.as_str(), app_id, account_id, now_rfc3339()],
         )? == 1;
         Ok((record, added))
     }

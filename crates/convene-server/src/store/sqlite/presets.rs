@@ -3,8 +3,9 @@
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
-use super::{new_id, now_rfc3339, Page, Store, StoreResult};
+use super::{new_id, now_rfc3339, Page, Sqlite};
 use crate::model::Preset;
+use crate::store::StoreResult;
 
 fn preset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, String, String, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
@@ -25,7 +26,7 @@ fn to_preset(row: (String, String, String, String, String, String, String)) -> S
 
 const COLUMNS: &str = "id, name, config, permissions, ui, created_at, updated_at";
 
-impl Store {
+impl Sqlite {
     /// Creates a preset. `None` when the name is taken in this app.
     pub fn create_preset(
         &self,

@@ -2,7 +2,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{Page, Store, StoreResult};
+use super::{Page, Sqlite};
+use crate::store::StoreResult;
 use convene_room::RecordingStatus;
 
 use crate::model::Recording;
@@ -44,7 +45,7 @@ fn finish(parts: (Recording, String, Option<String>)) -> StoreResult<Recording> 
     Ok(rec)
 }
 
-impl Store {
+impl Sqlite {
     /// Inserts or replaces a recording's row.
     pub fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
         self.lock().execute(

@@ -1,0 +1,418 @@
+//! [`SqliteStore`]: the [`Store`] trait over [`Sqlite`], each call run on tokio's blocking pool
+//! (the connection's mutex serialises them), so that a slow query or a busy database never
+//! holds up the async worker threads that drive connections and rooms.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use convene_core::SessionEnd;
+use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
+use serde_json::Value;
+
+use super::Sqlite;
+use crate::auth::Scope;
+use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
+use crate::store::{
+    DeliveryStatus, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, SessionStatus, Store, StoreError,
+    StoreResult, TokenRecord, TokenRow,
+};
+
+/// The embedded SQLite store (the default; one file in the data directory, or in memory).
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Sqlite>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, and migrating to the current schema) the database at `path`,
+    /// or an in-memory one. This blocks; call it before serving.
+    pub fn open(path: Option<&Path>) -> StoreResult<Self> {
+        Ok(Self { db: Arc::new(Sqlite::open(path)?) })
+    }
+
+    /// Runs `f` in one transaction on the blocking pool: for tools and tests that read what no
+    /// operation of [`Store`] answers (raw rows of the outbox or of a session's stays).
+    pub async fn tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.run(move |db| db.tx(f)).await
+    }
+
+    /// Runs `f` on the blocking pool and awaits its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Sqlite) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db)).await.map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.run(move |db| db.kv_get(&key)).await
+    }
+
+    async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.run(move |db| db.kv_set(&key, &value)).await
+    }
+
+    async fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
+        let (account_id, name) = (account_id.to_owned(), name.to_owned());
+        self.run(move |db| db.create_app(&account_id, &name)).await
+    }
+
+    async fn get_app(&self, account_id: &str, app_id: &str) -> StoreResult<Option<App>> {
+        let (account_id, app_id) = (account_id.to_owned(), app_id.to_owned());
+        self.run(move |db| db.get_app(&account_id, &app_id)).await
+    }
+
+    async fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
+        let account_id = account_id.to_owned();
+        self.run(move |db| db.list_apps(&account_id)).await
+    }
+
+    async fn app_account(&self, app_id: &str) -> StoreResult<Option<String>> {
+        let app_id = app_id.to_owned();
+        self.run(move |db| db.app_account(&app_id)).await
+    }
+
+    async fn app_name(&self, app_id: &str) -> StoreResult<Option<String>> {
+        let app_id = app_id.to_owned();
+        self.run(move |db| db.app_name(&app_id)).await
+    }
+
+    async fn insert_token(
+        &self,
+        hash: &str,
+        scope: Scope,
+        account_id: Option<&str>,
+        app_id: Option<&str>,
+    ) -> StoreResult<(TokenRecord, bool)> {
+        let (hash, account_id, app_id) = (hash.to_owned(), account_id.map(str::to_owned), app_id.map(str::to_owned));
+        self.run(move |db| db.insert_token(&hash, scope, account_id.as_deref(), app_id.as_deref())).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        let hash = hash.to_owned();
+        self.run(move |db| db.token_by_hash(&hash)).await
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRow>> {
+        self.run(move |db| db.list_tokens()).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.run(move |db| db.revoke_token(&id)).await
+    }
+
+    async fn admin_token_count(&self) -> StoreResult<u64> {
+        self.run(move |db| db.admin_token_count()).await
+    }
+
+    async fn create_meeting(&self, app_id: &str, meeting: Meeting) -> StoreResult<Meeting> {
+        let app_id = app_id.to_owned();
+        self.run(move |db| db.create_meeting(&app_id, meeting)).await
+    }
+
+    async fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_meeting(&app_id, &id)).await
+    }
+
+    async fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)> {
+        let (app_id, search) = (app_id.to_owned(), search.map(str::to_owned));
+        self.run(move |db| db.list_meetings(&app_id, search.as_deref(), page)).await
+    }
+
+    async fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
+        let (app_id, meeting) = (app_id.to_owned(), meeting.clone());
+        self.run(move |db| db.update_meeting(&app_id, &meeting)).await
+    }
+
+    async fn create_participant(
+        &self,
+        app_id: &str,
+        meeting_id: &str,
+        custom_participant_id: &str,
+        preset_name: &str,
+        name: Option<&str>,
+        picture: Option<&str>,
+    ) -> StoreResult<Participant> {
+        let (app_id, meeting_id, custom_participant_id, preset_name, name, picture) = (
+            app_id.to_owned(),
+            meeting_id.to_owned(),
+            custom_participant_id.to_owned(),
+            preset_name.to_owned(),
+            name.map(str::to_owned),
+            picture.map(str::to_owned),
+        );
+        self.run(move |db| {
+            db.create_participant(
+                &app_id,
+                &meeting_id,
+                &custom_participant_id,
+                &preset_name,
+                name.as_deref(),
+                picture.as_deref(),
+            )
+        })
+        .await
+    }
+
+    async fn get_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<Option<Participant>> {
+        let (app_id, meeting_id, id) = (app_id.to_owned(), meeting_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_participant(&app_id, &meeting_id, &id)).await
+    }
+
+    async fn participant_by_id(&self, id: &str) -> StoreResult<Option<(Participant, ParticipantHome)>> {
+        let id = id.to_owned();
+        self.run(move |db| db.participant_by_id(&id)).await
+    }
+
+    async fn participants_by_custom_id(&self, meeting_id: &str, custom_id: &str) -> StoreResult<Vec<String>> {
+        let (meeting_id, custom_id) = (meeting_id.to_owned(), custom_id.to_owned());
+        self.run(move |db| db.participants_by_custom_id(&meeting_id, &custom_id)).await
+    }
+
+    async fn list_participants(
+        &self,
+        app_id: &str,
+        meeting_id: &str,
+        page: Page,
+    ) -> StoreResult<(Vec<Participant>, u64)> {
+        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.to_owned());
+        self.run(move |db| db.list_participants(&app_id, &meeting_id, page)).await
+    }
+
+    async fn update_participant(&self, app_id: &str, meeting_id: &str, p: &Participant) -> StoreResult<()> {
+        let (app_id, meeting_id, p) = (app_id.to_owned(), meeting_id.to_owned(), p.clone());
+        self.run(move |db| db.update_participant(&app_id, &meeting_id, &p)).await
+    }
+
+    async fn delete_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<bool> {
+        let (app_id, meeting_id, id) = (app_id.to_owned(), meeting_id.to_owned(), id.to_owned());
+        self.run(move |db| db.delete_participant(&app_id, &meeting_id, &id)).await
+    }
+
+    async fn create_preset(
+        &self,
+        app_id: &str,
+        name: &str,
+        config: &Value,
+        permissions: &Value,
+        ui: &Value,
+    ) -> StoreResult<Option<Preset>> {
+        let (app_id, name, config, permissions, ui) =
+            (app_id.to_owned(), name.to_owned(), config.clone(), permissions.clone(), ui.clone());
+        self.run(move |db| db.create_preset(&app_id, &name, &config, &permissions, &ui)).await
+    }
+
+    async fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_preset(&app_id, &id)).await
+    }
+
+    async fn preset_by_name(&self, app_id: &str, name: &str) -> StoreResult<Option<Preset>> {
+        let (app_id, name) = (app_id.to_owned(), name.to_owned());
+        self.run(move |db| db.preset_by_name(&app_id, &name)).await
+    }
+
+    async fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
+        let (app_id, name) = (app_id.to_owned(), name.to_owned());
+        self.run(move |db| db.preset_permissions(&app_id, &name)).await
+    }
+
+    async fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)> {
+        let app_id = app_id.to_owned();
+        self.run(move |db| db.list_presets(&app_id, page)).await
+    }
+
+    async fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>> {
+        let (app_id, preset) = (app_id.to_owned(), preset.clone());
+        self.run(move |db| db.update_preset(&app_id, &preset)).await
+    }
+
+    async fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.delete_preset(&app_id, &id)).await
+    }
+
+    async fn start_session(
+        &self,
+        app_id: &str,
+        id: &str,
+        meeting_id: &str,
+        title: Option<&str>,
+        started_at: &str,
+    ) -> StoreResult<()> {
+        let (app_id, id, meeting_id, title, started_at) =
+            (app_id.to_owned(), id.to_owned(), meeting_id.to_owned(), title.map(str::to_owned), started_at.to_owned());
+        self.run(move |db| db.start_session(&app_id, &id, &meeting_id, title.as_deref(), &started_at)).await
+    }
+
+    async fn end_session(
+        &self,
+        app_id: &str,
+        end: &SessionEnd,
+        last_seq: u64,
+        ended_at: &str,
+        webhook: &WebhookEvent,
+    ) -> StoreResult<usize> {
+        let (app_id, end, ended_at, webhook) = (app_id.to_owned(), end.clone(), ended_at.to_owned(), webhook.clone());
+        self.run(move |db| db.end_session(&app_id, &end, last_seq, &ended_at, &webhook)).await
+    }
+
+    async fn touch_session(&self, id: &str, last_seq: u64, concurrent: u32) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.run(move |db| db.touch_session(&id, last_seq, concurrent)).await
+    }
+
+    async fn get_session(&self, app_id: &str, id: &str) -> StoreResult<Option<Session>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_session(&app_id, &id)).await
+    }
+
+    async fn live_session(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<Session>> {
+        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.to_owned());
+        self.run(move |db| db.live_session(&app_id, &meeting_id)).await
+    }
+
+    async fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>> {
+        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.to_owned());
+        self.run(move |db| db.live_session_start(&app_id, &meeting_id)).await
+    }
+
+    async fn list_sessions(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        status: Option<SessionStatus>,
+        page: Page,
+    ) -> StoreResult<(Vec<Session>, u64)> {
+        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.map(str::to_owned));
+        self.run(move |db| db.list_sessions(&app_id, meeting_id.as_deref(), status, page)).await
+    }
+
+    async fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()> {
+        let (session_id, peer_id, p, at) = (session_id.to_owned(), peer_id.to_owned(), p.clone(), at.to_owned());
+        self.run(move |db| db.peer_joined(&session_id, &peer_id, &p, &at)).await
+    }
+
+    async fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()> {
+        let (peer_id, at) = (peer_id.to_owned(), at.to_owned());
+        self.run(move |db| db.peer_left(&peer_id, outcome, &at)).await
+    }
+
+    async fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
+        let session_id = session_id.to_owned();
+        self.run(move |db| db.session_peers(&session_id, page)).await
+    }
+
+    async fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
+        let (peer_id, participant_id) = (peer_id.to_owned(), participant_id.to_owned());
+        self.run(move |db| db.ended_stay(&peer_id, &participant_id)).await
+    }
+
+    async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+        self.run(move |db| db.live_sessions()).await
+    }
+
+    async fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
+        let (app_id, rec) = (app_id.to_owned(), rec.clone());
+        self.run(move |db| db.save_recording(&app_id, &rec)).await
+    }
+
+    async fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_recording(&app_id, &id)).await
+    }
+
+    async fn list_recordings(
+        &self,
+        app_id: &str,
+        meeting_id: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Recording>, u64)> {
+        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.map(str::to_owned));
+        self.run(move |db| db.list_recordings(&app_id, meeting_id.as_deref(), page)).await
+    }
+
+    async fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
+        self.run(move |db| db.fail_unfinished_recordings()).await
+    }
+
+    async fn create_webhook(
+        &self,
+        app_id: &str,
+        name: &str,
+        url: &str,
+        events: &[String],
+        enabled: bool,
+    ) -> StoreResult<Webhook> {
+        let (app_id, name, url, events) = (app_id.to_owned(), name.to_owned(), url.to_owned(), events.to_vec());
+        self.run(move |db| db.create_webhook(&app_id, &name, &url, &events, enabled)).await
+    }
+
+    async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.get_webhook(&app_id, &id)).await
+    }
+
+    async fn list_webhooks(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Webhook>, u64)> {
+        let app_id = app_id.to_owned();
+        self.run(move |db| db.list_webhooks(&app_id, page)).await
+    }
+
+    async fn update_webhook(&self, app_id: &str, w: &Webhook) -> StoreResult<()> {
+        let (app_id, w) = (app_id.to_owned(), w.clone());
+        self.run(move |db| db.update_webhook(&app_id, &w)).await
+    }
+
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+        let (app_id, id) = (app_id.to_owned(), id.to_owned());
+        self.run(move |db| db.delete_webhook(&app_id, &id)).await
+    }
+
+    async fn enqueue_webhook_event(&self, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
+        let (app_id, event) = (app_id.to_owned(), event.clone());
+        self.run(move |db| db.enqueue_webhook_event(&app_id, &event)).await
+    }
+
+    async fn due_per_webhook(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        self.run(move |db| db.due_per_webhook(now_ms, limit)).await
+    }
+
+    async fn next_due_per_webhook(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.run(move |db| db.next_due_per_webhook()).await
+    }
+
+    async fn delivery_outcome(
+        &self,
+        id: i64,
+        status: DeliveryStatus,
+        next_attempt_ms: i64,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        let error = error.map(str::to_owned);
+        self.run(move |db| db.delivery_outcome(id, status, next_attempt_ms, error.as_deref())).await
+    }
+
+    async fn prune_outbox(&self, cutoff: &str) -> StoreResult<usize> {
+        let cutoff = cutoff.to_owned();
+        self.run(move |db| db.prune_outbox(&cutoff)).await
+    }
+
+    async fn retry_pending_now(&self, now_ms: i64) -> StoreResult<usize> {
+        self.run(move |db| db.retry_pending_now(now_ms)).await
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>> {
+        self.run(move |db| db.outbox_counts()).await
+    }
+}
