@@ -53,7 +53,7 @@ scripts/schemathesis.sh
 
 step "the npm package: build (size guard), wasm-bindgen tests in headless Chromium, JS tests, TypeScript"
 cargo build -p convene-server --locked
-scripts/build-wasm.sh
+scripts/build-wasm.sh --fault-injection
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
 (cd bindings/wasm/test && node --test --test-concurrency=1 && npx tsc -p tsconfig.json)

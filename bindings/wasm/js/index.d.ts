@@ -238,6 +238,9 @@ export default class ConveneClient extends Emitter {
   leave(): Promise<void>;
   joinRoom(): Promise<void>;
   leaveRoom(): Promise<void>;
+  /** Fault injection for tests: drops the connection and holds reconnection while `true`. Only
+   * in builds with the `fault-injection` feature (`scripts/build-wasm.sh --fault-injection`);
+   * other builds throw. */
   simulateOutage(down: boolean): void;
   on(event: 'sessionEnded', listener: (payload: { sessionId: string; reason: EndReason; endedBy: Actor }) => void): this;
   on(event: string, listener: Listener): this;

@@ -291,8 +291,12 @@ export default class ConveneClient extends Emitter {
   joinRoom() { return this.join(); }
   leaveRoom() { return this.leave(); }
 
-  /** Fault injection for tests: drops the connection and holds reconnection while `true`. */
-  simulateOutage(down) { this.#core.simulateOutage(down); }
+  /** Fault injection for tests: drops the connection and holds reconnection while `true`. Only in
+   * builds with the `fault-injection` feature; other builds throw. */
+  simulateOutage(down) {
+    if (!this.#core.simulateOutage) throw new Error('simulateOutage needs a build with the fault-injection feature');
+    this.#core.simulateOutage(down);
+  }
 
   #route(events) {
     for (const e of events) {

@@ -68,7 +68,9 @@ pub(crate) struct Driver {
     settlements: Vec<Settlement>,
     flush_scheduled: bool,
     on_events: Function,
+    #[cfg(feature = "fault-injection")]
     outage: bool,
+    #[cfg(feature = "fault-injection")]
     deferred_connect: bool,
     this: Weak<RefCell<Driver>>,
 }
@@ -90,7 +92,9 @@ impl Driver {
                 settlements: Vec::new(),
                 flush_scheduled: false,
                 on_events,
+                #[cfg(feature = "fault-injection")]
                 outage: false,
+                #[cfg(feature = "fault-injection")]
                 deferred_connect: false,
                 this: this.clone(),
             })
@@ -117,11 +121,12 @@ impl Driver {
             match output {
                 Output::Connect => {
                     self.socket = None;
+                    #[cfg(feature = "fault-injection")]
                     if self.outage {
                         self.deferred_connect = true;
-                    } else {
-                        self.connect();
+                        continue;
                     }
+                    self.connect();
                 }
                 Output::Transmit(msg) => {
                     let sent = self.socket.as_ref().is_some_and(|s| s.ws.send_with_str(&encode_client(&msg)).is_ok());
@@ -209,6 +214,7 @@ impl Driver {
     }
 
     /// A simulated network outage for tests: the connection drops and reconnection waits.
+    #[cfg(feature = "fault-injection")]
     pub fn outage(&mut self, down: bool) {
         self.outage = down;
         if down {

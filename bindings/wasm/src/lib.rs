@@ -223,7 +223,9 @@ impl CoreClient {
         })
     }
 
-    /// Fault injection for tests: `true` drops the connection and holds reconnection.
+    /// Fault injection for tests: `true` drops the connection and holds reconnection. Only in
+    /// builds with the `fault-injection` feature (`scripts/build-wasm.sh --fault-injection`).
+    #[cfg(feature = "fault-injection")]
     #[wasm_bindgen(js_name = simulateOutage)]
     pub fn simulate_outage(&self, down: bool) {
         self.driver.borrow_mut().outage(down);

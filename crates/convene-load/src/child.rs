@@ -103,12 +103,12 @@ pub async fn serve_convene() -> Result<(), String> {
     let (account, app) = server.default_app.clone();
     let ready = json!({"url": server.url(), "admin_token": server.admin_token, "account": account, "app": app});
     println!("{ready}");
-    let (state, runtime) = (server.state.clone(), tokio::runtime::Handle::current());
+    let (rooms, runtime) = (server.running_rooms_probe(), tokio::runtime::Handle::current());
     wait_for_stdin_lines(move |line| {
         if line == "stats" {
             let tasks = runtime.metrics().num_alive_tasks();
             let heap = crate::alloc::process_live_bytes();
-            println!("{}", json!({"tasks": tasks, "rooms": state.0.rooms.live_count(), "heap_bytes": heap}));
+            println!("{}", json!({"tasks": tasks, "rooms": rooms(), "heap_bytes": heap}));
         }
     })
     .await;
@@ -150,7 +150,7 @@ pub async fn spawn_floor_server(len: usize, go_rx: watch::Receiver<u64>) -> Resu
             let frame = frame.clone();
             tokio::spawn(async move {
                 // The same socket settings as convene-server's.
-                let config = WebSocketConfig::default().read_buffer_size(convene_server::ws::READ_BUFFER);
+                let config = WebSocketConfig::default().read_buffer_size(convene_server::READ_BUFFER);
                 let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await else { return };
                 if go.changed().await.is_err() {
                     return;

@@ -11,7 +11,7 @@ use crate::store::{Store, StoreResult};
 pub const DEFAULT_ACCOUNT: &str = "local";
 
 /// Creates an app and its default presets in one go.
-pub async fn create_app_with_presets(store: &dyn Store, account_id: &str, name: &str) -> StoreResult<App> {
+pub(crate) async fn create_app_with_presets(store: &dyn Store, account_id: &str, name: &str) -> StoreResult<App> {
     let app = store.create_app(account_id, name).await?;
     for preset in BUILT_IN_PRESETS {
         let permissions = Permissions::built_in(preset).expect("built-in preset");
@@ -46,7 +46,7 @@ pub struct Prepared {
 }
 
 /// Makes sure there is an admin token and a default app.
-pub async fn prepare(store: &dyn Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
+pub(crate) async fn prepare(store: &dyn Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
     let mut new_admin_token = None;
     let mut given_admin_token_added = false;
     if let Some(token) = admin_token {

@@ -25,12 +25,12 @@ fn with_cors(mut response: Response) -> Response {
 }
 
 /// `OPTIONS /v1/participant/me`: the CORS preflight.
-pub async fn me_preflight() -> Response {
+pub(crate) async fn me_preflight() -> Response {
     with_cors(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /v1/participant/me` with `Authorization: Bearer <participant token>`.
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     with_cors(me_inner(state, headers).await.into_response())
 }
 
@@ -74,7 +74,7 @@ async fn me_inner(state: AppState, headers: HeaderMap) -> ApiResult<Response> {
 }
 
 /// `GET /.well-known/webhooks.json`: the public key that verifies `rtk-signature`.
-pub async fn webhook_key(State(state): State<AppState>) -> Response {
+pub(crate) async fn webhook_key(State(state): State<AppState>) -> Response {
     Json(json!({"success": true, "data": {"publicKey": state.0.webhooks.signer().public_pem()}, "message": ""}))
         .into_response()
 }

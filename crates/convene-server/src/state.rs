@@ -12,7 +12,7 @@ use crate::timings::Timings;
 use crate::webhook::Webhooks;
 
 /// The shared state.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The database.
     pub store: Arc<dyn Store>,
     /// Signs participant tokens.
@@ -35,16 +35,16 @@ pub struct Shared {
 
 /// A cheap handle on [`Shared`].
 #[derive(Clone)]
-pub struct AppState(pub Arc<Shared>);
+pub(crate) struct AppState(pub Arc<Shared>);
 
 impl AppState {
     /// The database.
-    pub fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         &*self.0.store
     }
 
     /// A receiver that changes when the server stops.
-    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
         self.0.stopping.subscribe()
     }
 }

@@ -41,7 +41,7 @@ pub const READ_BUFFER: usize = 1024;
 
 /// `GET /v1/signal`: upgrades to the signalling WebSocket. The upgraded socket keeps the TCP
 /// connection's place in the listener's per-IP and total counts until it closes.
-pub async fn signal(
+pub(crate) async fn signal(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     slot: Option<Extension<Arc<ConnectionSlot>>>,

@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::openapi::{Envelope, ListEnvelope};
+use super::envelope::{Envelope, ListEnvelope};
 use super::{created, valid_account, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
 use crate::model::App;
 use crate::state::AppState;
@@ -24,8 +24,8 @@ pub struct CreateApp {
 /// `webinar_presenter`, `webinar_viewer`).
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/apps", tag = "apps",
     params(("account_id" = String, Path)), request_body = CreateApp,
-    responses((status = 201, body = Envelope<App>), (status = 400, body = super::openapi::ErrorEnvelope),
-        (status = 401, body = super::openapi::ErrorEnvelope), (status = 403, body = super::openapi::ErrorEnvelope)),
+    responses((status = 201, body = Envelope<App>), (status = 400, body = super::envelope::ErrorEnvelope),
+        (status = 401, body = super::envelope::ErrorEnvelope), (status = 403, body = super::envelope::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ pub async fn create(
 /// Lists the account's apps (only the token's app for an app-scoped token).
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/apps", tag = "apps",
     params(("account_id" = String, Path)),
-    responses((status = 200, body = ListEnvelope<App>), (status = 401, body = super::openapi::ErrorEnvelope)),
+    responses((status = 200, body = ListEnvelope<App>), (status = 401, body = super::envelope::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };

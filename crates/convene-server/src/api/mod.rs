@@ -1,7 +1,12 @@
 //! The REST API under `/client/v4/accounts/{account_id}/realtime/kit/`: RealtimeKit's paths,
 //! snake_case bodies and envelope, bearer-token auth with scopes, per-app isolation.
 
+// In fuzzing builds this module is public (the fuzz targets call its body types and checks), so
+// its items are `pub` though the normal build cannot reach them from outside.
+#![cfg_attr(not(fuzzing), allow(unreachable_pub))]
+
 pub mod apps;
+pub mod envelope;
 pub mod meetings;
 pub mod openapi;
 pub mod participants;
@@ -17,12 +22,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
 use crate::auth::{hash_secret, Scope};
 use crate::state::AppState;
-use crate::store::{Page, Paging, StoreError};
+use crate::store::{Page, StoreError};
+pub use envelope::{created, list, ok};
 
 /// Largest accepted request body (bytes); above it the answer is 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -73,8 +78,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"success": false, "error": {"code": self.status.as_u16(), "message": self.message}});
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = envelope::failed(self.status, self.message);
         if self.status == StatusCode::REQUEST_TIMEOUT {
             // The rest of the body may still be on its way: the connection cannot be reused.
             response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
@@ -85,22 +89,6 @@ impl IntoResponse for ApiError {
 
 /// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// `{"success": true, "data": ...}`.
-pub fn ok<T: Serialize>(data: T) -> Response {
-    Json(json!({"success": true, "data": data})).into_response()
-}
-
-/// `{"success": true, "data": ...}` with status 201.
-pub fn created<T: Serialize>(data: T) -> Response {
-    (StatusCode::CREATED, Json(json!({"success": true, "data": data}))).into_response()
-}
-
-/// `{"success": true, "data": [...], "paging": {...}}`.
-pub fn list<T: Serialize>(data: Vec<T>, page: Page, total: u64) -> Response {
-    let paging: Paging = page.paging(data.len(), total);
-    Json(json!({"success": true, "data": data, "paging": paging})).into_response()
-}
 
 /// A JSON body whose rejections (bad JSON, wrong type, too large) answer in the envelope.
 pub struct ApiJson<T>(pub T);

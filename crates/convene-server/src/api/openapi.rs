@@ -3,70 +3,11 @@
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-use crate::store::Paging;
-
-/// A successful single answer.
-#[derive(Serialize, ToSchema)]
-pub struct Envelope<T: ToSchema> {
-    /// Always true.
-    pub success: bool,
-    /// The resource.
-    pub data: T,
-}
-
-/// A successful list answer.
-#[derive(Serialize, ToSchema)]
-pub struct ListEnvelope<T: ToSchema> {
-    /// Always true.
-    pub success: bool,
-    /// The items.
-    pub data: Vec<T>,
-    /// Where this page is.
-    pub paging: Paging,
-}
-
-/// `GET /sessions` answer.
-#[derive(Serialize, ToSchema)]
-pub struct SessionListEnvelope {
-    /// Always true.
-    pub success: bool,
-    /// The sessions.
-    pub data: super::sessions::SessionList,
-    /// Where this page is.
-    pub paging: Paging,
-}
-
-/// A failed answer.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorEnvelope {
-    /// Always false.
-    pub success: bool,
-    /// What went wrong.
-    pub error: ErrorBody,
-}
-
-/// The error of a failed answer.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// The HTTP status.
-    pub code: u16,
-    /// For a person.
-    pub message: String,
-}
-
-/// A participant token.
-#[derive(Serialize, ToSchema)]
-pub struct TokenData {
-    /// The new token.
-    pub token: String,
-}
+use utoipa::{Modify, OpenApi};
 
 struct BearerAuth;
 

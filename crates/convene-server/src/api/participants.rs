@@ -5,8 +5,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::meetings::find as find_meeting;
-use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };
@@ -204,7 +204,7 @@ pub async fn delete(
 /// Issues a new token for a participant; older tokens stay valid.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}/token", tag = "participants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
-    responses((status = 200, body = Envelope<super::openapi::TokenData>), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = Envelope<super::envelope::TokenData>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn refresh_token(
     State(state): State<AppState>,
@@ -214,5 +214,5 @@ pub async fn refresh_token(
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let p = find(&state, &app_id, &meeting_id, &id).await?;
     let token = state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs());
-    Ok(ok(super::openapi::TokenData { token }))
+    Ok(ok(super::envelope::TokenData { token }))
 }

@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::meetings::find as find_meeting;
-use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };

@@ -1,12 +1,11 @@
 //! `/{app_id}/sessions`.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::envelope::{paged, Envelope, ErrorEnvelope, ListEnvelope, PagedEnvelope};
 use super::{app_for, ok, valid_id, ApiError, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource};
 use crate::model::{Session, SessionPeer};
 use crate::state::AppState;
@@ -41,7 +40,7 @@ pub struct SessionList {
 /// Lists sessions (newest first), optionally of one meeting and one status.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions", tag = "sessions",
     params(("account_id" = String, Path), ("app_id" = String, Path), SessionListQuery),
-    responses((status = 200, body = super::openapi::SessionListEnvelope), (status = 400, body = ErrorEnvelope)),
+    responses((status = 200, body = PagedEnvelope<SessionList>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -60,7 +59,7 @@ pub async fn list(
     let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
     let (sessions, total) = state.store().list_sessions(&app_id, q.associated_id.as_deref(), status, page).await?;
     let paging = page.paging(sessions.len(), total);
-    Ok(Json(serde_json::json!({"success": true, "data": SessionList { sessions }, "paging": paging})).into_response())
+    Ok(paged(SessionList { sessions }, paging))
 }
 
 async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Session> {

@@ -5,7 +5,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::openapi::{Envelope, ErrorEnvelope, ListEnvelope};
+use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use convene_room::{RecordingIo, RecordingIoResult};
 
 /// The path of a recording's file.
-pub fn recording_path(dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn recording_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.jsonl"))
 }
 

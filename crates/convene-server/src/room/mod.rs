@@ -24,12 +24,12 @@ use crate::model::Meeting;
 use crate::store::Store;
 use crate::webhook::Outbox;
 
-pub use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
-pub use files::recording_path;
+pub(crate) use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
+pub(crate) use files::recording_path;
 
 /// What a connection task is told to do.
 #[derive(Debug)]
-pub enum Outgoing {
+pub(crate) enum Outgoing {
     /// Send this text frame.
     Frame(Utf8Bytes),
     /// Close the socket with this code and reason.
@@ -38,7 +38,7 @@ pub enum Outgoing {
 
 /// A room's handle on one WebSocket connection.
 #[derive(Debug, Clone)]
-pub struct ConnHandle {
+pub(crate) struct ConnHandle {
     /// Unique per connection.
     pub id: u64,
     /// Frames to the client (bounded).
@@ -52,7 +52,7 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 impl ConnHandle {
     /// A new handle, queueing at most `capacity` frames, and the receiving end for the connection
     /// task.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
+    pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (Self { id: NEXT_CONN.fetch_add(1, Ordering::Relaxed), tx, kill: Arc::new(Notify::new()) }, rx)
     }
@@ -60,7 +60,7 @@ impl ConnHandle {
 
 /// The permissions of an app's preset as a room applies them ([`Store::preset_permissions`]);
 /// when the store fails, the built-in preset of that name, else none.
-pub async fn permissions_of(store: &dyn Store, app_id: &str, preset_name: &str) -> Permissions {
+pub(crate) async fn permissions_of(store: &dyn Store, app_id: &str, preset_name: &str) -> Permissions {
     store.preset_permissions(app_id, preset_name).await.unwrap_or_else(|e| {
         tracing::error!(preset = %preset_name, error = %e, "store failure reading a preset");
         Permissions::built_in(preset_name).unwrap_or_default()
@@ -69,7 +69,7 @@ pub async fn permissions_of(store: &dyn Store, app_id: &str, preset_name: &str) 
 
 /// A message to a room.
 #[derive(Debug)]
-pub enum RoomCommand {
+pub(crate) enum RoomCommand {
     /// A connection sent `hello` with a valid token.
     Attach {
         /// The connection.
@@ -110,7 +110,7 @@ pub enum RoomCommand {
 /// What a room task uses besides its machine: the store, the webhook outbox, where recordings
 /// go, the server's base URL and timings, and the server's stop signal.
 #[derive(Clone)]
-pub struct RoomDeps {
+pub(crate) struct RoomDeps {
     /// The database.
     pub store: Arc<dyn Store>,
     /// Where webhook events go.
@@ -162,7 +162,7 @@ impl Registry {
 }
 
 /// The registry of room tasks, by meeting id: starts a meeting's task on its first command.
-pub struct Rooms {
+pub(crate) struct Rooms {
     registry: Registry,
     deps: RoomDeps,
 }
@@ -172,13 +172,13 @@ pub(crate) const ROOM_QUEUE: usize = 4096;
 
 impl Rooms {
     /// No rooms yet; each starts with `deps`.
-    pub fn new(deps: RoomDeps) -> Self {
+    pub(crate) fn new(deps: RoomDeps) -> Self {
         Self { registry: Registry::default(), deps }
     }
 
     /// Sends a command to a meeting's room, starting the room if needed. Fails only when the
     /// meeting does not exist (or the server is shutting down).
-    pub async fn send(&self, app_id: &str, meeting_id: &str, cmd: RoomCommand) -> Result<(), RoomCommand> {
+    pub(crate) async fn send(&self, app_id: &str, meeting_id: &str, cmd: RoomCommand) -> Result<(), RoomCommand> {
         let mut cmd = cmd;
         for _ in 0..3 {
             let Some(tx) = self.sender(app_id, meeting_id).await else { return Err(cmd) };
@@ -195,7 +195,7 @@ impl Rooms {
     }
 
     /// Asks a room something from the REST API and waits for the answer.
-    pub async fn ask(&self, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
+    pub(crate) async fn ask(&self, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
         let (reply, answer) = oneshot::channel();
         self.send(app_id, meeting_id, RoomCommand::Api { command, reply }).await.ok()?;
         answer.await.ok()
@@ -203,7 +203,7 @@ impl Rooms {
 
     /// The sender of a meeting's room (starting it if needed), for connections that send many
     /// commands. `None` when the meeting does not exist.
-    pub async fn sender(&self, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
+    pub(crate) async fn sender(&self, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
         if let Some(tx) = self.registry.open(meeting_id) {
             return Some(tx);
         }
@@ -228,7 +228,7 @@ impl Rooms {
 
     /// Starts the room of a session that was live when the server stopped: its peers are away
     /// and may resume within the grace period.
-    pub fn restore(&self, app_id: &str, meeting: Meeting, restored: Restored) {
+    pub(crate) fn restore(&self, app_id: &str, meeting: Meeting, restored: Restored) {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         self.registry.lock().insert(meeting.id.clone(), tx);
         driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, Some(restored));
@@ -236,7 +236,7 @@ impl Rooms {
 
     /// Asks every running room `command()` and waits for their answers; rooms that are not
     /// running are not started.
-    pub async fn ask_running(&self, command: impl Fn() -> ApiCommand) {
+    pub(crate) async fn ask_running(&self, command: impl Fn() -> ApiCommand) {
         let rooms: Vec<mpsc::Sender<RoomCommand>> =
             self.registry.lock().values().filter(|tx| !tx.is_closed()).cloned().collect();
         for tx in rooms {
@@ -248,12 +248,12 @@ impl Rooms {
     }
 
     /// Whether a meeting's room task is running.
-    pub fn is_running(&self, meeting_id: &str) -> bool {
+    pub(crate) fn is_running(&self, meeting_id: &str) -> bool {
         self.registry.open(meeting_id).is_some()
     }
 
     /// Meetings with a running room task.
-    pub fn live_count(&self) -> usize {
+    pub(crate) fn live_count(&self) -> usize {
         self.registry.lock().len()
     }
 }

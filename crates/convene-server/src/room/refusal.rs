@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use super::Refusal;
 
 /// The HTTP status the REST API answers a refusal with.
-pub fn refusal_status(refusal: &Refusal) -> StatusCode {
+pub(super) fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::NoActiveSession { .. } | Refusal::NoSuchParticipants { .. } => StatusCode::NOT_FOUND,
         Refusal::NothingToRecord { .. }

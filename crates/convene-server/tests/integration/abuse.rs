@@ -41,12 +41,7 @@ async fn meeting_count(s: &TestServer) -> u64 {
 async fn rest_requests_over_a_tokens_rate_get_429_and_change_nothing() {
     let s = limited(Limits { rest_per_token: Some(Rate::new(4, 0.5)), ..Limits::off() }).await;
     let other = "cvn_other_admin_token";
-    s.server
-        .state
-        .store()
-        .insert_token(&hash_secret(other), convene_server::auth::Scope::Admin, None, None)
-        .await
-        .unwrap();
+    s.server.store().insert_token(&hash_secret(other), convene_server::auth::Scope::Admin, None, None).await.unwrap();
     let http = reqwest::Client::new();
     let create = |token: &str| {
         http.post(format!("{}/meetings", s.kit()))
@@ -222,7 +217,7 @@ async fn tampered_expired_forged_and_revoked_participant_tokens_are_refused() {
     assert_eq!(refused_hello(&s, &tampered).await, (Some(4), Some(1008)));
     // Expired: issued long ago by the server's own key.
     let app = s.app.clone();
-    let old = s.server.state.0.tokens.issue(&participant, &meeting, &app, now_secs() - 10 * 365 * 86_400);
+    let old = s.server.issue_participant_token(&participant, &meeting, &app, now_secs() - 10 * 365 * 86_400);
     assert_eq!(refused_hello(&s, &old).await, (Some(4), Some(1008)));
     // Forged: signed by another key.
     let forged = convene_server::auth::TokenKey::new(convene_server::auth::TokenKey::generate()).issue(

@@ -10,7 +10,7 @@ use support::TestServer;
 /// Stores an API token with this scope (and app limit) and returns its secret.
 async fn token(s: &TestServer, secret: &str, scope: &str, app_id: Option<&str>) -> String {
     let scope = Scope::parse(scope).expect("a scope");
-    s.server.state.store().insert_token(&hash_secret(secret), scope, None, app_id).await.expect("token stored");
+    s.server.store().insert_token(&hash_secret(secret), scope, None, app_id).await.expect("token stored");
     secret.to_owned()
 }
 

@@ -33,9 +33,9 @@ async fn an_idle_room_task_ends() {
     // A REST call on a meeting with no session starts its room, which then has nothing to do.
     let (status, _) = s.api("POST", &format!("/meetings/{m}/active-session/kick-all"), None).await;
     assert_eq!(status, 404);
-    assert_eq!(s.server.state.0.rooms.live_count(), 1);
+    assert_eq!(s.server.running_rooms(), 1);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(s.server.state.0.rooms.live_count(), 0, "the idle room's task ended");
+    assert_eq!(s.server.running_rooms(), 0, "the idle room's task ended");
     // And a new one starts when needed.
     let (_, token) = s.participant(&m, "host", "group_call_host").await;
     let mut c = RawClient::connect(&s.ws_url(), &token).await;

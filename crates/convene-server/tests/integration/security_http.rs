@@ -27,7 +27,7 @@ async fn every_spelling_of_one_token_draws_on_the_same_rate_limit_bucket() {
 #[tokio::test]
 async fn a_token_of_one_account_cannot_reach_another_accounts_apps() {
     let s = support::TestServer::start().await;
-    let store = s.server.state.store();
+    let store = s.server.store();
     let acme_admin = "cvn_acme_admin_token_0123456789abcdef";
     store
         .insert_token(

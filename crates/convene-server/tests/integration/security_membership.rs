@@ -93,7 +93,7 @@ async fn a_join_and_an_admission_after_the_deletion_are_refused() {
     let req = waiting.req();
     waiting.send(&ClientMessage::Join { req }).await;
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
-    let store = s.server.state.store();
+    let store = s.server.store();
     assert!(store.delete_participant(&s.app, &m, &late_id).await.unwrap());
     assert!(store.delete_participant(&s.app, &m, &waiting_id).await.unwrap());
     assert_eq!(error_code(&late.join().await), Some(4), "join refused");

@@ -185,7 +185,7 @@ async fn only_subscribed_events_are_sent_and_5xx_is_retried_with_the_same_uuid()
     assert_eq!(uuids.len(), 1, "the same delivery three times");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rx.deliveries().len(), 3, "no more after the 200");
-    let counts = s.server.state.store().outbox_counts().await.unwrap();
+    let counts = s.server.store().outbox_counts().await.unwrap();
     assert_eq!(counts, vec![(DeliveryStatus::Delivered, 1)]);
     assert!(matches!(
         c.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::SessionEnded { .. }, .. })).await,
@@ -204,7 +204,7 @@ async fn a_4xx_is_not_retried() {
     rx.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.deliveries().len(), 1);
-    assert_eq!(s.server.state.store().outbox_counts().await.unwrap(), vec![(DeliveryStatus::Failed, 1)]);
+    assert_eq!(s.server.store().outbox_counts().await.unwrap(), vec![(DeliveryStatus::Failed, 1)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,7 +226,7 @@ async fn what_was_queued_before_a_restart_is_delivered_after_it() {
     let (_, t) = s.participant(&m, "host", "group_call_host").await;
     let _c = s.joined(&t).await;
     for _ in 0..100 {
-        if s.server.state.store().outbox_counts().await.unwrap().iter().any(|(st, _)| *st == DeliveryStatus::Pending) {
+        if s.server.store().outbox_counts().await.unwrap().iter().any(|(st, _)| *st == DeliveryStatus::Pending) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -14,7 +14,7 @@ fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
 
 impl Sqlite {
     /// Creates an app under an account.
-    pub fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
+    pub(crate) fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
         let app = App { id: new_id(), name: name.to_owned(), created_at: now_rfc3339() };
         self.lock().execute(
             "INSERT INTO apps (id, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -24,7 +24,7 @@ impl Sqlite {
     }
 
     /// An app, only if it belongs to `account_id`.
-    pub fn get_app(&self, account_id: &str, app_id: &str) -> StoreResult<Option<App>> {
+    pub(crate) fn get_app(&self, account_id: &str, app_id: &str) -> StoreResult<Option<App>> {
         Ok(self
             .lock()
             .query_row(
@@ -36,7 +36,7 @@ impl Sqlite {
     }
 
     /// The apps of an account, oldest first.
-    pub fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
+    pub(crate) fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
         let conn = self.lock();
         let mut stmt =
             conn.prepare("SELECT id, name, created_at FROM apps WHERE account_id = ?1 ORDER BY created_at, id")?;
@@ -45,18 +45,18 @@ impl Sqlite {
     }
 
     /// The account an app belongs to.
-    pub fn app_account(&self, app_id: &str) -> StoreResult<Option<String>> {
+    pub(crate) fn app_account(&self, app_id: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().query_row("SELECT account_id FROM apps WHERE id = ?1", [app_id], |r| r.get(0)).optional()?)
     }
 
     /// An app's name.
-    pub fn app_name(&self, app_id: &str) -> StoreResult<Option<String>> {
+    pub(crate) fn app_name(&self, app_id: &str) -> StoreResult<Option<String>> {
         Ok(self.lock().query_row("SELECT name FROM apps WHERE id = ?1", [app_id], |r| r.get(0)).optional()?)
     }
 
     /// Stores an API token by the hash of its secret. Storing a known secret again changes
     /// nothing; the answer says whether it was new.
-    pub fn insert_token(
+    pub(crate) fn insert_token(
         &self,
         hash: &str,
         scope: Scope,
@@ -78,7 +78,7 @@ impl Sqlite {
     }
 
     /// The token with this secret hash.
-    pub fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+    pub(crate) fn token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
         Ok(self
             .lock()
             .query_row("SELECT id, scope, app_id, account_id FROM api_tokens WHERE hash = ?1", [hash], |r| {
@@ -88,7 +88,7 @@ impl Sqlite {
     }
 
     /// Every API token, oldest first.
-    pub fn list_tokens(&self) -> StoreResult<Vec<TokenRow>> {
+    pub(crate) fn list_tokens(&self) -> StoreResult<Vec<TokenRow>> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare("SELECT id, scope, app_id, account_id, created_at FROM api_tokens ORDER BY created_at, rowid")?;
@@ -102,12 +102,12 @@ impl Sqlite {
     }
 
     /// Deletes an API token by id; it stops working at once. Returns whether it existed.
-    pub fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+    pub(crate) fn revoke_token(&self, id: &str) -> StoreResult<bool> {
         Ok(self.lock().execute("DELETE FROM api_tokens WHERE id = ?1", [id])? == 1)
     }
 
     /// How many admin tokens exist.
-    pub fn admin_token_count(&self) -> StoreResult<u64> {
+    pub(crate) fn admin_token_count(&self) -> StoreResult<u64> {
         Ok(self.lock().query_row("SELECT COUNT(*) FROM api_tokens WHERE scope = 'admin'", [], |r| r.get(0))?)
     }
 }

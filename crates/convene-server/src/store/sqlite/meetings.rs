@@ -42,7 +42,7 @@ fn participant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Participant> {
 
 impl Sqlite {
     /// Stores a new meeting (its id and times are set here).
-    pub fn create_meeting(&self, app_id: &str, mut meeting: Meeting) -> StoreResult<Meeting> {
+    pub(crate) fn create_meeting(&self, app_id: &str, mut meeting: Meeting) -> StoreResult<Meeting> {
         meeting.id = new_id();
         meeting.created_at = now_rfc3339();
         meeting.updated_at = meeting.created_at.clone();
@@ -66,13 +66,18 @@ impl Sqlite {
     }
 
     /// A meeting of an app.
-    pub fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>> {
+    pub(crate) fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = ?1 AND id = ?2");
         Ok(self.lock().query_row(&sql, [app_id, id], meeting_row).optional()?)
     }
 
     /// A page of an app's meetings (optionally whose title contains `search`) and the total.
-    pub fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)> {
+    pub(crate) fn list_meetings(
+        &self,
+        app_id: &str,
+        search: Option<&str>,
+        page: Page,
+    ) -> StoreResult<(Vec<Meeting>, u64)> {
         let conn = self.lock();
         // `search` is a plain substring: escape LIKE's wildcards so `%` and `_` match themselves.
         let escaped = search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -93,7 +98,7 @@ impl Sqlite {
     }
 
     /// Writes a meeting's fields back.
-    pub fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
+    pub(crate) fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE meetings SET title = ?3, status = ?4, keep_alive = ?5, record_on_start = ?6, persist_chat = ?7,
                live_stream_on_start = ?8, updated_at = ?9 WHERE app_id = ?1 AND id = ?2",
@@ -113,7 +118,7 @@ impl Sqlite {
     }
 
     /// Adds a participant to a meeting.
-    pub fn create_participant(
+    pub(crate) fn create_participant(
         &self,
         app_id: &str,
         meeting_id: &str,
@@ -152,7 +157,7 @@ impl Sqlite {
     }
 
     /// A live (not deleted) participant of a meeting.
-    pub fn get_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<Option<Participant>> {
+    pub(crate) fn get_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<Option<Participant>> {
         let sql = format!(
             "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE app_id = ?1 AND meeting_id = ?2 AND id = ?3 AND deleted = 0"
         );
@@ -160,7 +165,7 @@ impl Sqlite {
     }
 
     /// A live participant by id alone, with where it belongs (for participant tokens).
-    pub fn participant_by_id(&self, id: &str) -> StoreResult<Option<(Participant, ParticipantHome)>> {
+    pub(crate) fn participant_by_id(&self, id: &str) -> StoreResult<Option<(Participant, ParticipantHome)>> {
         let sql =
             format!("SELECT {PARTICIPANT_COLUMNS}, app_id, meeting_id FROM participants WHERE id = ?1 AND deleted = 0");
         Ok(self
@@ -172,7 +177,7 @@ impl Sqlite {
     }
 
     /// Live participants of a meeting by custom id.
-    pub fn participants_by_custom_id(&self, meeting_id: &str, custom_id: &str) -> StoreResult<Vec<String>> {
+    pub(crate) fn participants_by_custom_id(&self, meeting_id: &str, custom_id: &str) -> StoreResult<Vec<String>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT id FROM participants WHERE meeting_id = ?1 AND custom_participant_id = ?2 AND deleted = 0",
@@ -182,7 +187,7 @@ impl Sqlite {
     }
 
     /// A page of a meeting's live participants and the total.
-    pub fn list_participants(
+    pub(crate) fn list_participants(
         &self,
         app_id: &str,
         meeting_id: &str,
@@ -206,7 +211,7 @@ impl Sqlite {
     }
 
     /// Writes a participant's editable fields back.
-    pub fn update_participant(&self, app_id: &str, meeting_id: &str, p: &Participant) -> StoreResult<()> {
+    pub(crate) fn update_participant(&self, app_id: &str, meeting_id: &str, p: &Participant) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE participants SET name = ?4, picture = ?5, preset_name = ?6, updated_at = ?7
              WHERE app_id = ?1 AND meeting_id = ?2 AND id = ?3",
@@ -216,7 +221,7 @@ impl Sqlite {
     }
 
     /// Deletes a participant: every token of it stops working at once.
-    pub fn delete_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<bool> {
+    pub(crate) fn delete_participant(&self, app_id: &str, meeting_id: &str, id: &str) -> StoreResult<bool> {
         Ok(self.lock().execute(
             "UPDATE participants SET deleted = 1, updated_at = ?4 WHERE app_id = ?1 AND meeting_id = ?2 AND id = ?3 AND deleted = 0",
             params![app_id, meeting_id, id, now_rfc3339()],

@@ -35,13 +35,13 @@ pub(super) fn queue(tx: &rusqlite::Transaction<'_>, app_id: &str, event: &Webhoo
 impl Sqlite {
     /// Queues one event for every enabled webhook of the app that subscribes to it, in one
     /// transaction. Returns how many deliveries were queued.
-    pub fn enqueue_webhook_event(&self, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
+    pub(crate) fn enqueue_webhook_event(&self, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
         self.tx(|tx| queue(tx, app_id, event))
     }
 
     /// The oldest due pending delivery of each enabled webhook (at most `limit` webhooks), so
     /// that one webhook's backlog never hides another's events.
-    pub fn due_per_webhook(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+    pub(crate) fn due_per_webhook(&self, now_ms: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         let conn = self.lock();
         // Deliveries go to the webhook's current URL, so fixing a URL also fixes the backlog.
         let mut stmt = conn.prepare(
@@ -67,7 +67,7 @@ impl Sqlite {
     }
 
     /// When each enabled webhook's next pending delivery is due.
-    pub fn next_due_per_webhook(&self) -> StoreResult<Vec<(String, i64)>> {
+    pub(crate) fn next_due_per_webhook(&self) -> StoreResult<Vec<(String, i64)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT o.webhook_id, MIN(o.next_attempt_ms)
@@ -81,7 +81,7 @@ impl Sqlite {
     /// Marks a delivery done (`delivered` or `failed`), or schedules a retry (`pending`), only
     /// while it is still pending: an attempt that was in flight when its webhook was deleted
     /// (its rows `dropped`) cannot bring the row back. Returns whether the row was updated.
-    pub fn delivery_outcome(
+    pub(crate) fn delivery_outcome(
         &self,
         id: i64,
         status: DeliveryStatus,
@@ -98,7 +98,7 @@ impl Sqlite {
 
     /// Deletes delivered, failed and dropped rows created before `cutoff` (RFC 3339, as
     /// [`super::now_rfc3339`] writes it). Returns how many.
-    pub fn prune_outbox(&self, cutoff: &str) -> StoreResult<usize> {
+    pub(crate) fn prune_outbox(&self, cutoff: &str) -> StoreResult<usize> {
         Ok(self.lock().execute(
             "DELETE FROM outbox WHERE status IN ('delivered', 'failed', 'dropped') AND created_at < ?1",
             [cutoff],
@@ -106,12 +106,12 @@ impl Sqlite {
     }
 
     /// Makes every pending delivery due at `now_ms` (an operator's "retry now"). Returns how many.
-    pub fn retry_pending_now(&self, now_ms: i64) -> StoreResult<usize> {
+    pub(crate) fn retry_pending_now(&self, now_ms: i64) -> StoreResult<usize> {
         Ok(self.lock().execute("UPDATE outbox SET next_attempt_ms = ?1 WHERE status = 'pending'", [now_ms])?)
     }
 
     /// Counts deliveries by status (for tests and operators).
-    pub fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>> {
+    pub(crate) fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")?;
         let rows: Vec<(String, u64)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;

@@ -28,7 +28,7 @@ const COLUMNS: &str = "id, name, config, permissions, ui, created_at, updated_at
 
 impl Sqlite {
     /// Creates a preset. `None` when the name is taken in this app.
-    pub fn create_preset(
+    pub(crate) fn create_preset(
         &self,
         app_id: &str,
         name: &str,
@@ -64,14 +64,14 @@ impl Sqlite {
     }
 
     /// A preset by id.
-    pub fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>> {
+    pub(crate) fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>> {
         let sql = format!("SELECT {COLUMNS} FROM presets WHERE app_id = ?1 AND id = ?2");
         let row = self.lock().query_row(&sql, [app_id, id], preset_row).optional()?;
         row.map(to_preset).transpose()
     }
 
     /// A preset by name.
-    pub fn preset_by_name(&self, app_id: &str, name: &str) -> StoreResult<Option<Preset>> {
+    pub(crate) fn preset_by_name(&self, app_id: &str, name: &str) -> StoreResult<Option<Preset>> {
         let sql = format!("SELECT {COLUMNS} FROM presets WHERE app_id = ?1 AND name = ?2");
         let row = self.lock().query_row(&sql, [app_id, name], preset_row).optional()?;
         row.map(to_preset).transpose()
@@ -80,7 +80,7 @@ impl Sqlite {
     /// The permissions a participant of preset `name` holds: the app's preset of that name,
     /// else the built-in preset, else none. A stored set that no longer reads (written by
     /// another version, say) counts as none, with a warning.
-    pub fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
+    pub(crate) fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
         Ok(match self.preset_by_name(app_id, name)? {
             Some(preset) => serde_json::from_value(preset.permissions).unwrap_or_else(|e| {
                 tracing::warn!(preset = %name, error = %e, "unreadable preset permissions");
@@ -91,7 +91,7 @@ impl Sqlite {
     }
 
     /// A page of presets and the total count.
-    pub fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)> {
+    pub(crate) fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)> {
         let conn = self.lock();
         let total: u64 = conn.query_row("SELECT COUNT(*) FROM presets WHERE app_id = ?1", [app_id], |r| r.get(0))?;
         let (limit, offset) = page.limit_offset();
@@ -102,7 +102,7 @@ impl Sqlite {
     }
 
     /// Replaces a preset's fields; `Ok(Err(()))` when the new name is taken in the app.
-    pub fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>> {
+    pub(crate) fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>> {
         let r = self.lock().execute(
             "UPDATE presets SET name = ?3, config = ?4, permissions = ?5, ui = ?6, updated_at = ?7
              WHERE app_id = ?1 AND id = ?2",
@@ -126,7 +126,7 @@ impl Sqlite {
     }
 
     /// Deletes a preset. Returns whether it existed.
-    pub fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+    pub(crate) fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool> {
         Ok(self.lock().execute("DELETE FROM presets WHERE app_id = ?1 AND id = ?2", [app_id, id])? == 1)
     }
 }

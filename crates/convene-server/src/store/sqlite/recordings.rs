@@ -47,7 +47,7 @@ fn finish(parts: (Recording, String, Option<String>)) -> StoreResult<Recording> 
 
 impl Sqlite {
     /// Inserts or replaces a recording's row.
-    pub fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
+    pub(crate) fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
         self.lock().execute(
             "INSERT INTO recordings (id, app_id, meeting_id, session_id, status, invoked_time, started_time, stopped_time,
                output_file_name, file_size, duration, start_reason, stop_reason)
@@ -75,14 +75,14 @@ impl Sqlite {
     }
 
     /// A recording of an app.
-    pub fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>> {
+    pub(crate) fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>> {
         let sql = format!("SELECT {COLUMNS} FROM recordings WHERE app_id = ?1 AND id = ?2");
         let r = self.lock().query_row(&sql, [app_id, id], row).optional()?;
         r.map(finish).transpose()
     }
 
     /// A page of an app's recordings (optionally of one meeting), newest first, and the total.
-    pub fn list_recordings(
+    pub(crate) fn list_recordings(
         &self,
         app_id: &str,
         meeting_id: Option<&str>,
@@ -106,7 +106,7 @@ impl Sqlite {
     }
 
     /// Recordings left `INVOKED`/`RECORDING` by a crash: marked `ERRORED` at start-up.
-    pub fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
+    pub(crate) fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
         Ok(self.lock().execute(
             "UPDATE recordings SET status = 'ERRORED', stop_reason = '{\"reason\":\"INTERNAL_ERROR\"}'
              WHERE status IN ('INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING')",

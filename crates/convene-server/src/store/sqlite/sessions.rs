@@ -78,7 +78,7 @@ struct EndedStay {
 
 impl Sqlite {
     /// Starts a session (status `LIVE`) with the id and start time its room gave it.
-    pub fn start_session(
+    pub(crate) fn start_session(
         &self,
         app_id: &str,
         id: &str,
@@ -97,7 +97,7 @@ impl Sqlite {
     /// Ends a session at `ended_at`, closes every open peer stay, and queues `webhook` for the
     /// app's subscribers, all in one transaction. Returns how many
     /// deliveries were queued.
-    pub fn end_session(
+    pub(crate) fn end_session(
         &self,
         app_id: &str,
         end: &SessionEnd,
@@ -127,7 +127,7 @@ impl Sqlite {
     }
 
     /// Records the highest sequence number used, and the peak of concurrent peers.
-    pub fn touch_session(&self, id: &str, last_seq: u64, concurrent: u32) -> StoreResult<()> {
+    pub(crate) fn touch_session(&self, id: &str, last_seq: u64, concurrent: u32) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE sessions SET last_seq = MAX(last_seq, ?2), max_concurrent = MAX(max_concurrent, ?3), updated_at = ?4
              WHERE id = ?1",
@@ -137,14 +137,14 @@ impl Sqlite {
     }
 
     /// A session of an app.
-    pub fn get_session(&self, app_id: &str, id: &str) -> StoreResult<Option<Session>> {
+    pub(crate) fn get_session(&self, app_id: &str, id: &str) -> StoreResult<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.app_id = ?1 AND s.id = ?2");
         let session = self.lock().query_row(&sql, [app_id, id], session_row).optional()?;
         session.map(|s| self.with_minutes(s)).transpose()
     }
 
     /// The live session of a meeting.
-    pub fn live_session(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<Session>> {
+    pub(crate) fn live_session(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<Session>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.app_id = ?1 AND s.meeting_id = ?2 AND s.status = 'LIVE'"
         );
@@ -155,7 +155,7 @@ impl Sqlite {
     /// The id and start time of a meeting's live session: a lookup on the live-session index,
     /// without the counts and minutes that [`Store::live_session`] adds up over every stay (which
     /// grow with the session's history). Every client start asks for it.
-    pub fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>> {
+    pub(crate) fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>> {
         let session = self
             .lock()
             .query_row(
@@ -173,7 +173,7 @@ impl Sqlite {
     }
 
     /// A page of an app's sessions, filtered by meeting and status, newest first, and the total.
-    pub fn list_sessions(
+    pub(crate) fn list_sessions(
         &self,
         app_id: &str,
         meeting_id: Option<&str>,
@@ -203,7 +203,13 @@ impl Sqlite {
     }
 
     /// Records a peer entering a session at `at`.
-    pub fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()> {
+    pub(crate) fn peer_joined(
+        &self,
+        session_id: &str,
+        peer_id: &str,
+        p: &ParticipantInfo,
+        at: &str,
+    ) -> StoreResult<()> {
         self.lock().execute(
             "INSERT INTO session_peers (peer_id, session_id, participant_id, custom_participant_id, display_name,
                preset_name, joined_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (peer_id) DO NOTHING",
@@ -221,7 +227,7 @@ impl Sqlite {
     }
 
     /// Records a peer leaving a session at `at`.
-    pub fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()> {
+    pub(crate) fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE session_peers SET left_at = ?2, outcome = ?3 WHERE peer_id = ?1 AND left_at IS NULL",
             params![peer_id, at, outcome.as_str()],
@@ -240,7 +246,7 @@ impl Sqlite {
     }
 
     /// A page of a session's peers and the total.
-    pub fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
+    pub(crate) fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
         let all = self.session_peers_all(session_id)?;
         let total = all.len() as u64;
         let (limit, offset) = page.limit_offset();
@@ -250,7 +256,7 @@ impl Sqlite {
     /// How the session of a stay of `participant_id` ended, for a resume that its room no
     /// longer remembers (a restart, or the room task idled out): `None` unless the stay is over
     /// because its session ended.
-    pub fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
+    pub(crate) fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
         let Some(stay) = self
             .lock()
             .query_row(
@@ -284,7 +290,7 @@ impl Sqlite {
     }
 
     /// Live sessions and their present peers, to restore after a restart.
-    pub fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+    pub(crate) fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
         let conn = self.lock();
         let mut stmt =
             conn.prepare("SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'")?;

@@ -30,7 +30,7 @@ const COLUMNS: &str = "id, name, url, events, enabled, created_at, updated_at";
 
 impl Sqlite {
     /// Creates a webhook.
-    pub fn create_webhook(
+    pub(crate) fn create_webhook(
         &self,
         app_id: &str,
         name: &str,
@@ -66,14 +66,14 @@ impl Sqlite {
     }
 
     /// A webhook of an app.
-    pub fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+    pub(crate) fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
         let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE app_id = ?1 AND id = ?2");
         let r = self.lock().query_row(&sql, [app_id, id], row).optional()?;
         r.map(finish).transpose()
     }
 
     /// A page of an app's webhooks, oldest first, and how many there are.
-    pub fn list_webhooks(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Webhook>, u64)> {
+    pub(crate) fn list_webhooks(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Webhook>, u64)> {
         let conn = self.lock();
         let total: u64 = conn.query_row("SELECT COUNT(*) FROM webhooks WHERE app_id = ?1", [app_id], |r| r.get(0))?;
         let (limit, offset) = page.limit_offset();
@@ -85,7 +85,7 @@ impl Sqlite {
     }
 
     /// Writes a webhook's fields back.
-    pub fn update_webhook(&self, app_id: &str, w: &Webhook) -> StoreResult<()> {
+    pub(crate) fn update_webhook(&self, app_id: &str, w: &Webhook) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE webhooks SET name = ?3, url = ?4, events = ?5, enabled = ?6, updated_at = ?7 WHERE app_id = ?1 AND id = ?2",
             params![app_id, w.id, w.name, w.url, serde_json::to_string(&w.events)?, w.enabled, w.updated_at],
@@ -94,7 +94,7 @@ impl Sqlite {
     }
 
     /// Deletes a webhook; pending deliveries to it are dropped.
-    pub fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+    pub(crate) fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool> {
         self.tx(|tx| {
             let n = tx.execute("DELETE FROM webhooks WHERE app_id = ?1 AND id = ?2", [app_id, id])?;
             if n == 1 {

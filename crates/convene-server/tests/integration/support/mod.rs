@@ -36,7 +36,6 @@ pub struct TestServer {
     pub token: String,
     pub account: String,
     pub app: String,
-    http: reqwest::Client,
 }
 
 impl TestServer {
@@ -83,8 +82,7 @@ impl TestServer {
         let (account, app) = server.default_app.clone();
         // Idle connections are dropped before the server's keep-alive limit (10 s) closes them,
         // so that a request never goes out on a connection the server is closing.
-        let http = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap();
-        Self { server, token, account, app, http }
+        Self { server, token, account, app }
     }
 
     pub fn url(&self) -> String {
@@ -101,22 +99,28 @@ impl TestServer {
         self.api_as(&self.token.clone(), method, path, body).await
     }
 
-    /// A request with a given bearer token. `path` is absolute (`/client/...`) or relative to
-    /// [`TestServer::kit`].
+    /// A request with a given bearer token, made in-process through the router (no socket; the
+    /// peer address the limits count is loopback's, as over the socket). `path` is absolute
+    /// (`/client/...`) or relative to [`TestServer::kit`].
     pub async fn api_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = if path.starts_with("/client") || path.starts_with("/.well-known") || path.starts_with("/v1") {
-            format!("{}{path}", self.url())
+        use tower::ServiceExt;
+        let uri = if path.starts_with("/client") || path.starts_with("/.well-known") || path.starts_with("/v1") {
+            path.to_owned()
         } else {
-            format!("{}{path}", self.kit())
+            format!("/client/v4/accounts/{}/realtime/kit/{}{path}", self.account, self.app)
         };
-        let mut req =
-            self.http.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
-        }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let request =
+            axum::http::Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+        let (request, body) = match body {
+            Some(b) => (request.header("content-type", "application/json"), axum::body::Body::from(b.to_string())),
+            None => (request, axum::body::Body::empty()),
+        };
+        let mut request = request.body(body).expect("a valid request");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+        let response = self.server.router().oneshot(request).await.expect("the router answers");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let value =
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)

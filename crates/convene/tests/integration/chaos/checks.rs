@@ -203,7 +203,7 @@ pub async fn check_webhooks(
     errors: &mut Vec<String>,
     report: &mut Report,
 ) {
-    let counts = ctx.server.state.store().outbox_counts().await.unwrap_or_default();
+    let counts = ctx.server.store().outbox_counts().await.unwrap_or_default();
     let rows: u64 = counts.iter().map(|(_, n)| n).sum();
     if counts.iter().any(|(status, _)| *status != DeliveryStatus::Delivered) {
         errors.push(format!("outbox not all delivered: {counts:?}"));

@@ -134,7 +134,7 @@ pub async fn until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -
 pub async fn until_drained(ctx: &Ctx, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let counts = ctx.server.state.store().outbox_counts().await;
+        let counts = ctx.server.store().outbox_counts().await;
         if counts.is_ok_and(|c| c.iter().all(|(status, _)| *status != DeliveryStatus::Pending)) {
             return Ok(());
         }
