@@ -164,6 +164,12 @@ impl Room {
         by: Requester,
     ) -> Result<(), Refusal> {
         let Some(active) = self.recording.take() else { return Err(Refusal::NotRecording) };
+        if let Some(opener) = active.opening {
+            // Its file was still being opened (a driver with slow file work): whoever asked for
+            // it hears that the session it was to record is over, rather than nothing.
+            let refusal = Refusal::NothingToRecord { meeting_id: self.config.meeting.id.clone() };
+            self.answer(opener, Err(refusal), ErrorCode::RecordingInProgress);
+        }
         let told = tell_clients.then(|| self.joined_ids());
         if let Some(everyone) = &told {
             self.broadcast(now, everyone, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });

@@ -321,7 +321,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let stopping = tokio::sync::watch::channel(false).0;
     let rooms = room::Rooms::new(room::RoomDeps {
         store: store.clone(),
-        outbox: webhooks.outbox(store.clone()),
+        webhook_wake: webhooks.waker(),
         recordings_dir: recordings_dir.clone(),
         base_url: base_url.clone(),
         away_grace: config.timings.away_grace,

@@ -3,7 +3,7 @@
 //! applies what comes out ([`outputs`](super::outputs)). It holds no session state: only the
 //! connections' queues, the pending REST answers and the open recording files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use convene_core::proto::CloseCode;
@@ -11,10 +11,10 @@ use convene_room::{AppInfo, ConnId, IdSource, RequestId, Restored, Room, RoomCon
 use tokio::sync::{mpsc, oneshot};
 
 use super::files::RecordingFiles;
-use super::outputs::Release;
+use super::outputs::{Release, Turn};
 use super::{ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand, RoomDeps};
 use crate::model::Meeting;
-use crate::store::{Store, StoreResult};
+use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, Store, StoreResult};
 use crate::webhook::now_ms;
 
 /// How long the task sleeps when the machine has no timer.
@@ -44,6 +44,21 @@ pub(super) struct Driver {
     /// Frames, closes and REST answers of the turn being applied, released once its writes are
     /// done.
     pub(super) held: Vec<Release>,
+    /// Store writes and webhook events of the turn not yet submitted.
+    pub(super) writes: Vec<RoomWrite>,
+    /// The turn's batches submitted so far (before its lookups).
+    pub(super) submitted: Vec<PendingWrites>,
+    /// Turns whose writes are being applied, oldest first, each holding its frames, closes and
+    /// answers until then: the machine goes on with the next input meanwhile.
+    pub(super) in_flight: VecDeque<Turn>,
+}
+
+/// What woke the room task.
+enum Woke {
+    Command(Option<RoomCommand>),
+    Timer,
+    Applied(Vec<RoomWritesApplied>),
+    Stopping,
 }
 
 /// Starts a meeting's room task, restoring a live session when `restored` says so. Commands
@@ -83,10 +98,22 @@ pub(super) fn spawn(
             next_request: 1,
             files,
             held: Vec::new(),
+            writes: Vec::new(),
+            submitted: Vec::new(),
+            in_flight: VecDeque::new(),
         };
         driver.apply_outputs().await;
         driver.run(rx).await;
     });
+}
+
+/// Waits until the oldest turn in flight has been applied (it stays in the queue; cancelling
+/// this loses nothing).
+async fn oldest_applied(in_flight: &mut VecDeque<Turn>) -> Vec<RoomWritesApplied> {
+    match in_flight.front_mut() {
+        Some(turn) => (&mut turn.applied).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The app's name and account, as webhooks carry them (empty when the store cannot say).
@@ -112,18 +139,28 @@ impl Driver {
                 break;
             }
             let deadline = self.room.poll_timeout().map_or_else(|| Instant::now() + NO_TIMER_SLEEP, |(_, at)| at);
-            tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(deadline.into()) => self.room.handle_timeout(Instant::now()),
-                _ = stopping.changed() => break,
+            let writing = !self.in_flight.is_empty();
+            let woke = tokio::select! {
+                cmd = rx.recv() => Woke::Command(cmd),
+                _ = tokio::time::sleep_until(deadline.into()) => Woke::Timer,
+                results = oldest_applied(&mut self.in_flight), if writing => Woke::Applied(results),
+                _ = stopping.changed() => Woke::Stopping,
+            };
+            match woke {
+                Woke::Command(Some(cmd)) => self.handle(cmd),
+                Woke::Command(None) | Woke::Stopping => break,
+                Woke::Timer => self.room.handle_timeout(Instant::now()),
+                Woke::Applied(results) => self.turn_applied(results),
             }
             self.apply_outputs().await;
-            if self.room.is_drained(Instant::now()) && self.close_if_idle(&mut rx) {
+            if self.in_flight.is_empty() && self.room.is_drained(Instant::now()) && self.close_if_idle(&mut rx) {
                 break;
             }
+        }
+        // What was submitted is applied, and its answers go out.
+        while !self.in_flight.is_empty() {
+            let results = oldest_applied(&mut self.in_flight).await;
+            self.turn_applied(results);
         }
         tracing::debug!(meeting = %meeting_id, "room stopped");
     }

@@ -22,7 +22,6 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::model::Meeting;
 use crate::store::Store;
-use crate::webhook::Outbox;
 
 pub(crate) use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
 pub(crate) use files::recording_path;
@@ -113,8 +112,8 @@ pub(crate) enum RoomCommand {
 pub(crate) struct RoomDeps {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// Where webhook events go.
-    pub outbox: Outbox,
+    /// Wakes the webhook delivery task when a room's writes queued deliveries.
+    pub webhook_wake: Arc<Notify>,
     /// Where recordings are written.
     pub recordings_dir: PathBuf,
     /// The server's own base URL (for download links).

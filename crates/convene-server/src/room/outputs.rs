@@ -1,19 +1,23 @@
-//! Applying the machine's outputs, in order: store writes and webhook events (each awaited
-//! before the next output), the lookups and file work whose results go back in at once, and
+//! Applying the machine's outputs, in order: store writes and webhook events (gathered, and
+//! applied in order in one call to the store before the next lookup and at the end of the
+//! turn), the lookups and file work whose results go back in at once, and
 //! frames onto the connections' queues (a connection whose queue is full is too slow: it is
 //! dropped, and resumes), closes and REST answers. The last three are held until the turn's
 //! writes are done and then released together, in their order: whoever sees a turn's frame or
 //! answer finds the store as the turn left it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use convene_core::proto::CloseCode;
-use convene_room::{ApiReply, ConnId, Frame, Output, ParticipantInfo, RequestId, StoreWrite};
+use convene_room::{ApiReply, ConnId, Frame, Output, ParticipantInfo, RequestId};
 
 use super::driver::Driver;
 use super::Outgoing;
-use crate::store::Store;
+
+use crate::store::{RoomWrite, RoomWritesApplied, Store};
 
 /// What a turn lets out once its writes are done: a frame to one connection or to several, a
 /// close, a REST answer.
@@ -25,19 +29,55 @@ pub(super) enum Release {
 }
 
 impl Driver {
-    /// Applies every pending output: the writes and lookups first, then what they held back.
-    /// Releasing may drop a slow connection, which gives the machine more to do.
+    /// Applies every pending output. The turn's writes are submitted to the store (before each
+    /// lookup, and at the end); its frames, closes and answers go out once they are applied,
+    /// after those of earlier turns ([`Driver::in_flight`]). Releasing may drop a slow
+    /// connection, which gives the machine more to do.
     pub(super) async fn apply_outputs(&mut self) {
         loop {
             while let Some(output) = self.room.poll_output() {
                 self.apply(output).await;
             }
-            if self.held.is_empty() {
+            if !self.finish_turn() {
                 return;
             }
-            for held in std::mem::take(&mut self.held) {
-                self.release(held);
+        }
+    }
+
+    /// Submits the rest of the turn's writes and queues its held outputs behind them; releases
+    /// them at once when nothing is being written. Returns whether it released anything.
+    fn finish_turn(&mut self) -> bool {
+        self.submit_writes();
+        let held = std::mem::take(&mut self.held);
+        let pending = std::mem::take(&mut self.submitted);
+        if pending.is_empty() && self.in_flight.is_empty() {
+            let released = !held.is_empty();
+            for h in held {
+                self.release(h);
             }
+            return released;
+        }
+        if !pending.is_empty() || !held.is_empty() {
+            let applied: PendingTurn = Box::pin(async move {
+                let mut all = Vec::with_capacity(pending.len());
+                for batch in pending {
+                    all.push(batch.await);
+                }
+                all
+            });
+            self.in_flight.push_back(Turn { applied, held });
+        }
+        false
+    }
+
+    /// The oldest turn in flight has been applied: reports its writes and lets its outputs out.
+    pub(super) fn turn_applied(&mut self, results: Vec<RoomWritesApplied>) {
+        let Some(turn) = self.in_flight.pop_front() else { return };
+        for applied in results {
+            self.report(applied);
+        }
+        for h in turn.held {
+            self.release(h);
         }
     }
 
@@ -47,13 +87,15 @@ impl Driver {
             Output::Broadcast { conns, frame } => self.held.push(Release::Broadcast(conns, frame)),
             Output::Close { conn, code, reason } => self.held.push(Release::Close(conn, code, reason)),
             Output::Reply { request, reply } => self.held.push(Release::Reply(request, reply)),
-            Output::Store(write) => self.persist(write).await,
-            Output::Webhook(event) => self.deps.outbox.emit(&self.app_id, &event).await,
+            Output::Store(write) => self.writes.push(RoomWrite::Session(write)),
+            Output::Webhook(event) => self.writes.push(RoomWrite::Webhook(event)),
             Output::CheckParticipants { check, participant_ids } => {
+                self.submit_writes();
                 let current = current_participants(&*self.deps.store, &self.room.meeting().id, &participant_ids).await;
                 self.room.handle_participants_checked(Instant::now(), check, current);
             }
             Output::FindEndedStay { conn, peer_id, participant_id } => {
+                self.submit_writes();
                 let ended = self.deps.store.ended_stay(&peer_id, &participant_id).await.unwrap_or_else(|e| {
                     tracing::error!(error = %e, "store failure looking up a stay");
                     None
@@ -61,6 +103,7 @@ impl Driver {
                 self.room.handle_ended_stay(Instant::now(), conn, &peer_id, ended);
             }
             Output::FindPermissions { conn, preset_name, .. } => {
+                self.submit_writes();
                 let permissions = super::permissions_of(&*self.deps.store, &self.app_id, &preset_name).await;
                 self.room.handle_permissions(Instant::now(), conn, permissions);
             }
@@ -111,34 +154,42 @@ impl Driver {
         self.room.handle_disconnect(Instant::now(), conn);
     }
 
-    /// Applies one store write, awaiting it before the next output.
-    async fn persist(&mut self, write: StoreWrite) {
-        let store = &*self.deps.store;
-        let result = match &write {
-            StoreWrite::SessionStarted { session_id, meeting_id, title, started_at } => {
-                store.start_session(&self.app_id, session_id, meeting_id, title.as_deref(), started_at).await
-            }
-            StoreWrite::SessionTouched { session_id, last_seq, concurrent } => {
-                store.touch_session(session_id, *last_seq, *concurrent).await
-            }
-            StoreWrite::PeerJoined { session_id, peer_id, participant, at } => {
-                store.peer_joined(session_id, peer_id, participant, at).await
-            }
-            StoreWrite::PeerLeft { peer_id, outcome, at } => store.peer_left(peer_id, *outcome, at).await,
-            StoreWrite::SessionEnded { end, last_seq, ended_at, webhook } => {
-                store.end_session(&self.app_id, end, *last_seq, ended_at, webhook).await.map(|queued| {
-                    if queued > 0 {
-                        self.deps.outbox.wake();
-                    }
-                })
-            }
-            StoreWrite::RecordingSaved(rec) => store.save_recording(&self.app_id, rec).await,
-        };
-        if let Err(e) = result {
+    /// Submits the writes gathered since the last lookup, in order, in one call to the store (a
+    /// lookup submitted after them reads what they wrote).
+    fn submit_writes(&mut self) {
+        if self.writes.is_empty() {
+            return;
+        }
+        let writes = std::mem::take(&mut self.writes);
+        let pending = self.deps.store.submit_room_writes(&self.app_id, writes);
+        self.submitted.push(pending);
+    }
+
+    /// Logs what failed of a batch of writes, and wakes the webhook delivery task for what it
+    /// queued.
+    fn report(&self, applied: RoomWritesApplied) {
+        if applied.deliveries_queued > 0 {
+            self.deps.webhook_wake.notify_one();
+        }
+        for (write, e) in &applied.failed {
             tracing::error!(error = %e, ?write, "a store write failed");
+        }
+        if let Some(e) = applied.unreached {
+            tracing::error!(error = %e, "the store could not be reached; a turn's writes are lost");
         }
     }
 }
+
+/// A turn whose writes are being applied, and the outputs it holds until then.
+pub(super) struct Turn {
+    /// Completes once every batch of the turn is applied.
+    pub(super) applied: PendingTurn,
+    /// Its frames, closes and REST answers, in order.
+    held: Vec<Release>,
+}
+
+/// The batches of one turn, until all are applied.
+pub(super) type PendingTurn = Pin<Box<dyn Future<Output = Vec<RoomWritesApplied>> + Send>>;
 
 /// The records of those of these participants that still exist in meeting `meeting_id`. A
 /// store failure counts as gone: membership is never granted on a guess.

@@ -1,6 +1,6 @@
 //! The store behind a seam: the async [`Store`] trait names every operation the server needs,
 //! in typed vocabulary; [`SqliteStore`] implements it on an embedded SQLite database, running
-//! each blocking call on tokio's blocking pool so that a slow query never stalls a
+//! each blocking call on a database thread of its own, in order, so that a slow query never stalls a
 //! connection's task. The cluster mode adds a PostgreSQL implementation beside it.
 //!
 //! ```no_run
@@ -28,6 +28,13 @@ pub use sqlite::SqliteStore;
 /// atomic; the rooms apply their writes in the order their machine emits them, awaiting each.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
+    // A room's writes.
+    /// Submits a room turn's writes, to be applied in order, each as its own change, after every
+    /// call submitted before; the returned future says how it went. They are submitted when this
+    /// returns: a call made after it (a room's next lookup) sees them, so a room can go on with
+    /// its next input while they are applied, and lets the turn's frames out once they are.
+    fn submit_room_writes(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites;
+
     // Settings.
     /// A value of the key-value table (server settings such as the participant token key).
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
@@ -319,6 +326,29 @@ impl Page {
         Paging { start_offset: start + 1, end_offset: start + len as u64, total_count: total }
     }
 }
+
+/// One of a room's writes: a change to its session, or a webhook event for the outbox.
+#[derive(Debug, Clone)]
+pub enum RoomWrite {
+    /// A change to the session, its stays or its recording.
+    Session(convene_room::StoreWrite),
+    /// An event for the app's subscribed webhooks.
+    Webhook(WebhookEvent),
+}
+
+/// What applying a turn's writes came to.
+#[derive(Debug, Default)]
+pub struct RoomWritesApplied {
+    /// Webhook deliveries queued (the delivery task is to be woken when there are any).
+    pub deliveries_queued: usize,
+    /// The writes that failed, and why (the others were applied).
+    pub failed: Vec<(RoomWrite, StoreError)>,
+    /// Set when the store could not be reached at all: none of the writes was applied.
+    pub unreached: Option<StoreError>,
+}
+
+/// A submitted batch of room writes, until it has been applied.
+pub type PendingWrites = std::pin::Pin<Box<dyn std::future::Future<Output = RoomWritesApplied> + Send + 'static>>;
 
 /// Where a webhook delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::store::Store;
 pub use delivery::{deliver_forever, Delivery, DeliverySettings};
 pub use sign::Signer;
 pub use target::{TargetError, TargetPolicy};
@@ -87,39 +86,6 @@ impl Webhooks {
     }
 
     /// Wakes the delivery task after the store queued deliveries itself (within another change).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// The handle that queues events into the outbox of `store`.
-    pub fn outbox(&self, store: Arc<dyn Store>) -> Outbox {
-        Outbox { store, wake: self.wake.clone() }
-    }
-}
-
-/// Where rooms put their webhook events: the store's outbox, and the delivery task's wake-up.
-#[derive(Clone)]
-pub struct Outbox {
-    store: Arc<dyn Store>,
-    wake: Arc<Notify>,
-}
-
-impl Outbox {
-    /// Queues a room's event for every enabled webhook of the app that subscribes to it.
-    pub async fn emit(&self, app_id: &str, event: &convene_room::WebhookEvent) {
-        let name = event.kind.as_str();
-        match self.store.enqueue_webhook_event(app_id, event).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::debug!(event = name, deliveries = n, "webhook queued");
-                self.wake.notify_one();
-            }
-            Err(e) => tracing::error!(error = %e, event = name, "could not queue a webhook"),
-        }
-    }
-
-    /// Wakes the delivery task after the store queued deliveries within another change (the
-    /// end of a session queues `meeting.ended` in the same transaction).
     pub fn wake(&self) {
         self.wake.notify_one();
     }

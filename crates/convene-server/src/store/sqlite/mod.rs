@@ -16,11 +16,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{new_id, now_rfc3339, parse_rfc3339, Page, StoreResult};
+use convene_room::StoreWrite;
+
+use super::{new_id, now_rfc3339, parse_rfc3339, Page, RoomWrite, StoreResult};
 pub use worker::SqliteStore;
 
 /// The SQLite database: one connection behind a mutex. Its calls block; the async [`Store`](super::Store)
-/// implementation ([`SqliteStore`]) runs them on the blocking pool.
+/// implementation ([`SqliteStore`]) runs them on a thread of its own.
 pub(crate) struct Sqlite {
     conn: Mutex<Connection>,
 }
@@ -87,6 +89,31 @@ fn migrations() -> rusqlite_migration::Migrations<'static> {
 }
 
 impl Sqlite {
+    /// Applies one room write; returns the webhook deliveries queued.
+    pub(crate) fn apply_room_write(&self, app_id: &str, write: &RoomWrite) -> StoreResult<usize> {
+        let write = match write {
+            RoomWrite::Webhook(event) => return self.enqueue_webhook_event(app_id, event),
+            RoomWrite::Session(write) => write,
+        };
+        match write {
+            StoreWrite::SessionStarted { session_id, meeting_id, title, started_at } => {
+                self.start_session(app_id, session_id, meeting_id, title.as_deref(), started_at)?
+            }
+            StoreWrite::SessionTouched { session_id, last_seq, concurrent } => {
+                self.touch_session(session_id, *last_seq, *concurrent)?
+            }
+            StoreWrite::PeerJoined { session_id, peer_id, participant, at } => {
+                self.peer_joined(session_id, peer_id, participant, at)?
+            }
+            StoreWrite::PeerLeft { peer_id, outcome, at } => self.peer_left(peer_id, *outcome, at)?,
+            StoreWrite::SessionEnded { end, last_seq, ended_at, webhook } => {
+                return self.end_session(app_id, end, *last_seq, ended_at, webhook)
+            }
+            StoreWrite::RecordingSaved(rec) => self.save_recording(app_id, rec)?,
+        }
+        Ok(0)
+    }
+
     /// Opens (creating if needed) the database at `path`, or an in-memory one.
     pub(crate) fn open(path: Option<&Path>) -> StoreResult<Self> {
         let conn = match path {

@@ -1,9 +1,10 @@
-//! [`SqliteStore`]: the [`Store`] trait over [`Sqlite`], each call run on tokio's blocking pool
-//! (the connection's mutex serialises them), so that a slow query or a busy database never
-//! holds up the async worker threads that drive connections and rooms.
+//! [`SqliteStore`]: the [`Store`] trait over [`Sqlite`]. The database has one thread of its own
+//! that runs the calls one at a time in the order they came (SQLite has one writer anyway), so
+//! that a slow query or a busy database never holds up the async worker threads that drive
+//! connections and rooms, and a burst of calls queues instead of starting a thread each.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc;
 
 use convene_core::SessionEnd;
 use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
@@ -13,24 +14,38 @@ use super::Sqlite;
 use crate::auth::Scope;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
 use crate::store::{
-    DeliveryStatus, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, SessionStatus, Store, StoreError,
-    StoreResult, TokenRecord, TokenRow,
+    DeliveryStatus, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, PendingWrites, RoomWrite,
+    RoomWritesApplied, SessionStatus, Store, StoreError, StoreResult, TokenRecord, TokenRow,
 };
 
-/// The embedded SQLite store (the default; one file in the data directory, or in memory).
+/// A call for the database's thread.
+type Job = Box<dyn FnOnce(&Sqlite) + Send>;
+
+/// The embedded SQLite store (the default; one file in the data directory, or in memory). Its
+/// thread ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
-    db: Arc<Sqlite>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed, and migrating to the current schema) the database at `path`,
-    /// or an in-memory one. This blocks; call it before serving.
+    /// or an in-memory one, and starts its thread. This blocks; call it before serving.
     pub fn open(path: Option<&Path>) -> StoreResult<Self> {
-        Ok(Self { db: Arc::new(Sqlite::open(path)?) })
+        let db = Sqlite::open(path)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("convene-sqlite".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&db);
+                }
+            })
+            .map_err(|e| StoreError::Worker(e.to_string()))?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `f` in one transaction on the blocking pool: for tools and tests that read what no
+    /// Runs `f` in one transaction on the database's thread: for tools and tests that read what no
     /// operation of [`Store`] answers (raw rows of the outbox or of a session's stays).
     pub async fn tx<T: Send + 'static>(
         &self,
@@ -39,18 +54,59 @@ impl SqliteStore {
         self.run(move |db| db.tx(f)).await
     }
 
-    /// Runs `f` on the blocking pool and awaits its answer.
+    /// Runs `f` on the database's thread, after the calls queued before it, and awaits its
+    /// answer.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Sqlite) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || f(&db)).await.map_err(|e| StoreError::Worker(e.to_string()))?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |db| {
+            // A panicking call fails alone; the thread goes on with the next (SQLite rolls back
+            // an unfinished transaction).
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(db)))
+                .unwrap_or_else(|_| Err(StoreError::Worker("a database call panicked".into())));
+            let _ = answer.send(result);
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Worker("the database thread has stopped".into()))?;
+        answered.await.map_err(|_| StoreError::Worker("the database thread stopped before answering".into()))?
     }
 }
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    fn submit_room_writes(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites {
+        let app_id = app_id.to_owned();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |db| {
+            let apply = || {
+                let mut applied = RoomWritesApplied::default();
+                for write in writes {
+                    match db.apply_room_write(&app_id, &write) {
+                        Ok(queued) => applied.deliveries_queued += queued,
+                        Err(e) => applied.failed.push((write, e)),
+                    }
+                }
+                applied
+            };
+            // A panic fails this batch alone (its answer is dropped); the thread goes on.
+            if let Ok(applied) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(apply)) {
+                let _ = answer.send(applied);
+            }
+        });
+        let submitted = self.jobs.send(job);
+        Box::pin(async move {
+            let unreached = |why: &str| RoomWritesApplied {
+                unreached: Some(StoreError::Worker(why.into())),
+                ..RoomWritesApplied::default()
+            };
+            if submitted.is_err() {
+                return unreached("the database thread has stopped");
+            }
+            answered.await.unwrap_or_else(|_| unreached("the database thread stopped before applying them"))
+        })
+    }
+
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_owned();
         self.run(move |db| db.kv_get(&key)).await
