@@ -294,7 +294,7 @@ export default class ConveneClient extends Emitter {
   /** Fault injection for tests: drops the connection and holds reconnection while `true`. Only in
    * builds with the `fault-injection` feature; other builds throw. */
   simulateOutage(down) {
-    if (!this.#core.simulateOutage) throw new Error('simulateOutage needs a build with the fault-injection feature');
+    if (!this.#core.simulateOutage) throw new Error('simulateOutage needs the fault-injection feature');
     this.#core.simulateOutage(down);
   }
 

@@ -25,7 +25,7 @@ pub use rows::{LivePeerRow, LiveSessionRow, OutboxRow, ParticipantHome, TokenRec
 pub use sqlite::SqliteStore;
 
 /// The operations the server needs of its database. Every write that changes several rows is
-/// atomic; the rooms apply their writes in the order their machine emits them, awaiting each.
+/// atomic; a room submits its writes in the order its machine emits them ([`Store::submit_room_writes`]).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     // A room's writes.
