@@ -1,7 +1,8 @@
 //! The room task: a thin driver of one meeting's [`Room`]. Each step takes one input (a command
 //! from a connection or the REST API, or a timer), hands it to the machine with the time, and
 //! applies what comes out ([`outputs`](super::outputs)). It holds no session state: only the
-//! connections' queues, the pending REST answers and the open recording files.
+//! connections' queues, the pending REST answers, the open recording files, and the writes of
+//! turns not yet applied with the outputs those turns hold back.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

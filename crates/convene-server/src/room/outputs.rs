@@ -4,7 +4,7 @@
 //! frames onto the connections' queues (a connection whose queue is full is too slow: it is
 //! dropped, and resumes), closes and REST answers. The last three are held until the turn's
 //! writes are done and then released together, in their order: whoever sees a turn's frame or
-//! answer finds the store as the turn left it.
+//! answer finds the turn's writes in the store.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -175,7 +175,7 @@ impl Driver {
             tracing::error!(error = %e, ?write, "a store write failed");
         }
         if let Some(e) = applied.unreached {
-            tracing::error!(error = %e, "the store could not be reached; a turn's writes are lost");
+            tracing::error!(error = %e, "a batch of writes was not applied whole; some of the turn's writes may be lost");
         }
     }
 }

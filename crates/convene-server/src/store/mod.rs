@@ -1,7 +1,7 @@
 //! The store behind a seam: the async [`Store`] trait names every operation the server needs,
 //! in typed vocabulary; [`SqliteStore`] implements it on an embedded SQLite database, running
-//! each blocking call on a database thread of its own, in order, so that a slow query never stalls a
-//! connection's task. The cluster mode adds a PostgreSQL implementation beside it.
+//! each blocking call on a database thread of its own, in order, so that a slow query never
+//! stalls a connection's task. Another database is another implementation of the trait.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), convene_server::store::StoreError> {
@@ -343,7 +343,8 @@ pub struct RoomWritesApplied {
     pub deliveries_queued: usize,
     /// The writes that failed, and why (the others were applied).
     pub failed: Vec<(RoomWrite, StoreError)>,
-    /// Set when the store could not be reached at all: none of the writes was applied.
+    /// Set when the store could not be reached, or the batch stopped part-way (a write
+    /// panicked): the writes were not all applied, and which were is not known.
     pub unreached: Option<StoreError>,
 }
 

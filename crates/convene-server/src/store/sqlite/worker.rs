@@ -103,7 +103,9 @@ impl Store for SqliteStore {
             if submitted.is_err() {
                 return unreached("the database thread has stopped");
             }
-            answered.await.unwrap_or_else(|_| unreached("the database thread stopped before applying them"))
+            answered.await.unwrap_or_else(|_| {
+                unreached("the batch was not applied whole (a write panicked, or the database thread stopped)")
+            })
         })
     }
 
