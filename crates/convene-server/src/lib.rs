@@ -123,6 +123,9 @@ pub enum StartError {
     AdminTokenTooShort(usize),
 }
 
+/// How long a stopping server waits for its rooms' last writes.
+pub const ROOMS_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server.
 pub struct RunningServer {
     /// The bound address.
@@ -159,11 +162,15 @@ impl RunningServer {
     }
 
     /// Stops accepting, closes every connection (code 1012: clients resume after a restart),
-    /// stops the rooms (live sessions stay `LIVE` in the store), waits for the server task.
+    /// stops the rooms (live sessions stay `LIVE` in the store), waits for the server task and
+    /// for the rooms' last writes (up to [`ROOMS_STOP_WAIT`]).
     pub async fn shutdown(self) {
         self.state.0.stopping.send_replace(true);
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        if tokio::time::timeout(ROOMS_STOP_WAIT, self.state.0.rooms.all_stopped()).await.is_err() {
+            tracing::warn!("rooms still writing after {ROOMS_STOP_WAIT:?}; stopping without them");
+        }
         if let Some(dir) = self.temp_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -328,6 +335,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         room_idle: config.timings.room_idle,
         send_queue: config.timings.outgoing_queue,
         stopping: stopping.subscribe(),
+        tasks: room::RoomTasks::default(),
     });
     let delivery = webhook::Delivery {
         store: store.clone(),

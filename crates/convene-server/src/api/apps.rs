@@ -43,7 +43,11 @@ pub async fn create(
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
     }
-    let app = crate::bootstrap::create_app_with_presets(state.store(), &account_id, name).await?;
+    let name = name.to_owned();
+    let app = super::to_completion(async move {
+        Ok(crate::bootstrap::create_app_with_presets(state.store(), &account_id, &name).await?)
+    })
+    .await?;
     Ok(created(app))
 }
 

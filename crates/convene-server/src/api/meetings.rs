@@ -170,11 +170,15 @@ pub async fn patch(
     let mut m = find(&state, &app_id, &meeting_id).await?;
     body.apply(&mut m)?;
     m.updated_at = now_rfc3339();
-    state.store().update_meeting(&app_id, &m).await?;
-    // Tell a running room; if none runs, the next one reads the store.
-    if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
-    }
+    let m = super::to_completion(async move {
+        state.store().update_meeting(&app_id, &m).await?;
+        // Tell a running room; if none runs, the next one reads the store.
+        if state.0.rooms.is_running(&meeting_id) {
+            let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
+        }
+        Ok(m)
+    })
+    .await?;
     Ok(ok(m))
 }
 

@@ -92,6 +92,19 @@ impl IntoResponse for ApiError {
 /// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Runs a change to its end even if the caller hangs up: a handler's future is dropped when its
+/// client goes away, and a change that writes to the store and then tells a live room (or
+/// writes several rows) must not stop between the two. The handler awaits the answer.
+pub(crate) async fn to_completion<T: Send + 'static>(
+    change: impl std::future::Future<Output = ApiResult<T>> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::spawn(change).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(ApiError::unavailable("the server is shutting down")),
+    }
+}
+
 /// A JSON body whose rejections (bad JSON, wrong type, too large) answer in the envelope.
 pub struct ApiJson<T>(pub T);
 
@@ -331,4 +344,33 @@ pub async fn not_found() -> ApiError {
 /// A fallback for a known path with the wrong method: 405 in the envelope.
 pub async fn method_not_allowed() -> ApiError {
     ApiError { status: StatusCode::METHOD_NOT_ALLOWED, message: "method not allowed on this endpoint".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change whose caller hangs up halfway still runs to its end.
+    #[tokio::test]
+    async fn a_change_outlives_its_cancelled_caller() {
+        let (open_gate, gate) = tokio::sync::oneshot::channel::<()>();
+        let (finished, done) = tokio::sync::oneshot::channel::<&str>();
+        let change = to_completion(async move {
+            gate.await.map_err(|_| ApiError::unavailable("gate dropped"))?;
+            let _ = finished.send("both halves ran");
+            Ok(())
+        });
+        // The caller gives up while the change waits between its two halves.
+        let cancelled = tokio::time::timeout(std::time::Duration::from_millis(10), change).await;
+        assert!(cancelled.is_err(), "the change cannot have finished before its gate opened");
+        open_gate.send(()).expect("the spawned change still waits for its gate");
+        assert_eq!(done.await, Ok("both halves ran"));
+    }
+
+    #[tokio::test]
+    async fn a_change_answers_its_caller() {
+        assert_eq!(to_completion(async { Ok(7) }).await, Ok(7));
+        let refused: ApiResult<()> = to_completion(async { Err(ApiError::conflict("taken")) }).await;
+        assert_eq!(refused, Err(ApiError::conflict("taken")));
+    }
 }

@@ -169,13 +169,17 @@ pub async fn patch(
         p.picture = body.picture;
     }
     p.updated_at = now_rfc3339();
-    state.store().update_participant(&app_id, &meeting_id, &p).await?;
-    // Live peers of the participant take a new preset's permissions at once.
-    if state.0.rooms.is_running(&meeting_id) {
-        let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name).await);
-        let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
-        let _ = state.0.rooms.ask(&app_id, &meeting_id, changed).await;
-    }
+    let p = super::to_completion(async move {
+        state.store().update_participant(&app_id, &meeting_id, &p).await?;
+        // Live peers of the participant take a new preset's permissions at once.
+        if state.0.rooms.is_running(&meeting_id) {
+            let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name).await);
+            let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
+            let _ = state.0.rooms.ask(&app_id, &meeting_id, changed).await;
+        }
+        Ok(p)
+    })
+    .await?;
     Ok(ok(p))
 }
 
@@ -191,13 +195,17 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let p = find(&state, &app_id, &meeting_id, &id).await?;
-    state.store().delete_participant(&app_id, &meeting_id, &id).await?;
-    // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
-    // waiting ones and ones not yet joined are removed (a join or an admission that comes
-    // later is refused, since the room checks the store at every membership step).
-    if state.0.rooms.is_running(&meeting_id) {
-        let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
-    }
+    super::to_completion(async move {
+        state.store().delete_participant(&app_id, &meeting_id, &id).await?;
+        // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
+        // waiting ones and ones not yet joined are removed (a join or an admission that comes
+        // later is refused, since the room checks the store at every membership step).
+        if state.0.rooms.is_running(&meeting_id) {
+            let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(ok(p))
 }
 

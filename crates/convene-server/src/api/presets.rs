@@ -74,10 +74,17 @@ pub async fn create(
     let permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
     let config = object_or_empty(body.config, "config")?;
     let ui = object_or_empty(body.ui, "ui")?;
-    match state.store().create_preset(&app_id, &name, &config, &permissions, &ui).await? {
-        Some(p) => Ok(created(p)),
-        None => Err(ApiError::conflict(format!("a preset named {name:?} already exists"))),
-    }
+    super::to_completion(async move {
+        match state.store().create_preset(&app_id, &name, &config, &permissions, &ui).await? {
+            Some(p) => {
+                // Live peers of that preset name (on the built-in fallback until now) take it.
+                live_peers_follow(&state, &app_id, vec![name]).await;
+                Ok(created(p))
+            }
+            None => Err(ApiError::conflict(format!("a preset named {name:?} already exists"))),
+        }
+    })
+    .await
 }
 
 /// Lists presets.
@@ -151,15 +158,18 @@ pub async fn patch(
         preset.ui = object_or_empty(Some(u), "ui")?;
     }
     preset.updated_at = now_rfc3339();
-    match state.store().update_preset(&app_id, &preset).await? {
-        Ok(()) => {
-            let mut names = vec![old_name, preset.name.clone()];
-            names.dedup();
-            live_peers_follow(&state, &app_id, names).await;
-            Ok(ok(preset))
+    super::to_completion(async move {
+        match state.store().update_preset(&app_id, &preset).await? {
+            Ok(()) => {
+                let mut names = vec![old_name, preset.name.clone()];
+                names.dedup();
+                live_peers_follow(&state, &app_id, names).await;
+                Ok(ok(preset))
+            }
+            Err(()) => Err(ApiError::conflict("a preset with that name already exists")),
         }
-        Err(()) => Err(ApiError::conflict("a preset with that name already exists")),
-    }
+    })
+    .await
 }
 
 /// Tells every live room that presets of these names changed, and waits until they applied it.
@@ -197,8 +207,11 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
     let preset = find(&state, &app_id, &preset_id).await?;
-    state.store().delete_preset(&app_id, &preset_id).await?;
-    // Its participants fall back to the built-in preset of that name, if any, else to none.
-    live_peers_follow(&state, &app_id, vec![preset.name.clone()]).await;
-    Ok(ok(preset))
+    super::to_completion(async move {
+        state.store().delete_preset(&app_id, &preset_id).await?;
+        // Its participants fall back to the built-in preset of that name, if any, else to none.
+        live_peers_follow(&state, &app_id, vec![preset.name.clone()]).await;
+        Ok(ok(preset))
+    })
+    .await
 }

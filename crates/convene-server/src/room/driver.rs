@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use convene_core::proto::CloseCode;
 use convene_room::{AppInfo, ConnId, IdSource, RequestId, Restored, Room, RoomConfig, WallClock};
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::files::RecordingFiles;
@@ -17,6 +18,16 @@ use super::{ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand, Room
 use crate::model::Meeting;
 use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, Store, StoreResult};
 use crate::webhook::now_ms;
+
+/// At most this many turns (inputs) in a row share one batch of writes while more commands are
+/// queued (a join storm): one hand-off to the database and one release of their frames, so that
+/// each connection gets several frames per wake-up and writes them at once. A turn's frames wait
+/// for the group's end, which comes at the latest when the queue is empty.
+const GROUP_TURNS: u32 = 64;
+
+/// At most this many groups' writes are submitted and not yet applied; beyond it the room takes
+/// no new command until the oldest is applied.
+const MAX_GROUPS_IN_FLIGHT: usize = 64;
 
 /// How long the task sleeps when the machine has no timer.
 const NO_TIMER_SLEEP: Duration = Duration::from_secs(3600);
@@ -52,6 +63,8 @@ pub(super) struct Driver {
     /// Turns whose writes are being applied, oldest first, each holding its frames, closes and
     /// answers until then: the machine goes on with the next input meanwhile.
     pub(super) in_flight: VecDeque<Turn>,
+    /// Turns handled since the last group of writes was submitted ([`GROUP_TURNS`]).
+    grouped: u32,
 }
 
 /// What woke the room task.
@@ -72,7 +85,9 @@ pub(super) fn spawn(
     rx: mpsc::Receiver<RoomCommand>,
     restored: Option<Restored>,
 ) {
+    let running = deps.tasks.started();
     tokio::spawn(async move {
+        let _running = running;
         let app = app_info(&*deps.store, &app_id).await;
         let now = Instant::now();
         let config = RoomConfig {
@@ -102,8 +117,9 @@ pub(super) fn spawn(
             writes: Vec::new(),
             submitted: Vec::new(),
             in_flight: VecDeque::new(),
+            grouped: 0,
         };
-        driver.apply_outputs().await;
+        driver.apply_outputs(true).await;
         driver.run(rx).await;
     });
 }
@@ -141,8 +157,11 @@ impl Driver {
             }
             let deadline = self.room.poll_timeout().map_or_else(|| Instant::now() + NO_TIMER_SLEEP, |(_, at)| at);
             let writing = !self.in_flight.is_empty();
+            // A database that falls behind holds the room back: its queue fills, and the
+            // connections' and REST handlers' sends wait.
+            let accepting = self.in_flight.len() < MAX_GROUPS_IN_FLIGHT;
             let woke = tokio::select! {
-                cmd = rx.recv() => Woke::Command(cmd),
+                cmd = rx.recv(), if accepting => Woke::Command(cmd),
                 _ = tokio::time::sleep_until(deadline.into()) => Woke::Timer,
                 results = oldest_applied(&mut self.in_flight), if writing => Woke::Applied(results),
                 _ = stopping.changed() => Woke::Stopping,
@@ -151,17 +170,32 @@ impl Driver {
                 Woke::Command(Some(cmd)) => self.handle(cmd),
                 Woke::Command(None) | Woke::Stopping => break,
                 Woke::Timer => self.room.handle_timeout(Instant::now()),
-                Woke::Applied(results) => self.turn_applied(results),
+                Woke::Applied(results) => {
+                    self.turn_applied(results);
+                    self.release_applied_turns();
+                }
             }
-            self.apply_outputs().await;
-            if self.in_flight.is_empty() && self.room.is_drained(Instant::now()) && self.close_if_idle(&mut rx) {
+            self.grouped += 1;
+            let end_group = rx.is_empty() || self.grouped >= GROUP_TURNS;
+            if end_group {
+                self.grouped = 0;
+            }
+            self.apply_outputs(end_group).await;
+            if end_group
+                && self.in_flight.is_empty()
+                && self.room.is_drained(Instant::now())
+                && self.close_if_idle(&mut rx)
+            {
                 break;
             }
         }
-        // What was submitted is applied, and its answers go out.
+        // What was gathered is submitted and applied, and its answers go out.
+        self.apply_outputs(true).await;
         while !self.in_flight.is_empty() {
             let results = oldest_applied(&mut self.in_flight).await;
             self.turn_applied(results);
+            // Releasing may have dropped a slow connection, which the machine answers.
+            self.apply_outputs(true).await;
         }
         tracing::debug!(meeting = %meeting_id, "room stopped");
     }
@@ -189,6 +223,16 @@ impl Driver {
                 self.replies.insert(request, reply);
                 self.room.handle_api(now, request, command);
             }
+        }
+    }
+
+    /// Lets out every turn at the front whose writes are already applied, together: a burst of
+    /// turns (a join storm) then reaches each connection's queue as several frames at once, which
+    /// its task writes in one go, instead of one frame (and one write) per wake-up.
+    fn release_applied_turns(&mut self) {
+        while let Some(turn) = self.in_flight.front_mut() {
+            let Some(results) = (&mut turn.applied).now_or_never() else { return };
+            self.turn_applied(results);
         }
     }
 

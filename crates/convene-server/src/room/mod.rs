@@ -126,6 +126,50 @@ pub(crate) struct RoomDeps {
     pub send_queue: usize,
     /// Becomes true when the server stops.
     pub stopping: watch::Receiver<bool>,
+    /// The room tasks still running, so that a stopping server can wait for their last writes.
+    pub tasks: RoomTasks,
+}
+
+/// Counts the running room tasks; [`RoomTasks::all_stopped`] waits until none runs.
+#[derive(Clone, Default)]
+pub(crate) struct RoomTasks(Arc<TaskCount>);
+
+#[derive(Default)]
+struct TaskCount {
+    running: AtomicU64,
+    one_stopped: Notify,
+}
+
+/// Held by a running room task; dropping it counts the task as stopped.
+pub(crate) struct RoomTaskGuard(RoomTasks);
+
+impl RoomTasks {
+    /// Counts a task that starts now, until the guard is dropped.
+    pub(crate) fn started(&self) -> RoomTaskGuard {
+        self.0.running.fetch_add(1, Ordering::SeqCst);
+        RoomTaskGuard(self.clone())
+    }
+
+    /// Waits until no room task runs (each has applied what it submitted to the store).
+    pub(crate) async fn all_stopped(&self) {
+        loop {
+            let stopped = self.0.one_stopped.notified();
+            tokio::pin!(stopped);
+            // Registered before the count is read, so a task stopping in between is not missed.
+            stopped.as_mut().enable();
+            if self.0.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            stopped.await;
+        }
+    }
+}
+
+impl Drop for RoomTaskGuard {
+    fn drop(&mut self) {
+        (self.0).0.running.fetch_sub(1, Ordering::SeqCst);
+        (self.0).0.one_stopped.notify_waiters();
+    }
 }
 
 /// The meetings' room tasks, by meeting id (shared by the registry and the tasks, which leave
@@ -254,5 +298,11 @@ impl Rooms {
     /// Meetings with a running room task.
     pub(crate) fn live_count(&self) -> usize {
         self.registry.lock().len()
+    }
+
+    /// Waits until every room task has stopped, after the server's stop signal: each applies
+    /// the writes it submitted and lets their answers out first.
+    pub(crate) async fn all_stopped(&self) {
+        self.deps.tasks.all_stopped().await;
     }
 }

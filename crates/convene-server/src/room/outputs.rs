@@ -29,22 +29,23 @@ pub(super) enum Release {
 }
 
 impl Driver {
-    /// Applies every pending output. The turn's writes are submitted to the store (before each
-    /// lookup, and at the end); its frames, closes and answers go out once they are applied,
-    /// after those of earlier turns ([`Driver::in_flight`]). Releasing may drop a slow
-    /// connection, which gives the machine more to do.
-    pub(super) async fn apply_outputs(&mut self) {
+    /// Applies every pending output. The writes are submitted to the store before each lookup
+    /// and when the group of turns ends (`end_group`; until then they gather, with the frames,
+    /// closes and answers they hold back); those go out once the writes are applied, after those
+    /// of earlier groups ([`Driver::in_flight`]). Releasing may drop a slow connection, which
+    /// gives the machine more to do.
+    pub(super) async fn apply_outputs(&mut self, end_group: bool) {
         loop {
             while let Some(output) = self.room.poll_output() {
                 self.apply(output).await;
             }
-            if !self.finish_turn() {
+            if !end_group || !self.finish_turn() {
                 return;
             }
         }
     }
 
-    /// Submits the rest of the turn's writes and queues its held outputs behind them; releases
+    /// Submits the rest of the group's writes and queues its held outputs behind them; releases
     /// them at once when nothing is being written. Returns whether it released anything.
     fn finish_turn(&mut self) -> bool {
         self.submit_writes();
@@ -70,7 +71,7 @@ impl Driver {
         false
     }
 
-    /// The oldest turn in flight has been applied: reports its writes and lets its outputs out.
+    /// The oldest group in flight has been applied: reports its writes and lets its outputs out.
     pub(super) fn turn_applied(&mut self, results: Vec<RoomWritesApplied>) {
         let Some(turn) = self.in_flight.pop_front() else { return };
         for applied in results {
@@ -180,15 +181,15 @@ impl Driver {
     }
 }
 
-/// A turn whose writes are being applied, and the outputs it holds until then.
+/// A group of turns whose writes are being applied, and the outputs it holds until then.
 pub(super) struct Turn {
-    /// Completes once every batch of the turn is applied.
+    /// Completes once every batch of the group is applied.
     pub(super) applied: PendingTurn,
     /// Its frames, closes and REST answers, in order.
     held: Vec<Release>,
 }
 
-/// The batches of one turn, until all are applied.
+/// The batches of one group of turns, until all are applied.
 pub(super) type PendingTurn = Pin<Box<dyn Future<Output = Vec<RoomWritesApplied>> + Send>>;
 
 /// The records of those of these participants that still exist in meeting `meeting_id`. A

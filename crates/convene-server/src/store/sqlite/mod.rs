@@ -5,6 +5,7 @@
 mod apps;
 mod meetings;
 mod outbox;
+mod preset_cache;
 mod presets;
 mod recordings;
 mod sessions;

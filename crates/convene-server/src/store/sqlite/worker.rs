@@ -10,6 +10,7 @@ use convene_core::SessionEnd;
 use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
 use serde_json::Value;
 
+use super::preset_cache::PresetCache;
 use super::Sqlite;
 use crate::auth::Scope;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
@@ -26,6 +27,8 @@ type Job = Box<dyn FnOnce(&Sqlite) + Send>;
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    /// Preset permissions as last read (rooms ask for them at every arrival).
+    presets: PresetCache,
 }
 
 impl SqliteStore {
@@ -42,11 +45,13 @@ impl SqliteStore {
                 }
             })
             .map_err(|e| StoreError::Worker(e.to_string()))?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, presets: PresetCache::default() })
     }
 
     /// Runs `f` in one transaction on the database's thread: for tools and tests that read what no
-    /// operation of [`Store`] answers (raw rows of the outbox or of a session's stays).
+    /// operation of [`Store`] answers (raw rows of the outbox or of a session's stays). Presets
+    /// changed this way are not seen by [`Store::preset_permissions`] until the next preset write
+    /// through [`Store`].
     pub async fn tx<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
@@ -268,7 +273,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Preset>> {
         let (app_id, name, config, permissions, ui) =
             (app_id.to_owned(), name.to_owned(), config.clone(), permissions.clone(), ui.clone());
-        self.run(move |db| db.create_preset(&app_id, &name, &config, &permissions, &ui)).await
+        let cache = self.presets.clone();
+        self.run(move |db| {
+            let created = db.create_preset(&app_id, &name, &config, &permissions, &ui);
+            cache.forget_app(&app_id);
+            created
+        })
+        .await
     }
 
     async fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>> {
@@ -283,7 +294,16 @@ impl Store for SqliteStore {
 
     async fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
         let (app_id, name) = (app_id.to_owned(), name.to_owned());
-        self.run(move |db| db.preset_permissions(&app_id, &name)).await
+        if let Some(permissions) = self.presets.get(&app_id, &name) {
+            return Ok(permissions);
+        }
+        let cache = self.presets.clone();
+        self.run(move |db| {
+            let permissions = db.preset_permissions(&app_id, &name)?;
+            cache.fill(&app_id, &name, &permissions);
+            Ok(permissions)
+        })
+        .await
     }
 
     async fn list_presets(&self, app_id: &str, page: Page) -> StoreResult<(Vec<Preset>, u64)> {
@@ -293,12 +313,24 @@ impl Store for SqliteStore {
 
     async fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>> {
         let (app_id, preset) = (app_id.to_owned(), preset.clone());
-        self.run(move |db| db.update_preset(&app_id, &preset)).await
+        let cache = self.presets.clone();
+        self.run(move |db| {
+            let updated = db.update_preset(&app_id, &preset);
+            cache.forget_app(&app_id);
+            updated
+        })
+        .await
     }
 
     async fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        self.run(move |db| db.delete_preset(&app_id, &id)).await
+        let cache = self.presets.clone();
+        self.run(move |db| {
+            let deleted = db.delete_preset(&app_id, &id);
+            cache.forget_app(&app_id);
+            deleted
+        })
+        .await
     }
 
     async fn start_session(
@@ -472,5 +504,37 @@ impl Store for SqliteStore {
 
     async fn outbox_counts(&self) -> StoreResult<Vec<(DeliveryStatus, u64)>> {
         self.run(move |db| db.outbox_counts()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Permissions read once are answered from memory, and every preset write is seen at once.
+    #[tokio::test]
+    async fn preset_permissions_follow_every_preset_write() {
+        let store = SqliteStore::open(None).unwrap();
+        let app = store.create_app("acct", "app").await.unwrap();
+        let kick = |on: bool| json!({ "kick_participant": on });
+        let read = || store.preset_permissions(&app.id, "moderator");
+
+        assert_eq!(read().await.unwrap(), convene_core::Permissions::default(), "no such preset yet");
+        let preset = store.create_preset(&app.id, "moderator", &json!({}), &kick(true), &json!({})).await.unwrap();
+        let mut preset = preset.expect("created");
+        assert!(read().await.unwrap().kick_participant, "a created preset is seen");
+        assert!(read().await.unwrap().kick_participant, "and seen again from memory");
+
+        preset.permissions = kick(false);
+        store.update_preset(&app.id, &preset).await.unwrap().unwrap();
+        assert!(!read().await.unwrap().kick_participant, "an update is seen");
+
+        store.delete_preset(&app.id, &preset.id).await.unwrap();
+        assert_eq!(read().await.unwrap(), convene_core::Permissions::default(), "a deletion is seen");
+
+        let host = store.preset_permissions(&app.id, "group_call_host").await.unwrap();
+        assert_eq!(Some(host), convene_core::Permissions::built_in("group_call_host"), "built-in fallback");
     }
 }
