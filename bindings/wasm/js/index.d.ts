@@ -220,11 +220,14 @@ export interface ClientOptions {
 export interface InitOptions {
   /** The participant's auth token. */
   authToken: string;
-  /** The Convene server, e.g. 'http://127.0.0.1:8790' (default: the page's origin). */
+  /** The Convene server, e.g. 'http://127.0.0.1:8790' (default: the page's origin); a path
+   * prefix is kept. Another scheme than http:// or https:// makes `init` reject with code 1. */
   baseURI?: string;
   /** Where to load the .wasm from (a URL, a Response, or bytes); default: next to this module. */
   wasm?: unknown;
-  /** Timings, snake_case: { reconnect: {...}, request_timeout_ms, seed }. */
+  /** Timings, snake_case: { reconnect: {...}, request_timeout_ms, seed }. A field that is not a
+   * whole non-negative number makes `init` reject with code 1, naming the field
+   * (e.g. `options.reconnect.max_attempts: expected a non-negative integer in range`). */
   options?: ClientOptions;
 }
 

@@ -1,7 +1,7 @@
 // convene: RealtimeKit's meeting API for the participant lifecycle, on the Convene core (WebAssembly).
 // The state lives in the core; everything here is a view on it or routes its events.
 
-import initWasm, { CoreClient } from './convene_wasm.js';
+import initWasm, { CoreClient, participantMeUrl } from './convene_wasm.js';
 
 /** An error of a meeting operation, with RealtimeKit's numeric `code` (e.g. 1201, 1205). */
 export class ClientError extends Error {
@@ -254,31 +254,32 @@ export default class ConveneClient extends Emitter {
    */
   static async init({ authToken, baseURI, wasm, options } = {}) {
     if (!authToken) throw new ClientError(4, 'authToken was not passed');
-    const base = (baseURI ?? globalThis.location?.origin ?? '').replace(/\/$/, '');
+    const base = baseURI ?? globalThis.location?.origin ?? '';
     await loadWasm(wasm);
+    let meURL;
+    try {
+      meURL = participantMeUrl(base);
+    } catch (e) {
+      throw new ClientError(1, `failed to initialize: ${e.message}`);
+    }
     let response;
     try {
-      response = await fetch(`${base}/v1/participant/me`, { headers: { authorization: `Bearer ${authToken}` } });
+      response = await fetch(meURL, { headers: { authorization: `Bearer ${authToken}` } });
     } catch (e) {
       throw new ClientError(1, `failed to initialize: ${e.message}`);
     }
     const body = await response.json().catch(() => ({}));
     if (response.status === 401) throw new ClientError(4, body?.error?.message ?? 'invalid auth token');
     if (!response.ok) throw new ClientError(1, `failed to initialize: HTTP ${response.status}`);
-    const d = body.data;
-    const selfInfo = {
-      user_id: d.participant.id,
-      name: d.participant.name ?? d.participant.custom_participant_id,
-      picture: d.participant.picture ?? undefined,
-      custom_participant_id: d.participant.custom_participant_id,
-      preset_name: d.participant.preset_name,
-      permissions: d.permissions,
-    };
-    const meeting = { id: d.meeting.id, title: d.meeting.title ?? '' };
-    const wsURL = `${base.replace(/^http/, 'ws')}/v1/signal`;
     let client;
-    const core = new CoreClient(wsURL, authToken, JSON.stringify(selfInfo), JSON.stringify(meeting),
-      (events) => client.#route(events), options ? JSON.stringify(options) : undefined);
+    let core;
+    try {
+      // The core reads the participant record and the options itself, as the native client does.
+      core = new CoreClient(base, authToken, JSON.stringify(body.data ?? null),
+        (events) => client.#route(events), options ? JSON.stringify(options) : undefined);
+    } catch (e) {
+      throw new ClientError(1, `failed to initialize: ${e.message}`);
+    }
     client = new ConveneClient(core);
     return client;
   }

@@ -15,9 +15,8 @@ mod driver;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use convene_core::contract::seed_from_token;
-use convene_core::proto::{MeetingInfo, SelfInfo};
-use convene_core::{Command, Config, Participant, PermissionsPatch, ReconnectPolicy};
+use convene_core::contract::{ClientOptions, ParticipantMe, ServerUrl};
+use convene_core::{Command, Config, Participant, PermissionsPatch};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
@@ -29,55 +28,51 @@ pub struct CoreClient {
     driver: Rc<RefCell<Driver>>,
 }
 
+/// Parses JSON text given by JavaScript.
+fn parse_value(what: &str, json: &str) -> Result<serde_json::Value, JsError> {
+    serde_json::from_str(json).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
 /// Parses through `serde_json::Value`, as the core decodes server frames, so that each type has
 /// one decoder in the binary.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsError> {
-    serde_json::from_str::<serde_json::Value>(json)
-        .and_then(serde_json::from_value)
-        .map_err(|e| JsError::new(&format!("{what}: {e}")))
+    serde_json::from_value(parse_value(what, json)?).map_err(|e| JsError::new(&format!("{what}: {e}")))
+}
+
+/// The URL of `GET /v1/participant/me` on the server at `server_url`, which the package fetches
+/// before it makes a [`CoreClient`]; refuses a URL that is not `http://` or `https://`.
+#[wasm_bindgen(js_name = participantMeUrl)]
+pub fn participant_me_url(server_url: &str) -> Result<String, JsError> {
+    ServerUrl::parse(server_url).map(|s| s.me()).map_err(|e| JsError::new(&e.to_string()))
 }
 
 #[wasm_bindgen]
 impl CoreClient {
-    /// A client in state `init`. `selfInfo` and `meeting` are JSON (snake_case) as served by
-    /// `GET /v1/participant/me`; `options` is optional JSON
-    /// `{ "reconnect": { "initial_delay_ms", "max_delay_ms", "max_attempts", "attempt_timeout_ms" },
-    /// "request_timeout_ms", "seed" }` (the seed defaults to one drawn from the token).
+    /// A client in state `init`, for the participant of `auth_token` on the server at
+    /// `server_url` (`http://` or `https://`, a path prefix allowed). `me` is the `data` of the
+    /// server's answer to `GET /v1/participant/me` (see [`participant_me_url`]), as JSON;
+    /// `options` is optional JSON `{ "reconnect": { "initial_delay_ms", "max_delay_ms",
+    /// "max_attempts", "attempt_timeout_ms" }, "request_timeout_ms", "seed" }` (the seed defaults
+    /// to one drawn from the token). Both are read by the core's own readers, as the native
+    /// client's are; a field of the wrong type is refused by name.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        ws_url: String,
+        server_url: &str,
         auth_token: String,
-        self_info: &str,
-        meeting: &str,
+        me: &str,
         on_events: Function,
         options: Option<String>,
     ) -> Result<CoreClient, JsError> {
-        let self_info: SelfInfo = parse("selfInfo", self_info)?;
-        let meeting: MeetingInfo = parse("meeting", meeting)?;
-        // The seed rule of every client: from the token unless the options give one.
-        let seed = seed_from_token(&auth_token);
-        let mut config = Config::new(auth_token, self_info, meeting);
-        config.seed = seed;
-        if let Some(options) = options {
-            let o: serde_json::Value = parse("options", &options)?;
-            if let Some(r) = o.get("reconnect") {
-                let d = ReconnectPolicy::default();
-                let num = |k: &str, default: u64| r.get(k).and_then(|v| v.as_u64()).unwrap_or(default);
-                config.reconnect = ReconnectPolicy {
-                    initial_delay_ms: num("initial_delay_ms", d.initial_delay_ms),
-                    max_delay_ms: num("max_delay_ms", d.max_delay_ms),
-                    max_attempts: num("max_attempts", u64::from(d.max_attempts)) as u32,
-                    attempt_timeout_ms: num("attempt_timeout_ms", d.attempt_timeout_ms),
-                };
+        let server = ServerUrl::parse(server_url).map_err(|e| JsError::new(&e.to_string()))?;
+        let me = ParticipantMe::from_value(&parse_value("me", me)?).map_err(|e| JsError::new(&format!("me: {e}")))?;
+        let options = match options {
+            Some(json) => {
+                ClientOptions::from_value(&parse_value("options", &json)?).map_err(|e| JsError::new(&e.to_string()))?
             }
-            if let Some(t) = o.get("request_timeout_ms").and_then(|v| v.as_u64()) {
-                config.request_timeout_ms = t;
-            }
-            if let Some(s) = o.get("seed").and_then(|v| v.as_u64()) {
-                config.seed = s;
-            }
-        }
-        Ok(CoreClient { driver: Driver::new(Participant::new(config), ws_url, on_events) })
+            None => ClientOptions::default(),
+        };
+        let config = Config::from_me(&auth_token, &me, &options);
+        Ok(CoreClient { driver: Driver::new(Participant::new(config), server.signal(), on_events) })
     }
 
     fn run(&self, command: Command) -> Promise {

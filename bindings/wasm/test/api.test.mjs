@@ -65,6 +65,26 @@ test('errors are ClientError with a numeric code and the four-digit string', asy
   await assert.rejects(ConveneClient.init({ authToken: 'forged', baseURI: server.url }), (err) => err.code === 4);
 });
 
+test('init refuses a server URL or options the core cannot read, by name', async () => {
+  const m = await server.meeting();
+  const token = (await server.participant(m, 'host', 'group_call_host')).token;
+  const host = await server.client(token, { request_timeout_ms: 2000 });
+  assert.equal(host.self.roomState, 'init', 'a well-typed option is taken');
+  // The package's WebAssembly is loaded now; the server URL is checked before anything is fetched.
+  await assert.rejects(ConveneClient.init({ authToken: token, baseURI: 'ftp://127.0.0.1' }), (err) => {
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 1);
+    assert.match(err.message, /http:\/\/ or https:\/\//);
+    return true;
+  });
+  const options = { reconnect: { max_attempts: 'many' } };
+  await assert.rejects(server.client(token, options), (err) => {
+    assert.equal(err.code, 1);
+    assert.match(err.message, /options\.reconnect\.max_attempts/);
+    return true;
+  });
+});
+
 test('self, participants, meta and recording read the core', async () => {
   const m = await server.meeting({ title: 'Shape' });
   const host = await server.client((await server.participant(m, 'host', 'group_call_host')).token);

@@ -15,9 +15,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const SELF_INFO: &str = r#"{"user_id":"u1","name":"Hana","custom_participant_id":"hana","preset_name":"group_call_host",
-  "permissions":{"kick_participant":true,"show_participant_list":true}}"#;
-const MEETING: &str = r#"{"id":"m1","title":"Test"}"#;
+/// The `data` of `GET /v1/participant/me`, as the server serves it.
+const ME: &str = r#"{"participant":{"id":"u1","name":"Hana","picture":null,"custom_participant_id":"hana",
+  "preset_name":"group_call_host"},"permissions":{"kick_participant":true,"show_participant_list":true},
+  "meeting":{"id":"m1","title":"Test","status":"ACTIVE"},"session":null}"#;
 
 fn client(events: Rc<RefCell<Vec<JsValue>>>) -> CoreClient {
     let sink = Closure::<dyn FnMut(Array)>::new(move |batch: Array| {
@@ -27,7 +28,29 @@ fn client(events: Rc<RefCell<Vec<JsValue>>>) -> CoreClient {
     sink.forget();
     // Port 9 on loopback: nothing listens, the connection is refused.
     let options = r#"{"reconnect":{"max_attempts":1},"request_timeout_ms":3000}"#.to_owned();
-    CoreClient::new("ws://127.0.0.1:9/v1/signal".into(), "token".into(), SELF_INFO, MEETING, f, Some(options)).unwrap()
+    CoreClient::new("http://127.0.0.1:9", "token".into(), ME, f, Some(options)).unwrap()
+}
+
+fn refusal(server_url: &str, me: &str, options: Option<&str>) -> String {
+    let f = js_sys::Function::new_no_args("");
+    match CoreClient::new(server_url, "token".into(), me, f, options.map(str::to_owned)) {
+        Ok(_) => panic!("{server_url} {me} {options:?} was accepted"),
+        Err(e) => Reflect::get(&JsValue::from(e), &"message".into()).unwrap().as_string().unwrap(),
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_server_url_record_or_options_that_do_not_read_are_refused_by_name() {
+    assert!(refusal("ws://127.0.0.1:9", ME, None).contains("http:// or https://"));
+    let no_id = ME.replace(r#""id":"u1","#, "");
+    assert!(refusal("http://127.0.0.1:9", &no_id, None).contains("participant.id"));
+    assert!(refusal("http://127.0.0.1:9", "{", None).starts_with("me:"));
+    let bad = r#"{"reconnect":{"max_attempts":"many"}}"#;
+    assert!(refusal("http://127.0.0.1:9", ME, Some(bad)).contains("options.reconnect.max_attempts"));
+    assert_eq!(
+        convene_wasm::participant_me_url("https://meet.example.com/").ok().as_deref(),
+        Some("https://meet.example.com/v1/participant/me")
+    );
 }
 
 fn code(err: &JsValue) -> f64 {

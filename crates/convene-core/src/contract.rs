@@ -7,9 +7,9 @@
 //!   rule for the jitter seed ([`seed_from_token`]);
 //! - the table that hands a command's reply to whoever waits for it ([`Waiters`]).
 //!
-//! The browser package uses the seed rule and the table; it still reads `/v1/participant/me` and
-//! its options in its own code, because reading them with these types put it over its size budget
-//! (by 2.6 KB gzip at best, see `docs/benchmarks.md`).
+//! The native client and the browser package both use all four: the browser package's JavaScript
+//! only fetches `/v1/participant/me` and hands its `data` and the options, as JSON, to the core's
+//! readers ([`ParticipantMe::from_value`], [`ClientOptions::from_value`]).
 //!
 //! ```
 //! use convene_core::contract::{ClientOptions, ParticipantMe, ServerUrl};
@@ -67,7 +67,7 @@ pub struct ServerUrl {
 impl ServerUrl {
     /// Checks a base URL: its scheme must be `http` or `https` and a host must follow.
     pub fn parse(base: &str) -> Result<Self, ServerUrlError> {
-        let trimmed = base.trim();
+        let trimmed = base.trim_ascii();
         let (rest, secure) = if let Some(rest) = trimmed.strip_prefix("https://") {
             (rest, true)
         } else if let Some(rest) = trimmed.strip_prefix("http://") {
@@ -187,9 +187,10 @@ pub enum ContractError {
     Permissions(String),
 }
 
-/// Reads the fields of [`ParticipantMe`]. Written out rather than derived,
-/// for the browser package's size: with derived readers (and the URL helpers) it grew by 6.5 KB
-/// gzip, with these by 3.2 KB. A test checks that this reads what the derived writer wrote.
+/// Reads the fields of [`ParticipantMe`] and [`ClientOptions`]. Written out rather than derived,
+/// for the browser package's size (derived readers cost it 6.5 KB gzip, see
+/// `docs/benchmarks.md`); every check is made before anything is copied, so that a refusal has
+/// nothing to undo. A test checks that this reads what the derived writer wrote.
 struct Fields<'a>(&'a serde_json::Value);
 
 impl<'a> Fields<'a> {
@@ -201,15 +202,26 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn text(&self, key: &str, field: &'static str) -> Result<String, ContractError> {
-        self.0[key].as_str().map(str::to_owned).ok_or(ContractError::Field { field, expected: "a string" })
+    fn text(&self, key: &str, field: &'static str) -> Result<&'a str, ContractError> {
+        self.0[key].as_str().ok_or(ContractError::Field { field, expected: "a string" })
     }
 
-    fn optional_text(&self, key: &str, field: &'static str) -> Result<Option<String>, ContractError> {
+    fn optional_text(&self, key: &str, field: &'static str) -> Result<Option<&'a str>, ContractError> {
         match &self.0[key] {
             serde_json::Value::Null => Ok(None),
-            serde_json::Value::String(s) => Ok(Some(s.clone())),
+            serde_json::Value::String(s) => Ok(Some(s)),
             _ => Err(ContractError::Field { field, expected: "a string or null" }),
+        }
+    }
+
+    /// An integer in `0..=max`, or `None` when the field is absent or null.
+    fn optional_count(&self, key: &str, max: u64, field: &'static str) -> Result<Option<u64>, ContractError> {
+        match &self.0[key] {
+            serde_json::Value::Null => Ok(None),
+            v => match v.as_u64() {
+                Some(n) if n <= max => Ok(Some(n)),
+                _ => Err(ContractError::Field { field, expected: "a non-negative integer in range" }),
+            },
         }
     }
 }
@@ -219,34 +231,41 @@ impl ParticipantMe {
     pub fn from_value(v: &serde_json::Value) -> Result<Self, ContractError> {
         let data = Fields::object(v, "data")?.0;
         let p = Fields::object(&data["participant"], "participant")?;
-        let participant = MeParticipant {
-            id: p.text("id", "participant.id")?,
-            name: p.optional_text("name", "participant.name")?,
-            picture: p.optional_text("picture", "participant.picture")?,
-            custom_participant_id: p.text("custom_participant_id", "participant.custom_participant_id")?,
-            preset_name: p.text("preset_name", "participant.preset_name")?,
-        };
-        let permissions = serde_json::from_value(data["permissions"].clone())
-            .map_err(|e| ContractError::Permissions(e.to_string()))?;
+        let (id, name, picture) = (
+            p.text("id", "participant.id")?,
+            p.optional_text("name", "participant.name")?,
+            p.optional_text("picture", "participant.picture")?,
+        );
+        let custom_participant_id = p.text("custom_participant_id", "participant.custom_participant_id")?;
+        let preset_name = p.text("preset_name", "participant.preset_name")?;
         let m = Fields::object(&data["meeting"], "meeting")?;
-        let status = match m.text("status", "meeting.status")?.as_str() {
+        let status = match m.text("status", "meeting.status")? {
             "ACTIVE" => MeetingStatus::Active,
             "INACTIVE" => MeetingStatus::Inactive,
             _ => return Err(ContractError::Field { field: "meeting.status", expected: "ACTIVE or INACTIVE" }),
         };
-        let meeting =
-            MeMeeting { id: m.text("id", "meeting.id")?, title: m.optional_text("title", "meeting.title")?, status };
+        let (meeting_id, title) = (m.text("id", "meeting.id")?, m.optional_text("title", "meeting.title")?);
         let session = match &data["session"] {
             serde_json::Value::Null => None,
             s => {
                 let s = Fields::object(s, "session")?;
-                Some(MeSession {
-                    id: s.text("id", "session.id")?,
-                    started_at: s.text("started_at", "session.started_at")?,
-                })
+                Some((s.text("id", "session.id")?, s.text("started_at", "session.started_at")?))
             }
         };
-        Ok(Self { participant, permissions, meeting, session })
+        let permissions = serde_json::from_value(data["permissions"].clone())
+            .map_err(|e| ContractError::Permissions(e.to_string()))?;
+        Ok(Self {
+            participant: MeParticipant {
+                id: id.to_owned(),
+                name: name.map(str::to_owned),
+                picture: picture.map(str::to_owned),
+                custom_participant_id: custom_participant_id.to_owned(),
+                preset_name: preset_name.to_owned(),
+            },
+            permissions,
+            meeting: MeMeeting { id: meeting_id.to_owned(), title: title.map(str::to_owned), status },
+            session: session.map(|(id, started_at)| MeSession { id: id.to_owned(), started_at: started_at.to_owned() }),
+        })
     }
 
     /// The local participant as the core starts with it (a participant without a name shows
@@ -269,8 +288,8 @@ impl ParticipantMe {
     }
 }
 
-/// A client's settings besides who it is. The native client builds them from its `InitOptions`
-/// (the browser package still reads its JSON options in its own code, see the module's docs).
+/// A client's settings besides who it is. The native client builds them from its `InitOptions`,
+/// the browser package reads them from its JSON options with [`ClientOptions::from_value`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Reconnection after a dropped connection.
@@ -284,6 +303,42 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self { reconnect: ReconnectPolicy::default(), request_timeout_ms: 10_000, seed: None }
+    }
+}
+
+impl ClientOptions {
+    /// Reads options given as JSON, `{ "reconnect": { "initial_delay_ms", "max_delay_ms",
+    /// "max_attempts", "attempt_timeout_ms" }, "request_timeout_ms", "seed" }`, every field
+    /// optional (an absent or null field keeps its default). A field of the wrong type, or a
+    /// number out of range, is refused by name; nothing is half-read.
+    ///
+    /// ```
+    /// use convene_core::contract::{ClientOptions, ContractError};
+    ///
+    /// let o = ClientOptions::from_value(&serde_json::json!({"reconnect": {"max_attempts": 2}, "seed": 7})).unwrap();
+    /// assert_eq!((o.reconnect.max_attempts, o.seed), (2, Some(7)));
+    /// let err = ClientOptions::from_value(&serde_json::json!({"request_timeout_ms": "soon"})).unwrap_err();
+    /// assert!(matches!(err, ContractError::Field { field: "options.request_timeout_ms", .. }));
+    /// ```
+    pub fn from_value(v: &serde_json::Value) -> Result<Self, ContractError> {
+        let o = Fields::object(v, "options")?;
+        let mut options = Self::default();
+        let r = &mut options.reconnect;
+        if !o.0["reconnect"].is_null() {
+            let p = Fields::object(&o.0["reconnect"], "options.reconnect")?;
+            let ms = |key, field| p.optional_count(key, u64::MAX, field);
+            r.initial_delay_ms =
+                ms("initial_delay_ms", "options.reconnect.initial_delay_ms")?.unwrap_or(r.initial_delay_ms);
+            r.max_delay_ms = ms("max_delay_ms", "options.reconnect.max_delay_ms")?.unwrap_or(r.max_delay_ms);
+            r.attempt_timeout_ms =
+                ms("attempt_timeout_ms", "options.reconnect.attempt_timeout_ms")?.unwrap_or(r.attempt_timeout_ms);
+            let attempts = p.optional_count("max_attempts", u64::from(u32::MAX), "options.reconnect.max_attempts")?;
+            r.max_attempts = attempts.map_or(r.max_attempts, |n| n as u32);
+        }
+        let timeout = o.optional_count("request_timeout_ms", u64::MAX, "options.request_timeout_ms")?;
+        options.request_timeout_ms = timeout.unwrap_or(options.request_timeout_ms);
+        options.seed = o.optional_count("seed", u64::MAX, "options.seed")?;
+        Ok(options)
     }
 }
 
@@ -423,6 +478,32 @@ mod tests {
         o.seed = Some(7);
         let config = Config::from_me("tok", &me(), &o);
         assert_eq!((config.reconnect.max_attempts, config.request_timeout_ms, config.seed), (2, 3_000, 7));
+    }
+
+    #[test]
+    fn json_options_keep_the_defaults_they_do_not_name_and_refuse_a_wrong_type_by_name() {
+        let o = ClientOptions::from_value(&serde_json::json!({})).unwrap();
+        assert_eq!(o, ClientOptions::default());
+        let o = ClientOptions::from_value(&serde_json::json!({
+            "reconnect": {"initial_delay_ms": 10, "max_delay_ms": 20, "max_attempts": 3, "attempt_timeout_ms": 40},
+            "request_timeout_ms": 50, "seed": null
+        }))
+        .unwrap();
+        let r = ReconnectPolicy { initial_delay_ms: 10, max_delay_ms: 20, max_attempts: 3, attempt_timeout_ms: 40 };
+        assert_eq!(o, ClientOptions { reconnect: r, request_timeout_ms: 50, seed: None });
+        let refused = |v: serde_json::Value| match ClientOptions::from_value(&v) {
+            Err(ContractError::Field { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refused(serde_json::json!("fast")), "options");
+        assert_eq!(refused(serde_json::json!({"reconnect": 3})), "options.reconnect");
+        assert_eq!(refused(serde_json::json!({"reconnect": {"max_attempts": -1}})), "options.reconnect.max_attempts");
+        assert_eq!(
+            refused(serde_json::json!({"reconnect": {"max_attempts": 1u64 << 32}})),
+            "options.reconnect.max_attempts"
+        );
+        assert_eq!(refused(serde_json::json!({"request_timeout_ms": 1.5})), "options.request_timeout_ms");
+        assert_eq!(refused(serde_json::json!({"seed": "7"})), "options.seed");
     }
 
     #[test]
