@@ -13,10 +13,14 @@ for component in rustfmt clippy; do
   fi
 done
 
-step "system tools the tests use (curl, openssl)"
+step "system tools the tests use (curl, openssl, PostgreSQL)"
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# PostgreSQL's programs (initdb, pg_ctl): the cluster tests start a throwaway server of their own.
+if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi

@@ -1,0 +1,98 @@
+//! A throwaway PostgreSQL for tests: `initdb` into a temporary directory, `pg_ctl start` on a free
+//! loopback port, stopped and deleted when dropped. Run as the `postgres` user when the tests run
+//! as root (PostgreSQL refuses to run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running PostgreSQL server of its own.
+pub(crate) struct TestPostgres {
+    root: PathBuf,
+    bin: PathBuf,
+    port: u16,
+}
+
+/// Where PostgreSQL's programs are: `pg_config --bindir` if `initdb` is there, else the newest of
+/// Debian's `/usr/lib/postgresql/<version>/bin`.
+fn bin_dir() -> PathBuf {
+    let from_pg_config = Command::new("pg_config").arg("--bindir").output().ok().filter(|o| o.status.success());
+    if let Some(o) = from_pg_config {
+        let dir = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL is not installed (no initdb)");
+    let mut dirs: Vec<PathBuf> =
+        versions.filter_map(|e| Some(e.ok()?.path().join("bin"))).filter(|d| d.join("initdb").exists()).collect();
+    dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
+    dirs.pop().expect("PostgreSQL is not installed (no initdb)")
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Runs one of PostgreSQL's programs, as `postgres` when we are root; its output if it fails.
+fn run(bin: &Path, program: &str, args: &[&str]) -> Result<(), String> {
+    let path = bin.join(program);
+    let mut command = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&path);
+        c
+    } else {
+        Command::new(&path)
+    };
+    let out = command.args(args).output().map_err(|e| format!("{}: {e}", path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Err(format!("{program} {args:?} failed: {stdout}{stderr}"))
+}
+
+impl TestPostgres {
+    /// Starts one; its database `convene` is empty.
+    pub(crate) fn start() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("convene-pg-{}", crate::store::new_id()));
+        std::fs::create_dir_all(&root).unwrap();
+        // The server runs as `postgres`: it must be able to make its directories here.
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let bin = bin_dir();
+        let data = root.join("data");
+        let data = data.to_str().unwrap();
+        run(&bin, "initdb", &["-D", data, "-A", "trust", "-U", "convene", "--no-sync", "-E", "UTF8"]).unwrap();
+        let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off", root.display());
+        let log = root.join("log");
+        run(&bin, "pg_ctl", &["-D", data, "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]).unwrap();
+        let pg = Self { root, bin, port };
+        run(&pg.bin, "createdb", &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "convene", "convene"]).unwrap();
+        pg
+    }
+
+    /// The connection string of its database.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://convene@127.0.0.1:{}/convene", self.port)
+    }
+
+    /// A connection, its driving task spawned on the current runtime.
+    pub(crate) async fn connect(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let data = self.root.join("data");
+        if let Err(e) =
+            run(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"])
+        {
+            eprintln!("the test's PostgreSQL did not stop: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
