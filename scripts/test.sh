@@ -13,11 +13,13 @@ for component in rustfmt clippy; do
   fi
 done
 
-step "system tools the tests use (curl, openssl, PostgreSQL)"
+step "system tools the tests use (curl, openssl, PostgreSQL, Redis)"
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-# PostgreSQL's programs (initdb, pg_ctl): the cluster tests start a throwaway server of their own.
+# redis-server, and PostgreSQL's programs (initdb, pg_ctl): the cluster tests start throwaway
+# servers of their own.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

@@ -2,16 +2,20 @@
 //!
 //! - the PostgreSQL schema, applied through numbered migrations ([`migrate`]);
 //! - one owner per live meeting, fenced by an epoch ([`ownership`]);
-//! - the node's own judgement of whether its lease still holds ([`lease`]).
+//! - the node's own judgement of whether its lease still holds ([`lease`]);
+//! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]).
 //!
-//! Not yet here: the PostgreSQL store, the Redis bus and event streams, routing and relaying,
+//! Not yet here: the PostgreSQL store, the Redis bus, routing and relaying,
 //! takeover and the orphan sweep, the flags (`--postgres`, `--redis`, `--node-id`). Nothing in the
 //! server uses this module yet.
 
+pub(crate) mod event_log;
 pub(crate) mod lease;
 pub(crate) mod ownership;
 #[cfg(test)]
 pub(crate) mod test_postgres;
+#[cfg(test)]
+pub(crate) mod test_redis;
 
 mod embedded {
     refinery::embed_migrations!("src/cluster/migrations");
@@ -26,6 +30,15 @@ pub(crate) enum ClusterError {
     /// The schema could not be brought up to date.
     #[error("cluster schema migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    /// Redis failed or could not be reached.
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A sequence number beyond what a session's log takes ([`event_log::MAX_SEQ`]).
+    #[error("sequence number {0} is beyond the event log's range")]
+    SequenceTooLarge(u64),
+    /// Redis answered something this version does not understand.
+    #[error("unexpected answer from Redis to {0}")]
+    UnexpectedReply(String),
 }
 
 /// The advisory lock nodes take while they migrate, so that nodes starting together migrate one
