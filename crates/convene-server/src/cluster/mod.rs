@@ -3,12 +3,15 @@
 //! - the PostgreSQL schema, applied through numbered migrations ([`migrate`]);
 //! - one owner per live meeting, fenced by an epoch ([`ownership`]);
 //! - the node's own judgement of whether its lease still holds ([`lease`]);
-//! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]).
+//! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]);
+//! - the bus between nodes: requests to a meeting's owner and their replies ([`bus`]).
 //!
-//! Not yet here: the PostgreSQL store, the Redis bus, routing and relaying,
+//! Not yet here: the PostgreSQL store, relaying clients' frames, routing REST commands through the
+//! bus,
 //! takeover and the orphan sweep, the flags (`--postgres`, `--redis`, `--node-id`). Nothing in the
 //! server uses this module yet.
 
+pub(crate) mod bus;
 pub(crate) mod event_log;
 pub(crate) mod lease;
 pub(crate) mod ownership;

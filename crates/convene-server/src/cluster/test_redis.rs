@@ -10,21 +10,38 @@ pub(crate) struct TestRedis {
     port: u16,
 }
 
+fn spawn(port: u16) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is not installed (scripts/test.sh installs it)")
+}
+
 impl TestRedis {
     /// Starts one and waits until it answers.
     pub(crate) async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is not installed (scripts/test.sh installs it)");
-        let redis = Self { child, port };
+        let redis = Self { child: spawn(port), port };
+        redis.answering().await;
+        redis
+    }
+
+    /// Kills it (every connection drops, every subscription is gone) and starts an empty one on
+    /// the same port.
+    pub(crate) async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.port);
+        self.answering().await;
+    }
+
+    async fn answering(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut c) = redis.connect_once().await {
+            if let Ok(mut c) = self.connect_once().await {
                 if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
-                    return redis;
+                    return;
                 }
             }
             assert!(Instant::now() < deadline, "redis-server did not answer within 10 s");

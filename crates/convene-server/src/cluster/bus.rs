@@ -1,0 +1,193 @@
+//! The bus between nodes, over Redis pub/sub. A node listens on a channel of its own (for the
+//! replies to its requests) and on one channel per meeting it owns; a request for a meeting is
+//! published on the meeting's channel and answered on the requester's. Redis says how many
+//! listened: none means nobody owns the meeting, and the requesting node may claim it.
+//!
+//! Subscriptions are the trap of a bus like this (a Redis restart silently ends them): the
+//! connection is redis-rs's `ConnectionManager` on RESP3, which reconnects on its own and
+//! subscribes again to every channel it had, tested with a real Redis restart.
+//!
+//! Pub/sub delivers at most once: a request or reply lost while Redis is down is not resent, and
+//! the requester gets [`RequestError::Timeout`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, PushInfo, PushKind, Value as RedisValue};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::ClusterError;
+
+/// Requests a room's channel holds before the bus drops new ones for it.
+const ROOM_QUEUE: usize = 256;
+
+fn node_channel(node_id: &str) -> String {
+    format!("convene:node:{node_id}")
+}
+
+fn room_channel(meeting_id: &str) -> String {
+    format!("convene:room:{meeting_id}")
+}
+
+/// What travels on the bus.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Envelope {
+    Request { id: u64, from: String, body: Value },
+    Reply { id: u64, body: Value },
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RequestError {
+    /// No node listens for the meeting: nobody owns it.
+    #[error("no node owns the meeting")]
+    NoOwner,
+    /// The owner did not answer in time (or the request or reply was lost while Redis was
+    /// down).
+    #[error("the owner did not answer in time")]
+    Timeout,
+    /// Redis failed.
+    #[error(transparent)]
+    Bus(#[from] ClusterError),
+}
+
+/// A request that reached the owner of a meeting; [`BusRequest::reply`] answers it.
+#[derive(Debug)]
+pub(crate) struct BusRequest {
+    /// What was asked.
+    pub(crate) body: Value,
+    id: u64,
+    from: String,
+}
+
+struct Inner {
+    node_id: String,
+    conn: ConnectionManager,
+    next_id: AtomicU64,
+    /// Requests of this node waiting for their reply.
+    waiting: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
+    /// Meetings this node serves, and where their requests go.
+    rooms: Mutex<HashMap<String, mpsc::Sender<BusRequest>>>,
+}
+
+/// A node's end of the bus. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Bus {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Bus {
+    /// Connects node `node_id` to the Redis at `url` and listens on its own channel.
+    pub(crate) async fn connect(url: &str, node_id: &str) -> Result<Self, ClusterError> {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let client = redis::Client::open(format!("{url}{separator}protocol=resp3"))?;
+        let (pushes, received) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(pushes)
+            .set_automatic_resubscription()
+            .set_max_delay(Duration::from_secs(1));
+        let mut conn = client.get_connection_manager_with_config(config).await?;
+        conn.subscribe(node_channel(node_id)).await?;
+        let inner = Arc::new(Inner {
+            node_id: node_id.to_owned(),
+            conn,
+            next_id: AtomicU64::new(1),
+            waiting: Mutex::default(),
+            rooms: Mutex::default(),
+        });
+        tokio::spawn(dispatch(received, Arc::downgrade(&inner)));
+        Ok(Self { inner })
+    }
+
+    /// Starts taking the requests for `meeting_id` (this node owns it now).
+    pub(crate) async fn serve(&self, meeting_id: &str) -> Result<mpsc::Receiver<BusRequest>, ClusterError> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        lock(&self.inner.rooms).insert(meeting_id.to_owned(), tx);
+        self.inner.conn.clone().subscribe(room_channel(meeting_id)).await?;
+        Ok(rx)
+    }
+
+    /// Stops taking the requests for `meeting_id`.
+    pub(crate) async fn stop_serving(&self, meeting_id: &str) -> Result<(), ClusterError> {
+        lock(&self.inner.rooms).remove(meeting_id);
+        self.inner.conn.clone().unsubscribe(room_channel(meeting_id)).await?;
+        Ok(())
+    }
+
+    /// Asks the owner of `meeting_id` and waits up to `timeout` for its answer.
+    pub(crate) async fn request(
+        &self,
+        meeting_id: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Value, RequestError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, answer) = oneshot::channel();
+        lock(&self.inner.waiting).insert(id, tx);
+        let envelope = Envelope::Request { id, from: self.inner.node_id.clone(), body };
+        let published = self.publish(&room_channel(meeting_id), &envelope).await;
+        let outcome = match published {
+            Ok(0) => Err(RequestError::NoOwner),
+            Ok(_) => tokio::time::timeout(timeout, answer).await.map_err(|_| RequestError::Timeout),
+            Err(e) => Err(e.into()),
+        };
+        lock(&self.inner.waiting).remove(&id);
+        // A dropped sender means the bus is going away: as good as no answer.
+        outcome.and_then(|reply| reply.map_err(|_| RequestError::Timeout))
+    }
+
+    /// Answers a request that reached this node.
+    pub(crate) async fn reply(&self, request: BusRequest, body: Value) -> Result<(), ClusterError> {
+        self.publish(&node_channel(&request.from), &Envelope::Reply { id: request.id, body }).await.map(drop)
+    }
+
+    /// Publishes; returns how many listened.
+    async fn publish(&self, channel: &str, envelope: &Envelope) -> Result<u64, ClusterError> {
+        let text = serde_json::to_string(envelope).map_err(|e| ClusterError::UnexpectedReply(e.to_string()))?;
+        Ok(self.inner.conn.clone().publish(channel, text).await?)
+    }
+}
+
+/// Hands each message to the waiting request or the serving room, until the bus is dropped.
+async fn dispatch(mut received: mpsc::UnboundedReceiver<PushInfo>, bus: Weak<Inner>) {
+    while let Some(push) = received.recv().await {
+        let Some(inner) = bus.upgrade() else { return };
+        if push.kind != PushKind::Message {
+            continue;
+        }
+        let [RedisValue::BulkString(channel), RedisValue::BulkString(payload)] = push.data.as_slice() else {
+            continue;
+        };
+        match serde_json::from_slice::<Envelope>(payload) {
+            Ok(Envelope::Reply { id, body }) => {
+                if let Some(waiter) = lock(&inner.waiting).remove(&id) {
+                    let _ = waiter.send(body);
+                }
+            }
+            Ok(Envelope::Request { id, from, body }) => {
+                let meeting = String::from_utf8_lossy(channel);
+                let meeting = meeting.strip_prefix("convene:room:").unwrap_or_default();
+                let room = lock(&inner.rooms).get(meeting).cloned();
+                if let Some(room) = room {
+                    if room.try_send(BusRequest { body, id, from }).is_err() {
+                        tracing::warn!(meeting, "a room's bus queue is full or closed: a request was dropped");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "a bus message does not read"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
