@@ -274,6 +274,12 @@ pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 
+/// Milliseconds since the Unix epoch, by this process's clock: the clock the outbox's due times
+/// are kept in.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// A time as RFC 3339 with milliseconds, UTC (the room machine's formatter, so that the times
 /// the rooms and the store write read alike).
 pub fn rfc3339(t: time::OffsetDateTime) -> String {

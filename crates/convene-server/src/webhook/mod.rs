@@ -46,10 +46,7 @@ pub enum OptionsError {
     Certificate(std::path::PathBuf, reqwest::Error),
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use crate::store::now_ms;
 
 impl Webhooks {
     /// A queue signing with `signer`, delivering as `options` say.

@@ -5,12 +5,17 @@ use rusqlite::params;
 use convene_room::WebhookEvent;
 
 use super::{now_rfc3339, Sqlite};
+use crate::store::now_ms;
 use crate::store::OutboxRow;
 use crate::store::{DeliveryStatus, StoreError, StoreResult};
 
-/// Queues one event for every enabled webhook of the app that subscribes to it, within `tx`.
+/// Queues one event for every enabled webhook of the app that subscribes to it, within `tx`. Its
+/// deliveries are due at once by the clock the delivery task reads ([`now_ms`]), not at the
+/// event's own time: a room's wall time is fixed at the room's start and advanced by the
+/// monotonic clock, so after the system clock steps back it runs ahead, and due times taken from
+/// it would wait out the step.
 pub(super) fn queue(tx: &rusqlite::Transaction<'_>, app_id: &str, event: &WebhookEvent) -> StoreResult<usize> {
-    let (name, body, now_ms) = (event.kind.as_str(), event.payload.to_string(), event.at_ms as i64);
+    let (name, body, now_ms) = (event.kind.as_str(), event.payload.to_string(), now_ms());
     let hooks: Vec<(String, String, String)> = {
         let mut stmt = tx.prepare("SELECT id, url, events FROM webhooks WHERE app_id = ?1 AND enabled = 1")?;
         let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
@@ -120,5 +125,26 @@ impl Sqlite {
                 DeliveryStatus::parse(&status).map(|s| (s, n)).ok_or(StoreError::Corrupt("outbox status", status))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use convene_room::WebhookKind;
+
+    use super::*;
+
+    #[test]
+    fn an_event_from_a_room_whose_wall_time_runs_ahead_is_due_at_once() {
+        let db = Sqlite::open(None).unwrap();
+        let app = db.create_app("acct", "app").unwrap();
+        db.create_webhook(&app.id, "hook", "https://example.com/hook", &["meeting.started".into()], true).unwrap();
+        // The room started before the system clock stepped back an hour: its wall time is ahead.
+        let an_hour_ahead = (now_ms() + 3_600_000) as u64;
+        let event =
+            WebhookEvent { kind: WebhookKind::MeetingStarted, payload: serde_json::json!({}), at_ms: an_hour_ahead };
+        assert_eq!(db.enqueue_webhook_event(&app.id, &event).unwrap(), 1);
+        let due = db.due_per_webhook(now_ms(), 10).unwrap();
+        assert_eq!(due.len(), 1, "due now, not an hour from now");
     }
 }
