@@ -76,6 +76,23 @@ impl SqliteStore {
         self.jobs.send(job).map_err(|_| StoreError::Worker("the database thread has stopped".into()))?;
         answered.await.map_err(|_| StoreError::Worker("the database thread stopped before answering".into()))?
     }
+
+    /// Runs a write to `app_id`'s presets on the database thread and, in the same job, forgets
+    /// the app's cached permissions, so that once the write is answered no read finds the old
+    /// ones.
+    async fn write_presets<T: Send + 'static>(
+        &self,
+        app_id: String,
+        write: impl FnOnce(&Sqlite, &str) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let cache = self.presets.clone();
+        self.run(move |db| {
+            let written = write(db, &app_id);
+            cache.forget_app(&app_id);
+            written
+        })
+        .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -273,13 +290,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Preset>> {
         let (app_id, name, config, permissions, ui) =
             (app_id.to_owned(), name.to_owned(), config.clone(), permissions.clone(), ui.clone());
-        let cache = self.presets.clone();
-        self.run(move |db| {
-            let created = db.create_preset(&app_id, &name, &config, &permissions, &ui);
-            cache.forget_app(&app_id);
-            created
-        })
-        .await
+        self.write_presets(app_id, move |db, app_id| db.create_preset(app_id, &name, &config, &permissions, &ui)).await
     }
 
     async fn get_preset(&self, app_id: &str, id: &str) -> StoreResult<Option<Preset>> {
@@ -293,10 +304,10 @@ impl Store for SqliteStore {
     }
 
     async fn preset_permissions(&self, app_id: &str, name: &str) -> StoreResult<convene_core::Permissions> {
-        let (app_id, name) = (app_id.to_owned(), name.to_owned());
-        if let Some(permissions) = self.presets.get(&app_id, &name) {
+        if let Some(permissions) = self.presets.get(app_id, name) {
             return Ok(permissions);
         }
+        let (app_id, name) = (app_id.to_owned(), name.to_owned());
         let cache = self.presets.clone();
         self.run(move |db| {
             let permissions = db.preset_permissions(&app_id, &name)?;
@@ -313,24 +324,12 @@ impl Store for SqliteStore {
 
     async fn update_preset(&self, app_id: &str, preset: &Preset) -> StoreResult<Result<(), ()>> {
         let (app_id, preset) = (app_id.to_owned(), preset.clone());
-        let cache = self.presets.clone();
-        self.run(move |db| {
-            let updated = db.update_preset(&app_id, &preset);
-            cache.forget_app(&app_id);
-            updated
-        })
-        .await
+        self.write_presets(app_id, move |db, app_id| db.update_preset(app_id, &preset)).await
     }
 
     async fn delete_preset(&self, app_id: &str, id: &str) -> StoreResult<bool> {
         let (app_id, id) = (app_id.to_owned(), id.to_owned());
-        let cache = self.presets.clone();
-        self.run(move |db| {
-            let deleted = db.delete_preset(&app_id, &id);
-            cache.forget_app(&app_id);
-            deleted
-        })
-        .await
+        self.write_presets(app_id, move |db, app_id| db.delete_preset(app_id, &id)).await
     }
 
     async fn start_session(
