@@ -2,7 +2,8 @@
 //!
 //! - the PostgreSQL schema, applied through numbered migrations ([`migrate`]);
 //! - one owner per live meeting, fenced by an epoch ([`ownership`]);
-//! - the node's own judgement of whether its lease still holds ([`lease`]);
+//! - the node's own judgement of whether its lease still holds ([`lease`]), kept by a heartbeat
+//!   task that tells the node when to stop its rooms ([`liveness`]);
 //! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]);
 //! - the bus between nodes: requests to a meeting's owner and their replies ([`bus`]).
 //!
@@ -14,6 +15,7 @@
 pub(crate) mod bus;
 pub(crate) mod event_log;
 pub(crate) mod lease;
+pub(crate) mod liveness;
 pub(crate) mod ownership;
 #[cfg(test)]
 pub(crate) mod test_postgres;

@@ -61,13 +61,10 @@ impl TestPostgres {
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let bin = bin_dir();
-        let data = root.join("data");
-        let data = data.to_str().unwrap();
-        run(&bin, "initdb", &["-D", data, "-A", "trust", "-U", "convene", "--no-sync", "-E", "UTF8"]).unwrap();
-        let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off", root.display());
-        let log = root.join("log");
-        run(&bin, "pg_ctl", &["-D", data, "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]).unwrap();
         let pg = Self { root, bin, port };
+        run(&pg.bin, "initdb", &["-D", &pg.data(), "-A", "trust", "-U", "convene", "--no-sync", "-E", "UTF8"]).unwrap();
+        let (options, log) = pg.options();
+        run(&pg.bin, "pg_ctl", &["-D", &pg.data(), "-o", &options, "-l", &log, "-w", "start"]).unwrap();
         run(&pg.bin, "createdb", &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "convene", "convene"]).unwrap();
         pg
     }
@@ -85,14 +82,32 @@ impl TestPostgres {
     }
 }
 
+impl TestPostgres {
+    fn data(&self) -> String {
+        self.root.join("data").to_string_lossy().into_owned()
+    }
+
+    fn options(&self) -> (String, String) {
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off", self.port, self.root.display());
+        (options, self.root.join("log").to_string_lossy().into_owned())
+    }
+
+    /// Stops it at once (`immediate`, as a crash would): every connection drops.
+    pub(crate) fn stop(&mut self) {
+        run(&self.bin, "pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]).unwrap();
+    }
+
+    /// Starts it again after [`TestPostgres::stop`], on the same port, with its data.
+    pub(crate) fn start_again(&mut self) {
+        let (options, log) = self.options();
+        run(&self.bin, "pg_ctl", &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"]).unwrap();
+    }
+}
+
 impl Drop for TestPostgres {
     fn drop(&mut self) {
-        let data = self.root.join("data");
-        if let Err(e) =
-            run(&self.bin, "pg_ctl", &["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"])
-        {
-            eprintln!("the test's PostgreSQL did not stop: {e}");
-        }
+        // The test may have stopped it already; then this fails, harmlessly.
+        let _ = run(&self.bin, "pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
