@@ -5,7 +5,9 @@
 //! - the node's own judgement of whether its lease still holds ([`lease`]), kept by a heartbeat
 //!   task that tells the node when to stop its rooms ([`liveness`]);
 //! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]);
-//! - the bus between nodes: requests to a meeting's owner and their replies ([`bus`]).
+//! - the bus between nodes: requests to a meeting's owner and their replies ([`bus`]);
+//! - the webhook outbox shared by the nodes, claimed with `FOR UPDATE SKIP LOCKED` and a lease,
+//!   woken by `LISTEN`/`NOTIFY` ([`outbox`]).
 //!
 //! Not yet here: the PostgreSQL store, relaying clients' frames, routing REST commands through the
 //! bus,
@@ -16,6 +18,7 @@ pub(crate) mod bus;
 pub(crate) mod event_log;
 pub(crate) mod lease;
 pub(crate) mod liveness;
+pub(crate) mod outbox;
 pub(crate) mod ownership;
 #[cfg(test)]
 pub(crate) mod test_postgres;
