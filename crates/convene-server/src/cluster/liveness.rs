@@ -80,8 +80,8 @@ async fn run(beat: Beat, holds: watch::Sender<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::migrate;
-    use crate::cluster::test_postgres::TestPostgres;
+    use crate::store::postgres::migrate;
+    use crate::store::postgres::test_postgres::TestPostgres;
 
     async fn changes_to(rx: &mut watch::Receiver<bool>, value: bool, within: Duration) -> Instant {
         tokio::time::timeout(within, rx.wait_for(|v| *v == value)).await.expect("in time").unwrap();

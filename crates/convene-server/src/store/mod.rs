@@ -12,6 +12,9 @@
 //! # Ok(()) }
 //! ```
 
+// Cluster mode's store is being built (issue 13): tested on its own, not yet used by the server.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod postgres;
 mod rows;
 mod sqlite;
 
@@ -264,6 +267,15 @@ pub enum StoreError {
     /// The store's worker stopped before answering (it panicked).
     #[error("the store's worker stopped: {0}")]
     Worker(String),
+    /// PostgreSQL failed or could not be reached (cluster mode).
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to PostgreSQL could be had from the pool (cluster mode).
+    #[error("database connection pool: {0}")]
+    Pool(String),
+    /// The PostgreSQL schema could not be brought up to date (cluster mode).
+    #[error("database migration failed: {0}")]
+    PostgresMigration(#[from] refinery::Error),
 }
 
 /// Result of store calls.

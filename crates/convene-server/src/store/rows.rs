@@ -1,7 +1,7 @@
 //! The records the store answers with that are not the REST API's resources.
 
 /// A stored API token (its secret is only ever kept hashed).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// Token id.
     pub id: String,
@@ -11,6 +11,18 @@ pub struct TokenRecord {
     pub app_id: Option<String>,
     /// The one account the token is limited to (`None`: every account, the operator's).
     pub account_id: Option<String>,
+}
+
+impl TokenRecord {
+    /// A new token's record, with a new id.
+    pub(crate) fn new(scope: crate::auth::Scope, account_id: Option<&str>, app_id: Option<&str>) -> Self {
+        Self {
+            id: super::new_id(),
+            scope: scope.as_str().to_owned(),
+            app_id: app_id.map(str::to_owned),
+            account_id: account_id.map(str::to_owned),
+        }
+    }
 }
 
 /// A token as `token list` shows it.

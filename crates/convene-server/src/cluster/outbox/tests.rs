@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::*;
-use crate::cluster::migrate;
-use crate::cluster::test_postgres::TestPostgres;
+use crate::store::postgres::migrate;
+use crate::store::postgres::test_postgres::TestPostgres;
 
 const LEASE: Duration = Duration::from_secs(30);
 

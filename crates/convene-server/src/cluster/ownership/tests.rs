@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::cluster::migrate;
-use crate::cluster::test_postgres::TestPostgres;
+use crate::store::postgres::migrate;
+use crate::store::postgres::test_postgres::TestPostgres;
 
 const LEASE: Duration = Duration::from_secs(10);
 
@@ -132,6 +132,6 @@ async fn migrations_run_once_even_when_nodes_start_together() {
     }
     let db = pg.connect().await;
     let applied: i64 = db.query_one("SELECT count(*) FROM refinery_schema_history", &[]).await.unwrap().get(0);
-    let known = crate::cluster::embedded::migrations::runner().get_migrations().len();
+    let known = crate::store::postgres::embedded::migrations::runner().get_migrations().len();
     assert_eq!(applied as usize, known, "each migration once");
 }

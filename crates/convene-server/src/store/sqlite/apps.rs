@@ -63,12 +63,7 @@ impl Sqlite {
         account_id: Option<&str>,
         app_id: Option<&str>,
     ) -> StoreResult<(TokenRecord, bool)> {
-        let record = TokenRecord {
-            id: new_id(),
-            scope: scope.as_str().to_owned(),
-            app_id: app_id.map(str::to_owned),
-            account_id: account_id.map(str::to_owned),
-        };
+        let record = TokenRecord::new(scope, account_id, app_id);
         let added = self.lock().execute(
             "INSERT INTO api_tokens (id, hash, scope, app_id, account_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (hash) DO NOTHING",
