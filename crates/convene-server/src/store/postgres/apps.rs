@@ -55,7 +55,7 @@ impl PgStore {
 
     /// The apps of an account, oldest first.
     pub(crate) async fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
-        let sql = "SELECT id, name, created_at FROM apps WHERE account_id = $1 ORDER BY created_at, id";
+        let sql = "SELECT id, name, created_at FROM apps WHERE account_id = $1 ORDER BY created_at, seq";
         Ok(self.client().await?.query(sql, &[&account_id]).await?.iter().map(app).collect())
     }
 
@@ -137,7 +137,7 @@ mod tests {
         let second = store.create_app("acct", "second").await.unwrap();
         store.create_app("other", "theirs").await.unwrap();
         let names: Vec<_> = store.list_apps("acct").await.unwrap().into_iter().map(|a| a.name).collect();
-        assert_eq!(names, ["first", "second"], "an account's apps, oldest first");
+        assert_eq!(names, ["first", "second"], "an account's apps, oldest first, even within one millisecond");
         assert_eq!(store.get_app("acct", &second.id).await.unwrap().map(|a| a.name).as_deref(), Some("second"));
         assert!(store.get_app("other", &first.id).await.unwrap().is_none(), "not another account's");
         assert_eq!(store.app_account(&first.id).await.unwrap().as_deref(), Some("acct"));

@@ -39,7 +39,7 @@ impl Sqlite {
     pub(crate) fn list_apps(&self, account_id: &str) -> StoreResult<Vec<App>> {
         let conn = self.lock();
         let mut stmt =
-            conn.prepare("SELECT id, name, created_at FROM apps WHERE account_id = ?1 ORDER BY created_at, id")?;
+            conn.prepare("SELECT id, name, created_at FROM apps WHERE account_id = ?1 ORDER BY created_at, rowid")?;
         let rows = stmt.query_map([account_id], app_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -104,5 +104,18 @@ impl Sqlite {
     /// How many admin tokens exist.
     pub(crate) fn admin_token_count(&self) -> StoreResult<u64> {
         Ok(self.lock().query_row("SELECT COUNT(*) FROM api_tokens WHERE scope = 'admin'", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apps_made_within_one_millisecond_list_in_the_order_they_were_made() {
+        let db = Sqlite::open(None).unwrap();
+        let made: Vec<_> = (0..20).map(|i| db.create_app("acct", &format!("app {i}")).unwrap().name).collect();
+        let listed: Vec<_> = db.list_apps("acct").unwrap().into_iter().map(|a| a.name).collect();
+        assert_eq!(listed, made);
     }
 }

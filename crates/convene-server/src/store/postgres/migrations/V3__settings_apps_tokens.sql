@@ -6,7 +6,9 @@ CREATE TABLE kv (
     value TEXT NOT NULL
 );
 
+-- `seq` orders rows made within one millisecond (`created_at` has millisecond precision).
 CREATE TABLE apps (
+    seq        BIGSERIAL,
     id         TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
     name       TEXT NOT NULL,
@@ -14,7 +16,6 @@ CREATE TABLE apps (
 );
 CREATE INDEX apps_account ON apps (account_id, created_at);
 
--- `seq` orders tokens made within one millisecond.
 CREATE TABLE api_tokens (
     seq        BIGSERIAL,
     id         TEXT PRIMARY KEY,
