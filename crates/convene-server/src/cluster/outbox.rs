@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::GenericClient;
 
-use super::ClusterError;
 use crate::store::DeliveryStatus;
 
 /// The `LISTEN`/`NOTIFY` channel of new deliveries.
@@ -44,7 +43,7 @@ pub(crate) async fn queue(
     client: &impl GenericClient,
     targets: &[(String, String)],
     body: &str,
-) -> Result<Vec<String>, ClusterError> {
+) -> Result<Vec<String>, tokio_postgres::Error> {
     let mut uuids = Vec::with_capacity(targets.len());
     for (webhook_id, url) in targets {
         let uuid = uuid::Uuid::new_v4().to_string();
@@ -63,26 +62,28 @@ pub(crate) async fn queue(
     Ok(uuids)
 }
 
-/// Claims for `node_id`, for `lease`, up to `limit` due deliveries: of each webhook its oldest
-/// pending one, unless another node holds a live claim on it.
+/// Claims for `node_id`, for `lease`, up to `limit` due deliveries: of each enabled webhook its
+/// oldest pending one, unless another node holds a live claim on it. A delivery goes to its
+/// webhook's current URL, so fixing a URL also fixes the backlog.
 pub(crate) async fn claim_due(
     client: &impl GenericClient,
     node_id: &str,
     lease: Duration,
     limit: i64,
-) -> Result<Vec<Claimed>, ClusterError> {
+) -> Result<Vec<Claimed>, tokio_postgres::Error> {
     let rows = client
         .query(
             "UPDATE outbox o SET claimed_by = $1, claim_until = now() + $2::bigint * interval '1 millisecond'
-             WHERE o.id IN (
-                 SELECT c.id FROM outbox c
+             FROM webhooks w
+             WHERE w.id = o.webhook_id AND o.id IN (
+                 SELECT c.id FROM outbox c JOIN webhooks cw ON cw.id = c.webhook_id AND cw.enabled
                  WHERE c.status = 'pending' AND c.next_attempt_at <= now()
                    AND (c.claim_until IS NULL OR c.claim_until < now())
                    AND c.id = (SELECT min(h.id) FROM outbox h WHERE h.webhook_id = c.webhook_id AND h.status = 'pending')
                  ORDER BY c.next_attempt_at, c.id
                  LIMIT $3
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING o.id, o.uuid, o.webhook_id, o.url, o.body, o.attempts",
+                 FOR UPDATE OF c SKIP LOCKED)
+             RETURNING o.id, o.uuid, o.webhook_id, w.url, o.body, o.attempts",
             &[&node_id, &millis(lease), &limit],
         )
         .await?;
@@ -100,23 +101,23 @@ pub(crate) async fn claim_due(
     Ok(claimed)
 }
 
-/// Records the outcome of `node_id`'s attempt at a claimed delivery: `delivered` or `failed`, or
+/// Records the outcome of `node_id`'s attempt at claimed delivery `id`: `delivered` or `failed`, or
 /// `pending` again, due after `retry_in`. Returns `false`, changing nothing, if the claim was no
 /// longer this node's (it ran out and another node took the row; that node's attempt counts).
 pub(crate) async fn finish(
     client: &impl GenericClient,
-    claimed: &Claimed,
+    id: i64,
     node_id: &str,
     status: DeliveryStatus,
     retry_in: Duration,
     error: Option<&str>,
-) -> Result<bool, ClusterError> {
+) -> Result<bool, tokio_postgres::Error> {
     let updated = client
         .execute(
             "UPDATE outbox SET status = $3, attempts = attempts + 1, last_error = $5,
                  next_attempt_at = now() + $4::bigint * interval '1 millisecond', claimed_by = NULL, claim_until = NULL
              WHERE id = $1 AND claimed_by = $2 AND claim_until >= now() AND status = 'pending'",
-            &[&claimed.id, &node_id, &status.as_str(), &millis(retry_in), &error],
+            &[&id, &node_id, &status.as_str(), &millis(retry_in), &error],
         )
         .await?;
     Ok(updated == 1)
@@ -124,7 +125,7 @@ pub(crate) async fn finish(
 
 /// Listens on [`CHANNEL`] on a connection of its own: a message arrives for each notification
 /// (several may come as one), and the receiver ends when the connection does.
-pub(crate) async fn listen(url: &str) -> Result<mpsc::Receiver<()>, ClusterError> {
+pub(crate) async fn listen(url: &str) -> Result<mpsc::Receiver<()>, tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let (wake, woken) = mpsc::channel(1);
     // The client must live as long as its connection is polled: it goes to the polling task

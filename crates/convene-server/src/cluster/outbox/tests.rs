@@ -13,6 +13,17 @@ async fn database() -> (TestPostgres, tokio_postgres::Client) {
     let pg = TestPostgres::start();
     let mut client = pg.connect().await;
     migrate(&mut client).await.unwrap();
+    for n in 0..10 {
+        let (id, url) = hook(n);
+        client
+            .execute(
+                "INSERT INTO webhooks (id, app_id, name, url, events, enabled, created_at, updated_at)
+                 VALUES ($1, 'app', 'hook', $2, '[]', true, '', '')",
+                &[&id, &url],
+            )
+            .await
+            .unwrap();
+    }
     (pg, client)
 }
 
@@ -47,8 +58,8 @@ async fn nodes_claiming_together_never_share_a_delivery_and_take_one_per_webhook
     // the next.
     let (node, first) = claimed.iter().find(|(_, c)| c.webhook_id == "w0").unwrap();
     let other = if *node == "a" { "b" } else { "a" };
-    assert!(!finish(&db, first, other, DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
-    assert!(finish(&db, first, node, DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
+    assert!(!finish(&db, first.id, other, DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
+    assert!(finish(&db, first.id, node, DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
     let next = claim_due(&db, "a", LEASE, 100).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!((next[0].webhook_id.as_str(), next[0].body.as_str()), ("w0", "event 1"));
@@ -80,8 +91,8 @@ async fn a_node_that_dies_mid_delivery_leaves_it_to_be_sent_once_more_with_the_s
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].uuid, uuids[0], "the re-send carries the same rtk-uuid");
     // a's outcome, arriving late, is refused; b's counts.
-    assert!(!finish(&db, &taken[0], "a", DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
-    assert!(finish(&db, &again[0], "b", DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
+    assert!(!finish(&db, taken[0].id, "a", DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
+    assert!(finish(&db, again[0].id, "b", DeliveryStatus::Delivered, Duration::ZERO, None).await.unwrap());
     let attempts: i32 = db.query_one("SELECT attempts FROM outbox", &[]).await.unwrap().get(0);
     assert_eq!(attempts, 1);
 }
@@ -93,7 +104,7 @@ async fn a_retry_waits_its_delay_and_keeps_its_place() {
     queue(&db, &[hook(0)], "second").await.unwrap();
     let taken = claim_due(&db, "a", LEASE, 10).await.unwrap();
     let delay = Duration::from_secs(60);
-    assert!(finish(&db, &taken[0], "a", DeliveryStatus::Pending, delay, Some("503")).await.unwrap());
+    assert!(finish(&db, taken[0].id, "a", DeliveryStatus::Pending, delay, Some("503")).await.unwrap());
     assert!(claim_due(&db, "a", LEASE, 10).await.unwrap().is_empty(), "not before its delay, and not the second");
     time_passes(&db, delay).await;
     let retried = claim_due(&db, "a", LEASE, 10).await.unwrap();

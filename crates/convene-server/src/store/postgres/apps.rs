@@ -127,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn settings_apps_and_tokens_are_kept_and_read_as_the_sqlite_store_does() {
         let pg = TestPostgres::start();
-        let store = PgStore::connect(&pg.url()).await.unwrap();
+        let store = PgStore::connect(&pg.url(), "node-a").await.unwrap();
         assert_eq!(store.kv_get("signing_key").await.unwrap(), None);
         store.kv_set("signing_key", "k1").await.unwrap();
         store.kv_set("signing_key", "k2").await.unwrap();
@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(store.token_by_hash("h1").await.unwrap(), None, "revoked at once");
 
         // A second node on the same database sees the same settings and tokens.
-        let other_node = PgStore::connect(&pg.url()).await.unwrap();
+        let other_node = PgStore::connect(&pg.url(), "node-a").await.unwrap();
         assert_eq!(other_node.kv_get("signing_key").await.unwrap().as_deref(), Some("k2"));
         assert_eq!(other_node.token_by_hash("h2").await.unwrap(), Some(scoped));
     }

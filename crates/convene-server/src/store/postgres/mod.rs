@@ -2,18 +2,36 @@
 //! numbered migrations that every node runs at start, also holds the cluster's own tables
 //! (meeting owners, node heartbeats, the shared webhook outbox: `crate::cluster`).
 //!
-//! Built so far: the pool and the migrations, settings (`kv`), apps and API tokens, as methods
-//! of [`PgStore`] named as the SQLite store's. Not yet: meetings, participants, presets,
-//! sessions, recordings, webhooks and the room writes, so `PgStore` does not implement
-//! [`Store`](super::Store) yet and nothing in the server uses it.
+//! [`PgStore`] implements [`Store`](super::Store) with the SQLite store's answers: the same
+//! columns and encodings (`super::encoding`), lists in creation order also within one millisecond
+//! (a `seq` column), a room's writes applied in order before any later call reads
+//! ([`room_writes`]), webhook deliveries claimed per node from the shared outbox
+//! ([`crate::cluster::outbox`]). Preset permissions are not cached (another node may change
+//! them). Room writes are not yet conditional on the meeting owner's epoch: that comes with
+//! ownership in the server.
 
 mod apps;
+mod meetings;
+mod outbox;
+mod presets;
+mod recordings;
+mod room_writes;
+mod sessions;
+mod store_impl;
 #[cfg(test)]
 pub(crate) mod test_postgres;
+#[cfg(test)]
+mod tests;
+mod webhooks;
 
 pub(crate) mod embedded {
     refinery::embed_migrations!("src/store/postgres/migrations");
 }
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::types::ToSql;
 
 use super::{StoreError, StoreResult};
 
@@ -31,29 +49,49 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<
     Ok(())
 }
 
-/// The store on a PostgreSQL database, through a pool of connections.
+/// How long a node holds a webhook delivery it claimed before another node may take it: longer
+/// than an attempt may take ([`PgStore::with_claim_lease`] sets it from the attempt timeout).
+pub(crate) const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// The store on a PostgreSQL database, through a pool of connections, as node `node_id`.
 #[derive(Clone)]
 pub(crate) struct PgStore {
     pool: deadpool_postgres::Pool,
+    node_id: String,
+    claim_lease: Duration,
+    writes: Arc<room_writes::WriteQueue>,
 }
 
 impl PgStore {
-    /// Connects to the database at `url` (`postgres://user@host:port/db`) and brings its schema
-    /// up to date.
-    pub(crate) async fn connect(url: &str) -> StoreResult<Self> {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`) as node `node_id`,
+    /// brings its schema up to date and starts the room writer (on the current tokio runtime).
+    pub(crate) async fn connect(url: &str, node_id: &str) -> StoreResult<Self> {
         let config = deadpool_postgres::Config { url: Some(url.to_owned()), ..Default::default() };
         let pool = config
             .create_pool(Some(deadpool_postgres::Runtime::Tokio1), tokio_postgres::NoTls)
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = Self { pool };
-        let mut client = store.client().await?;
+        let mut client = pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))?;
         migrate(&mut client).await?;
         drop(client);
-        Ok(store)
+        let writes = room_writes::WriteQueue::start(pool.clone());
+        Ok(Self { pool, node_id: node_id.to_owned(), claim_lease: DEFAULT_CLAIM_LEASE, writes })
     }
 
-    /// A connection of the pool.
+    /// Holds claimed webhook deliveries for `lease` (longer than an attempt may take).
+    pub(crate) fn with_claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
+    }
+
+    /// A connection of the pool, once the room writes submitted before this call are applied.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.writes.caught_up().await?;
         self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))
     }
+}
+
+/// The number a `SELECT count(*)` answers.
+async fn count(client: &tokio_postgres::Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+    let n: i64 = client.query_one(sql, params).await?.get(0);
+    Ok(u64::try_from(n).unwrap_or(0))
 }

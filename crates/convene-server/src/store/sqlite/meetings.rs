@@ -3,7 +3,8 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{new_id, now_rfc3339, Page, Sqlite};
-use crate::model::{Meeting, MeetingStatus, Participant};
+use crate::model::{Meeting, Participant};
+use crate::store::encoding::{contains_pattern, meeting_status};
 use crate::store::ParticipantHome;
 use crate::store::StoreResult;
 
@@ -15,7 +16,7 @@ fn meeting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meeting> {
     Ok(Meeting {
         id: r.get(0)?,
         title: r.get(1)?,
-        status: if status == "INACTIVE" { MeetingStatus::Inactive } else { MeetingStatus::Active },
+        status: meeting_status(&status),
         session_keep_alive_time_in_secs: r.get(3)?,
         record_on_start: r.get(4)?,
         persist_chat: r.get(5)?,
@@ -79,9 +80,7 @@ impl Sqlite {
         page: Page,
     ) -> StoreResult<(Vec<Meeting>, u64)> {
         let conn = self.lock();
-        // `search` is a plain substring: escape LIKE's wildcards so `%` and `_` match themselves.
-        let escaped = search.unwrap_or("").replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
+        let pattern = contains_pattern(search);
         let total: u64 = conn.query_row(
             "SELECT COUNT(*) FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'",
             params![app_id, pattern],
@@ -90,7 +89,7 @@ impl Sqlite {
         let (limit, offset) = page.limit_offset();
         let sql = format!(
             "SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'
-             ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
+             ORDER BY created_at, rowid LIMIT ?3 OFFSET ?4"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params![app_id, pattern, limit, offset], meeting_row)?.collect::<Result<_, _>>()?;
@@ -202,7 +201,7 @@ impl Sqlite {
         let (limit, offset) = page.limit_offset();
         let sql = format!(
             "SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE app_id = ?1 AND meeting_id = ?2 AND deleted = 0
-             ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
+             ORDER BY created_at, rowid LIMIT ?3 OFFSET ?4"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows =

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use convene_room::StoreWrite;
 
-use super::{new_id, now_rfc3339, parse_rfc3339, Page, RoomWrite, StoreResult};
+use super::{new_id, now_rfc3339, Page, RoomWrite, StoreResult};
 pub use worker::SqliteStore;
 
 /// The SQLite database: one connection behind a mutex. Its calls block; the async [`Store`](super::Store)
@@ -164,7 +164,7 @@ impl Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::rfc3339;
+    use crate::store::{parse_rfc3339, rfc3339};
 
     #[test]
     fn rfc3339_round_trips() {

@@ -5,6 +5,7 @@ use rusqlite::params;
 use convene_room::WebhookEvent;
 
 use super::{now_rfc3339, Sqlite};
+use crate::store::encoding::subscribes;
 use crate::store::now_ms;
 use crate::store::OutboxRow;
 use crate::store::{DeliveryStatus, StoreError, StoreResult};
@@ -21,11 +22,8 @@ pub(super) fn queue(tx: &rusqlite::Transaction<'_>, app_id: &str, event: &Webhoo
         let rows = stmt.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
         rows
     };
-    let targets: Vec<(String, String)> = hooks
-        .into_iter()
-        .filter(|(_, _, events)| serde_json::from_str::<Vec<String>>(events).is_ok_and(|e| e.iter().any(|x| x == name)))
-        .map(|(id, url, _)| (id, url))
-        .collect();
+    let targets: Vec<(String, String)> =
+        hooks.into_iter().filter(|(_, _, events)| subscribes(events, name)).map(|(id, url, _)| (id, url)).collect();
     let created = now_rfc3339();
     for (webhook_id, url) in &targets {
         tx.execute(

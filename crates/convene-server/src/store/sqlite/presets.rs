@@ -95,7 +95,8 @@ impl Sqlite {
         let conn = self.lock();
         let total: u64 = conn.query_row("SELECT COUNT(*) FROM presets WHERE app_id = ?1", [app_id], |r| r.get(0))?;
         let (limit, offset) = page.limit_offset();
-        let sql = format!("SELECT {COLUMNS} FROM presets WHERE app_id = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3");
+        let sql =
+            format!("SELECT {COLUMNS} FROM presets WHERE app_id = ?1 ORDER BY created_at, rowid LIMIT ?2 OFFSET ?3");
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params![app_id, limit, offset], preset_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok((rows.into_iter().map(to_preset).collect::<StoreResult<_>>()?, total))

@@ -3,6 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Page, Sqlite};
+use crate::store::encoding::{INTERRUPTED_STOP_REASON, UNFINISHED_RECORDING_STATUSES};
 use crate::store::StoreResult;
 use convene_room::RecordingStatus;
 
@@ -97,7 +98,7 @@ impl Sqlite {
         let (limit, offset) = page.limit_offset();
         let sql = format!(
             "SELECT {COLUMNS} FROM recordings WHERE app_id = ?1 AND (?2 IS NULL OR meeting_id = ?2)
-             ORDER BY invoked_time DESC, id LIMIT ?3 OFFSET ?4"
+             ORDER BY invoked_time DESC, rowid DESC LIMIT ?3 OFFSET ?4"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows: Vec<_> =
@@ -107,10 +108,10 @@ impl Sqlite {
 
     /// Recordings left `INVOKED`/`RECORDING` by a crash: marked `ERRORED` at start-up.
     pub(crate) fn fail_unfinished_recordings(&self) -> StoreResult<usize> {
+        let [a, b, c, d] = UNFINISHED_RECORDING_STATUSES;
         Ok(self.lock().execute(
-            "UPDATE recordings SET status = 'ERRORED', stop_reason = '{\"reason\":\"INTERNAL_ERROR\"}'
-             WHERE status IN ('INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING')",
-            [],
+            "UPDATE recordings SET status = 'ERRORED', stop_reason = ?1 WHERE status IN (?2, ?3, ?4, ?5)",
+            [INTERRUPTED_STOP_REASON, a, b, c, d],
         )?)
     }
 }

@@ -2,28 +2,18 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use convene_core::{Actor, EndReason, SessionEnd};
+use convene_core::SessionEnd;
 use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
 
-use super::{now_rfc3339, parse_rfc3339, Page, Sqlite};
+use super::{now_rfc3339, Page, Sqlite};
 use crate::model::{Session, SessionPeer};
+use crate::store::encoding::{end_reason_name, minutes_between, EndedStay};
 use crate::store::{LivePeerRow, LiveSessionRow};
 use crate::store::{SessionStatus, StoreResult};
 
 const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
   s.ended_at, s.end_reason, s.created_at, s.updated_at,
   (SELECT COUNT(*) FROM session_peers p WHERE p.session_id = s.id AND p.left_at IS NULL)";
-
-/// How an end reason is stored: its wire name (`HOST_ENDED_MEETING`, ...).
-fn end_reason_name(reason: EndReason) -> String {
-    serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-fn minutes_between(from: &str, to: Option<&str>) -> f64 {
-    let (Some(a), b) = (parse_rfc3339(from), to.and_then(parse_rfc3339)) else { return 0.0 };
-    let b = b.unwrap_or_else(time::OffsetDateTime::now_utc);
-    ((b - a).as_seconds_f64() / 60.0).max(0.0)
-}
 
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -59,21 +49,6 @@ fn peer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionPeer> {
         joined_at,
         left_at,
     })
-}
-
-/// A stay of an ended session, as stored.
-#[derive(Debug, Clone)]
-struct EndedStay {
-    /// The participant.
-    participant_id: String,
-    /// How the stay ended (`left`, `kicked`, `expired`, `ended`).
-    outcome: String,
-    /// The session.
-    session_id: String,
-    /// The session's end reason, as stored (`HOST_ENDED_MEETING`, ...).
-    end_reason: String,
-    /// Who ended the session, as stored (an `Actor` in JSON).
-    ended_by: String,
 }
 
 impl Sqlite {
@@ -191,7 +166,7 @@ impl Sqlite {
             )?;
             let (limit, offset) = page.limit_offset();
             let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter} ORDER BY s.created_at DESC, s.id LIMIT ?4 OFFSET ?5"
+                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter} ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?4 OFFSET ?5"
             );
             let mut stmt = conn.prepare(&sql)?;
             let rows: Vec<Session> = stmt
@@ -239,7 +214,7 @@ impl Sqlite {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT peer_id, participant_id, custom_participant_id, display_name, preset_name, joined_at, left_at
-             FROM session_peers WHERE session_id = ?1 ORDER BY joined_at, peer_id",
+             FROM session_peers WHERE session_id = ?1 ORDER BY joined_at, rowid",
         )?;
         let rows = stmt.query_map([session_id], peer_row)?.collect::<Result<_, _>>()?;
         Ok(rows)
@@ -279,14 +254,7 @@ impl Sqlite {
         else {
             return Ok(None);
         };
-        let reason = serde_json::from_value::<EndReason>(serde_json::Value::String(stay.end_reason));
-        let ended_by = serde_json::from_str::<Actor>(&stay.ended_by);
-        Ok(match (reason, ended_by) {
-            (Ok(reason), Ok(ended_by)) if stay.participant_id == participant_id && stay.outcome == "ended" => {
-                Some(SessionEnd { session_id: stay.session_id, reason, ended_by })
-            }
-            _ => None,
-        })
+        Ok(stay.session_end_for(participant_id))
     }
 
     /// Live sessions and their present peers, to restore after a restart.

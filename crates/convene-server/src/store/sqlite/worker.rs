@@ -512,6 +512,11 @@ mod tests {
 
     use super::*;
 
+    #[tokio::test]
+    async fn the_sqlite_store_answers_as_every_store_does() {
+        crate::store::conformance::every_store_answers_alike(&SqliteStore::open(None).unwrap()).await;
+    }
+
     /// Permissions read once are answered from memory, and every preset write is seen at once.
     #[tokio::test]
     async fn preset_permissions_follow_every_preset_write() {

@@ -1,0 +1,145 @@
+//! A room's writes in PostgreSQL: one writer task applies the batches in the order they were
+//! submitted, each write in a transaction of its own, and every other call of [`PgStore`] waits
+//! until the batches submitted before it are applied, so that a lookup a room makes after
+//! submitting its writes reads what they wrote (as on SQLite's single thread).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use convene_room::StoreWrite;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{outbox, recordings, sessions};
+use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, StoreError, StoreResult};
+
+/// A submitted batch.
+struct Batch {
+    /// Its place in the order of submission, from 1.
+    number: u64,
+    app_id: String,
+    writes: Vec<RoomWrite>,
+    answer: oneshot::Sender<RoomWritesApplied>,
+}
+
+/// The queue of batches and how far the writer has got.
+pub(super) struct WriteQueue {
+    batches: mpsc::UnboundedSender<Batch>,
+    /// Batches submitted so far.
+    submitted: AtomicU64,
+    /// Batches applied so far (in order, so every batch up to this number is applied).
+    applied: watch::Receiver<u64>,
+}
+
+impl WriteQueue {
+    /// Starts the writer task on `pool`.
+    pub(super) fn start(pool: deadpool_postgres::Pool) -> Arc<Self> {
+        let (batches, queue) = mpsc::unbounded_channel();
+        let (progress, applied) = watch::channel(0);
+        tokio::spawn(write_in_order(pool, queue, progress));
+        Arc::new(Self { batches, submitted: AtomicU64::new(0), applied })
+    }
+
+    /// Queues a batch; the future says how it went.
+    pub(super) fn submit(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites {
+        let (answer, answered) = oneshot::channel();
+        // Numbering and sending under one step: the writer sees the numbers in order.
+        let number = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        let sent = self.batches.send(Batch { number, app_id: app_id.to_owned(), writes, answer });
+        Box::pin(async move {
+            let unreached = |why: &str| RoomWritesApplied {
+                unreached: Some(StoreError::Worker(why.into())),
+                ..RoomWritesApplied::default()
+            };
+            if sent.is_err() {
+                return unreached("the PostgreSQL writer has stopped");
+            }
+            answered.await.unwrap_or_else(|_| unreached("the PostgreSQL writer stopped before applying the batch"))
+        })
+    }
+
+    /// Waits until every batch submitted before this call is applied.
+    pub(super) async fn caught_up(&self) -> StoreResult<()> {
+        let target = self.submitted.load(Ordering::SeqCst);
+        let mut applied = self.applied.clone();
+        applied
+            .wait_for(|done| *done >= target)
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::Worker("the PostgreSQL writer has stopped".into()))
+    }
+}
+
+/// The writer task: applies each batch in turn and marks it applied.
+async fn write_in_order(
+    pool: deadpool_postgres::Pool,
+    mut queue: mpsc::UnboundedReceiver<Batch>,
+    progress: watch::Sender<u64>,
+) {
+    // `fetch_add` and `send` are two steps, so two submitters racing may send out of number
+    // order; batches are applied as they arrive and marked applied up to the highest contiguous
+    // number.
+    let mut done = std::collections::BTreeSet::new();
+    let mut applied_up_to = 0u64;
+    while let Some(batch) = queue.recv().await {
+        let result = apply_batch(&pool, &batch.app_id, batch.writes).await;
+        let _ = batch.answer.send(result);
+        done.insert(batch.number);
+        while done.remove(&(applied_up_to + 1)) {
+            applied_up_to += 1;
+        }
+        progress.send_replace(applied_up_to);
+    }
+}
+
+async fn apply_batch(pool: &deadpool_postgres::Pool, app_id: &str, writes: Vec<RoomWrite>) -> RoomWritesApplied {
+    let mut applied = RoomWritesApplied::default();
+    let mut client = match pool.get().await {
+        Ok(client) => client,
+        Err(e) => {
+            applied.failed = writes.into_iter().map(|w| (w, StoreError::Pool(e.to_string()))).collect();
+            return applied;
+        }
+    };
+    for write in writes {
+        match apply_one(&mut client, app_id, &write).await {
+            Ok(queued) => applied.deliveries_queued += queued,
+            Err(e) => applied.failed.push((write, e)),
+        }
+    }
+    applied
+}
+
+/// Applies one write in a transaction of its own; returns the webhook deliveries it queued.
+async fn apply_one(client: &mut deadpool_postgres::Object, app_id: &str, write: &RoomWrite) -> StoreResult<usize> {
+    let tx = client.transaction().await?;
+    let queued = match write {
+        RoomWrite::Webhook(event) => outbox::queue_event(&*tx, app_id, event).await?,
+        RoomWrite::Session(write) => apply_session_write(&tx, app_id, write).await?,
+    };
+    tx.commit().await?;
+    Ok(queued)
+}
+
+async fn apply_session_write(
+    tx: &tokio_postgres::Transaction<'_>,
+    app_id: &str,
+    write: &StoreWrite,
+) -> StoreResult<usize> {
+    match write {
+        StoreWrite::SessionStarted { session_id, meeting_id, title, started_at } => {
+            sessions::start(tx, app_id, session_id, meeting_id, title.as_deref(), started_at).await?
+        }
+        StoreWrite::SessionTouched { session_id, last_seq, concurrent } => {
+            sessions::touch(tx, session_id, *last_seq, *concurrent).await?
+        }
+        StoreWrite::PeerJoined { session_id, peer_id, participant, at } => {
+            sessions::peer_joined(tx, session_id, peer_id, participant, at).await?
+        }
+        StoreWrite::PeerLeft { peer_id, outcome, at } => sessions::peer_left(tx, peer_id, *outcome, at).await?,
+        StoreWrite::SessionEnded { end, last_seq, ended_at, webhook } => {
+            return sessions::end(tx, app_id, end, *last_seq, ended_at, webhook).await
+        }
+        StoreWrite::RecordingSaved(rec) => recordings::save(tx, app_id, rec).await?,
+    }
+    Ok(0)
+}
