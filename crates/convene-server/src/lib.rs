@@ -33,6 +33,7 @@ mod cluster;
 pub mod files;
 pub mod limits;
 pub mod model;
+mod opening;
 mod participant_api;
 mod room;
 pub mod serve;
@@ -52,6 +53,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use bootstrap::{Prepared, DEFAULT_ACCOUNT, MIN_ADMIN_TOKEN_LEN};
+pub use opening::{postgres_store, PostgresNode};
 use state::AppState;
 pub use timings::Timings;
 pub use ws::READ_BUFFER;
@@ -85,6 +87,9 @@ pub struct ServerConfig {
     pub webhooks: webhook::WebhookOptions,
     /// Terminate TLS with this certificate and key (`https://`, `wss://`); plain HTTP without.
     pub tls: Option<serve::TlsFiles>,
+    /// Keep everything in PostgreSQL, as this node, instead of SQLite in the data directory
+    /// (which then holds only recordings).
+    pub postgres: Option<PostgresNode>,
 }
 
 impl ServerConfig {
@@ -99,6 +104,7 @@ impl ServerConfig {
             limits: limits::Limits::default(),
             webhooks: webhook::WebhookOptions::default(),
             tls: None,
+            postgres: None,
         }
     }
 }
@@ -146,8 +152,9 @@ pub struct RunningServer {
     pub default_app: (String, String),
     state: AppState,
     router: Router,
-    /// The SQLite store behind the server (for tests and tools that read raw rows).
-    pub sqlite: store::SqliteStore,
+    /// The SQLite store behind the server, when it runs on SQLite (for tests and tools that
+    /// read raw rows).
+    pub sqlite: Option<store::SqliteStore>,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     temp_dir: Option<PathBuf>,
@@ -297,7 +304,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         DataLocation::Dir(dir) => {
             files::private_dir(dir)?;
             let db = dir.join("convene.db");
-            files::private_database(&db)?;
+            // On PostgreSQL the directory holds only recordings.
+            if config.postgres.is_none() {
+                files::private_database(&db)?;
+            }
             (Some(db), Some(dir.join("webhook_key.pem")), dir.join("recordings"), None)
         }
         DataLocation::Memory => {
@@ -306,28 +316,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
     };
     files::private_dir(&recordings_dir)?;
-    let sqlite = store::SqliteStore::open(db_path.as_deref())?;
-    let store: Arc<dyn store::Store> = Arc::new(sqlite.clone());
+    let opened = match &config.postgres {
+        Some(node) => opening::postgres(node, config.timings.webhook_attempt_timeout.saturating_mul(3)).await?,
+        None => opening::sqlite(db_path.as_deref(), key_path.as_deref()).await?,
+    };
+    let store = opened.store;
     let prepared = bootstrap::prepare(&*store, config.admin_token.as_deref()).await?;
     let failed = store.fail_unfinished_recordings().await?;
     if failed > 0 {
         tracing::warn!(failed, "recordings interrupted by the last stop were marked ERRORED");
     }
-    let token_key = match store.kv_get("participant_token_key").await? {
-        Some(hex) => decode_hex(&hex),
-        None => {
-            let key = auth::TokenKey::generate();
-            store.kv_set("participant_token_key", &encode_hex(&key)).await?;
-            key
-        }
-    };
-    let signer = webhook::Signer::load_or_create(key_path.as_deref())?;
     let tls = config.tls.as_ref().map(serve::tls_acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
-    let webhooks = Arc::new(webhook::Webhooks::new(signer, &config.webhooks)?);
+    let webhooks = Arc::new(webhook::Webhooks::new(opened.signer, &config.webhooks)?);
     let stopping = tokio::sync::watch::channel(false).0;
     let rooms = room::Rooms::new(room::RoomDeps {
         store: store.clone(),
@@ -348,7 +352,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     let state = AppState(Arc::new(state::Shared {
         store,
-        tokens: auth::TokenKey::new(token_key),
+        tokens: auth::TokenKey::new(opened.token_key),
         rooms,
         webhooks,
         recordings_dir,
@@ -381,7 +385,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         prepared,
         state,
         router: routes,
-        sqlite,
+        sqlite: opened.sqlite,
         shutdown,
         task,
         temp_dir,
@@ -412,12 +416,4 @@ async fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
         state.0.rooms.restore(&session.app_id, meeting, restored);
     }
     Ok(())
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).filter_map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use convene_server::limits::Limits;
@@ -58,6 +59,15 @@ struct Cli {
     /// Days delivered, failed and dropped webhook deliveries are kept before they are pruned.
     #[arg(long, default_value_t = 7)]
     outbox_retention_days: u64,
+    /// Keep everything in this PostgreSQL database (`postgres://user[:password]@host:port/db`)
+    /// instead of SQLite in --data (which then holds only recordings). Its schema is migrated at
+    /// start. Needs --node-id. One node per database for now: cluster mode (several nodes on one
+    /// database) is being built, see docs/cluster.md.
+    #[arg(long, env = "CONVENE_POSTGRES_URL", hide_env_values = true, requires = "node_id", global = true)]
+    postgres: Option<String>,
+    /// This node's name on the PostgreSQL database: the same across its restarts.
+    #[arg(long, env = "CONVENE_NODE_ID", requires = "postgres", global = true)]
+    node_id: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -107,20 +117,31 @@ fn data_location(data: &str) -> DataLocation {
     }
 }
 
-/// The store of a data directory, for the token commands (which run beside a running server).
-fn open_store(data: &str) -> Result<convene_server::store::SqliteStore, String> {
-    let DataLocation::Dir(dir) = data_location(data) else {
+/// The node on PostgreSQL that the flags name, if any.
+fn postgres_node(cli: &Cli) -> Option<convene_server::PostgresNode> {
+    let (url, node_id) = (cli.postgres.clone()?, cli.node_id.clone()?);
+    Some(convene_server::PostgresNode { url, node_id })
+}
+
+/// The store the flags name, for the token commands (which run beside a running server): the
+/// PostgreSQL database, or the data directory's SQLite file.
+async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>, String> {
+    if let Some(node) = postgres_node(cli) {
+        return convene_server::postgres_store(&node).await.map_err(|e| e.to_string());
+    }
+    let DataLocation::Dir(dir) = data_location(&cli.data) else {
         return Err("the tokens of an in-memory server cannot be managed from outside it".into());
     };
     convene_server::files::private_dir(&dir).map_err(|e| e.to_string())?;
     let db = dir.join("convene.db");
     convene_server::files::private_database(&db).map_err(|e| e.to_string())?;
-    convene_server::store::SqliteStore::open(Some(&db)).map_err(|e| e.to_string())
+    let sqlite = convene_server::store::SqliteStore::open(Some(&db)).map_err(|e| e.to_string())?;
+    Ok(Arc::new(sqlite))
 }
 
-async fn create_token(data: &str, scope: &str, account: Option<&str>, app: Option<&str>) -> Result<String, String> {
+async fn create_token(cli: &Cli, scope: &str, account: Option<&str>, app: Option<&str>) -> Result<String, String> {
     let scope = convene_server::auth::Scope::parse(scope).ok_or("scope must be admin, realtime or read")?;
-    let store = open_store(data)?;
+    let store = open_store(cli).await?;
     let mut account = account.map(str::to_owned);
     if let Some(app) = app {
         let Some(owner) = store.app_account(app).await.map_err(|e| e.to_string())? else {
@@ -138,13 +159,13 @@ async fn create_token(data: &str, scope: &str, account: Option<&str>, app: Optio
     Ok(secret)
 }
 
-async fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
+async fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), String> {
     match action {
         TokenAction::Create { scope, account, app, all_accounts: _ } => {
-            println!("{}", create_token(data, scope, account.as_deref(), app.as_deref()).await?);
+            println!("{}", create_token(cli, scope, account.as_deref(), app.as_deref()).await?);
         }
         TokenAction::List => {
-            let store = open_store(data)?;
+            let store = open_store(cli).await?;
             println!("{:<36}  {:<8}  {:<20}  {:<36}  created", "id", "scope", "account", "app");
             for t in store.list_tokens().await.map_err(|e| e.to_string())? {
                 let r = &t.record;
@@ -154,7 +175,7 @@ async fn token_command(data: &str, action: &TokenAction) -> Result<(), String> {
             }
         }
         TokenAction::Revoke { id } => {
-            let store = open_store(data)?;
+            let store = open_store(cli).await?;
             if !store.revoke_token(id).await.map_err(|e| e.to_string())? {
                 return Err(format!("no token {id}"));
             }
@@ -173,7 +194,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     if let Some(Command::Token { action }) = &cli.command {
-        return match token_command(&cli.data, action).await {
+        return match token_command(&cli, action).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("convene-server: {e}");
@@ -198,6 +219,7 @@ async fn main() -> ExitCode {
             (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
             _ => None,
         },
+        postgres: postgres_node(&cli),
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,

@@ -15,8 +15,6 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 mod encoding;
-// Cluster mode's store is being built (issue 13): tested on its own, not yet used by the server.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod postgres;
 mod rows;
 mod sqlite;

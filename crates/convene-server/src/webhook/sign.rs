@@ -33,21 +33,35 @@ impl Signer {
     /// Loads the key pair from `path`, or generates one and writes it there (mode 0600).
     /// With no path, generates a key for this run only.
     pub fn load_or_create(path: Option<&Path>) -> Result<Self, KeyError> {
-        let key = match path {
+        match path {
             Some(p) if p.exists() => {
                 crate::files::restrict(p, 0o600)?;
-                let pem = std::fs::read_to_string(p)?;
-                RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Key(e.to_string()))?
+                Self::from_pem(&std::fs::read_to_string(p)?)
             }
             _ => {
-                let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| KeyError::Key(e.to_string()))?;
+                let (signer, pem) = Self::generate()?;
                 if let Some(p) = path {
-                    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Key(e.to_string()))?;
                     write_private(p, pem.as_bytes())?;
                 }
-                key
+                Ok(signer)
             }
-        };
+        }
+    }
+
+    /// A new key pair, and its private key as PKCS#8 PEM (to keep, and to load with
+    /// [`Signer::from_pem`]).
+    pub fn generate() -> Result<(Self, String), KeyError> {
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| KeyError::Key(e.to_string()))?;
+        let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| KeyError::Key(e.to_string()))?.to_string();
+        Ok((Self::from_key(key)?, pem))
+    }
+
+    /// The key pair of a PKCS#8 PEM private key.
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        Self::from_key(RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Key(e.to_string()))?)
+    }
+
+    fn from_key(key: RsaPrivateKey) -> Result<Self, KeyError> {
         let public_pem =
             key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| KeyError::Key(e.to_string()))?;
         Ok(Self { key: SigningKey::<Sha256>::new(key), public_pem })

@@ -27,15 +27,15 @@
 //! once (resume after a restart, join again); `webhook_receiver.rs` is the receiver, slow on demand.
 
 #[path = "crash/all_clients.rs"]
-mod all_clients;
+pub(crate) mod all_clients;
 #[path = "crash/raw_client.rs"]
-mod raw_client;
+pub(crate) mod raw_client;
 #[path = "crash/server_process.rs"]
-mod server_process;
+pub(crate) mod server_process;
 #[path = "crash/store_checks.rs"]
 mod store_checks;
 #[path = "crash/webhook_receiver.rs"]
-mod webhook_receiver;
+pub(crate) mod webhook_receiver;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

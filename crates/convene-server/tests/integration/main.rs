@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod cli;
 mod crash;
+mod postgres_node;
 mod rest;
 mod rest_scopes;
 mod rest_validation;

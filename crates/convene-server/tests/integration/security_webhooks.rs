@@ -38,6 +38,8 @@ async fn rows_of(s: &TestServer, webhook_id: &str) -> Vec<(String, u32, Option<S
     let webhook_id = webhook_id.to_owned();
     s.server
         .sqlite
+        .as_ref()
+        .expect("a server on SQLite")
         .tx(move |tx| {
             let mut stmt =
                 tx.prepare("SELECT status, attempts, last_error FROM outbox WHERE webhook_id = ?1 ORDER BY id")?;
@@ -108,7 +110,13 @@ async fn the_target_is_checked_again_at_delivery_time() {
     // The stored URL now points at loopback (as if the check at registration were bypassed,
     // or an older server had let it in): the delivery still refuses it.
     let url = hook.url.clone();
-    s.server.sqlite.tx(move |tx| Ok(tx.execute("UPDATE webhooks SET url = ?1", [&url])?)).await.unwrap();
+    s.server
+        .sqlite
+        .as_ref()
+        .expect("a server on SQLite")
+        .tx(move |tx| Ok(tx.execute("UPDATE webhooks SET url = ?1", [&url])?))
+        .await
+        .unwrap();
     start_a_session(&s).await;
     let rows = rows_until(&s, &id, |r| r.first().is_some_and(|(_, attempts, _)| *attempts >= 1)).await;
     let error = rows[0].2.clone().unwrap_or_default();

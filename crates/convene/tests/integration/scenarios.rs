@@ -60,6 +60,7 @@ async fn start_server(listen: std::net::SocketAddr, dir: &std::path::Path, admin
             limits: convene_server::limits::Limits::default(),
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
             tls: None,
+            postgres: None,
         };
         match convene_server::start(config).await {
             Ok(s) => return s,

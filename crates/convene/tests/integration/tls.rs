@@ -247,6 +247,8 @@ async fn webhooks_go_to_https_receivers_and_an_unknown_ca_is_refused() {
         let url = stranger_url.clone();
         let rows = server
             .sqlite
+            .as_ref()
+            .expect("a server on SQLite")
             .tx(move |tx| {
                 let sql = "SELECT last_error FROM outbox WHERE url = ?1 AND attempts > 0";
                 let mut stmt = tx.prepare(sql)?;

@@ -34,6 +34,17 @@ impl PgStore {
         Ok(())
     }
 
+    /// The value of `key`, set to `value` first if it has none: nodes starting at once all end
+    /// up with the one value the first of them wrote (the participant-token key, the webhook
+    /// signing key).
+    pub(crate) async fn kv_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        let client = self.client().await?;
+        client
+            .execute("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &value])
+            .await?;
+        Ok(client.query_one("SELECT value FROM kv WHERE key = $1", &[&key]).await?.get(0))
+    }
+
     /// Creates an app under an account.
     pub(crate) async fn create_app(&self, account_id: &str, name: &str) -> StoreResult<App> {
         let app = App { id: new_id(), name: name.to_owned(), created_at: now_rfc3339() };
@@ -132,6 +143,8 @@ mod tests {
         store.kv_set("signing_key", "k1").await.unwrap();
         store.kv_set("signing_key", "k2").await.unwrap();
         assert_eq!(store.kv_get("signing_key").await.unwrap().as_deref(), Some("k2"));
+        assert_eq!(store.kv_get_or_insert("signing_key", "k3").await.unwrap(), "k2", "kept");
+        assert_eq!(store.kv_get_or_insert("token_key", "t1").await.unwrap(), "t1", "set when missing");
 
         let first = store.create_app("acct", "first").await.unwrap();
         let second = store.create_app("acct", "second").await.unwrap();

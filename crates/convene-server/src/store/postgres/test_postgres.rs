@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL for tests: `initdb` into a temporary directory, `pg_ctl start` on a free
 //! loopback port, stopped and deleted when dropped. Run as the `postgres` user when the tests run
-//! as root (PostgreSQL refuses to run as root).
+//! as root (PostgreSQL refuses to run as root). It uses nothing of the crate, so that the
+//! integration tests include it too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,7 +56,7 @@ impl TestPostgres {
     /// Starts one; its database `convene` is empty.
     pub(crate) fn start() -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let root = std::env::temp_dir().join(format!("convene-pg-{}", crate::store::new_id()));
+        let root = std::env::temp_dir().join(format!("convene-pg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&root).unwrap();
         // The server runs as `postgres`: it must be able to make its directories here.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();

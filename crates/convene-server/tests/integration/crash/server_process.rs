@@ -30,9 +30,14 @@ pub struct Server {
 impl Server {
     /// Starts the binary on `listen` with `dir` as its data directory; waits for its banner.
     pub fn start(dir: &Path, listen: &str) -> Self {
+        Self::start_with(dir, listen, &[])
+    }
+
+    /// As [`Server::start`], with more flags (`--postgres URL --node-id NAME`, say).
+    pub fn start_with(dir: &Path, listen: &str, flags: &[&str]) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match Self::try_start(dir, listen) {
+            match Self::try_start(dir, listen, flags) {
                 Ok(s) => return s,
                 // The port of a killed process can take a moment to be free.
                 Err(e) if Instant::now() < deadline => {
@@ -44,10 +49,11 @@ impl Server {
         }
     }
 
-    fn try_start(dir: &Path, listen: &str) -> Result<Self, String> {
+    fn try_start(dir: &Path, listen: &str, flags: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(BIN)
             .args(["--listen", listen, "--data", dir.to_str().unwrap(), "--admin-token", ADMIN])
             .args(["--away-grace-secs", "60", "--webhook-allow-private"])
+            .args(flags)
             .env("RUST_LOG", "convene_server=warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

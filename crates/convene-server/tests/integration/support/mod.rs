@@ -75,6 +75,7 @@ impl TestServer {
             // The tests' webhook receivers listen on loopback.
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
             tls: None,
+            postgres: None,
         };
         change(&mut config);
         let server = convene_server::start(config).await.expect("server starts");

@@ -86,6 +86,8 @@ impl Ctx {
         let rows = self
             .server
             .sqlite
+            .as_ref()
+            .expect("a server on SQLite")
             .tx(move |t| {
                 let mut stmt = t.prepare(
                     "SELECT peer_id, participant_id, outcome, left_at FROM session_peers WHERE session_id = ?1",
