@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use convene_core::permissions::Permissions;
 use convene_core::{Actor, EndReason};
+use serde::{Deserialize, Serialize};
 
 use crate::output::{Output, RequestId};
 use crate::peer::PeerStatus;
@@ -14,8 +15,9 @@ use crate::records::{MeetingSettings, ParticipantInfo, Recording};
 use crate::refusal::Refusal;
 use crate::room::Room;
 
-/// A REST action on a room.
-#[derive(Debug, Clone)]
+/// A REST action on a room (serde: in cluster mode it travels from the node that got the request
+/// to the meeting's owner).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ApiCommand {
     /// End the session for everyone. Answers with the number of peers removed.
     KickAll,
@@ -57,7 +59,7 @@ pub enum ApiCommand {
 }
 
 /// A REST action on a recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordingAction {
     /// Stop and upload.
     Stop,
@@ -68,7 +70,7 @@ pub enum RecordingAction {
 }
 
 /// A room's answer to an [`ApiCommand`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ApiReply {
     /// Peers removed by kick-all.
     KickedAll(u64),

@@ -16,7 +16,7 @@ use crate::records::ParticipantInfo;
 use crate::room::Room;
 
 /// A participant as it arrives on a connection, its token checked by the driver.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Arrival {
     /// Its participant's record. A new peer's permissions are those of its preset when the
     /// room takes it in ([`Output::FindPermissions`]).

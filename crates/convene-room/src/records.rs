@@ -19,7 +19,7 @@ pub struct AppInfo {
 }
 
 /// The settings of a meeting that its session rules read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingSettings {
     /// Meeting id.
     pub id: String,
@@ -34,7 +34,7 @@ pub struct MeetingSettings {
 }
 
 /// A participant's record, as a peer of it shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantInfo {
     /// Participant id (the `userId` clients see).
     pub id: String,

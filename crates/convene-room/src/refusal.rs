@@ -2,7 +2,7 @@
 //! an HTTP status and this message; the signalling side with its protocol code.
 
 /// A room's refusal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Refusal {
     /// Kick-all with no live session.
     #[error("No active session found for meeting_id {meeting_id}")]

@@ -27,8 +27,7 @@ pub mod api;
 mod api;
 pub mod auth;
 mod bootstrap;
-// Cluster mode is being built (issue 13): tested on its own, not yet used by the server.
-#[cfg_attr(not(test), allow(dead_code))]
+// Cluster mode is being built (issue 13).
 mod cluster;
 pub mod files;
 pub mod limits;
@@ -53,6 +52,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use bootstrap::{Prepared, DEFAULT_ACCOUNT, MIN_ADMIN_TOKEN_LEN};
+pub use cluster::ClusterError;
 pub use opening::{postgres_store, PostgresNode};
 use state::AppState;
 pub use timings::Timings;
@@ -90,6 +90,9 @@ pub struct ServerConfig {
     /// Keep everything in PostgreSQL, as this node, instead of SQLite in the data directory
     /// (which then holds only recordings).
     pub postgres: Option<PostgresNode>,
+    /// Run as a node of a cluster on this Redis (`redis://host:port`) and [`Self::postgres`]:
+    /// the node runs the rooms of the meetings it owns and relays the others to their owners.
+    pub redis: Option<String>,
 }
 
 impl ServerConfig {
@@ -105,6 +108,7 @@ impl ServerConfig {
             webhooks: webhook::WebhookOptions::default(),
             tls: None,
             postgres: None,
+            redis: None,
         }
     }
 }
@@ -127,6 +131,12 @@ pub enum StartError {
     /// The TLS certificate or key.
     #[error(transparent)]
     Tls(#[from] serve::TlsError),
+    /// The cluster's bus or lease could not be had.
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
+    /// `redis` was given without `postgres`: a cluster's nodes share one PostgreSQL.
+    #[error("a cluster node needs PostgreSQL (--postgres) as well as Redis (--redis)")]
+    RedisWithoutPostgres,
     /// The admin token given is too short to be a secret.
     #[error("the admin token must be at least {min} characters (it has {0}); `convene-server token create --scope admin` makes a good one", min = bootstrap::MIN_ADMIN_TOKEN_LEN)]
     AdminTokenTooShort(usize),
@@ -300,6 +310,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             return Err(StartError::AdminTokenTooShort(token.len()));
         }
     }
+    if config.redis.is_some() && config.postgres.is_none() {
+        return Err(StartError::RedisWithoutPostgres);
+    }
     let (db_path, key_path, recordings_dir, temp_dir) = match &config.data {
         DataLocation::Dir(dir) => {
             files::private_dir(dir)?;
@@ -319,6 +332,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let opened = match &config.postgres {
         Some(node) => opening::postgres(node, config.timings.webhook_attempt_timeout.saturating_mul(3)).await?,
         None => opening::sqlite(db_path.as_deref(), key_path.as_deref()).await?,
+    };
+    let cluster = match (&config.redis, &config.postgres, &opened.pg_pool) {
+        (Some(redis), Some(node), Some(pool)) => Some(
+            cluster::node::ClusterNode::start(&node.url, pool.clone(), redis, &node.node_id, cluster::node::NODE_LEASE)
+                .await?,
+        ),
+        _ => None,
     };
     let store = opened.store;
     let prepared = bootstrap::prepare(&*store, config.admin_token.as_deref()).await?;
@@ -343,6 +363,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         send_queue: config.timings.outgoing_queue,
         stopping: stopping.subscribe(),
         tasks: room::RoomTasks::default(),
+        cluster: cluster.clone(),
     });
     let delivery = webhook::Delivery {
         store: store.clone(),
@@ -361,7 +382,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         stopping,
         limiter: Arc::new(limits::Limiter::new(config.limits.clone())),
     }));
-    restore_live_sessions(&state).await?;
+    if cluster.is_some() {
+        let restored = state.0.rooms.restore_owned().await?;
+        tracing::info!(restored, "rooms of the meetings this node owned restored");
+    } else {
+        restore_live_sessions(&state).await?;
+    }
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let routes = app.clone();
@@ -396,24 +422,9 @@ async fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
     let store = state.store();
     for (session, peers) in store.live_sessions().await? {
         let Some(meeting) = store.get_meeting(&session.app_id, &session.meeting_id).await? else { continue };
-        let mut restored_peers = Vec::new();
-        for p in peers {
-            if let Some((participant, _)) = store.participant_by_id(&p.participant_id).await? {
-                let permissions = room::permissions_of(store, &session.app_id, &participant.preset_name).await;
-                restored_peers.push(room::RestoredPeer {
-                    peer_id: p.peer_id,
-                    participant: participant.info(),
-                    permissions,
-                });
-            }
-        }
-        let restored = room::Restored {
-            session_id: session.id,
-            started_at: session.started_at,
-            last_seq: session.last_seq,
-            peers: restored_peers,
-        };
-        state.0.rooms.restore(&session.app_id, meeting, restored);
+        let app_id = session.app_id.clone();
+        let restored = room::restored_from(store, session, peers).await?;
+        state.0.rooms.restore(&app_id, meeting, restored);
     }
     Ok(())
 }

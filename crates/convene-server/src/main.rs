@@ -61,13 +61,18 @@ struct Cli {
     outbox_retention_days: u64,
     /// Keep everything in this PostgreSQL database (`postgres://user[:password]@host:port/db`)
     /// instead of SQLite in --data (which then holds only recordings). Its schema is migrated at
-    /// start. Needs --node-id. One node per database for now: cluster mode (several nodes on one
-    /// database) is being built, see docs/cluster.md.
+    /// start. Needs --node-id. Several nodes on one database need --redis as well (cluster mode,
+    /// being built: see docs/cluster.md).
     #[arg(long, env = "CONVENE_POSTGRES_URL", hide_env_values = true, requires = "node_id", global = true)]
     postgres: Option<String>,
     /// This node's name on the PostgreSQL database: the same across its restarts.
     #[arg(long, env = "CONVENE_NODE_ID", requires = "postgres", global = true)]
     node_id: Option<String>,
+    /// Run as a node of a cluster: the nodes on one PostgreSQL (--postgres) talk through this
+    /// Redis (`redis://host:port`). Each meeting's room runs on the node that owns it; the others
+    /// route its REST commands and relay its clients to it.
+    #[arg(long, env = "CONVENE_REDIS_URL", hide_env_values = true, requires = "postgres")]
+    redis: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -220,6 +225,7 @@ async fn main() -> ExitCode {
             _ => None,
         },
         postgres: postgres_node(&cli),
+        redis: cli.redis.clone(),
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,

@@ -32,6 +32,8 @@ pub(crate) struct Opened {
     pub(crate) store: Arc<dyn Store>,
     /// The same store, when it is SQLite (tests and tools read its raw rows).
     pub(crate) sqlite: Option<SqliteStore>,
+    /// The PostgreSQL pool, when the store is PostgreSQL (a cluster node's own queries).
+    pub(crate) pg_pool: Option<deadpool_postgres::Pool>,
     /// The participant-token key.
     pub(crate) token_key: Vec<u8>,
     /// The webhook signer.
@@ -51,7 +53,7 @@ pub(crate) async fn sqlite(db_path: Option<&Path>, key_path: Option<&Path>) -> R
         }
     };
     let signer = Signer::load_or_create(key_path)?;
-    Ok(Opened { store, sqlite: Some(sqlite), token_key, signer })
+    Ok(Opened { store, sqlite: Some(sqlite), pg_pool: None, token_key, signer })
 }
 
 /// Connects to PostgreSQL as `node`, migrating its schema; the keys are the database's (made by
@@ -73,7 +75,8 @@ pub(crate) async fn postgres(node: &PostgresNode, claim_lease: std::time::Durati
             }
         }
     };
-    Ok(Opened { store: Arc::new(pg), sqlite: None, token_key, signer })
+    let pg_pool = Some(pg.pool().clone());
+    Ok(Opened { store: Arc::new(pg), sqlite: None, pg_pool, token_key, signer })
 }
 
 /// The store of a node on PostgreSQL, for tools beside the running nodes (the token commands).

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::now_secs;
 use crate::limits::{Bucket, Rate};
-use crate::room::{Arrival, ConnHandle, Outgoing, RoomCommand};
+use crate::room::{Arrival, CloseReason, ConnHandle, NoRoom, Outgoing, RoomCommand};
 use crate::serve::ConnectionSlot;
 use crate::state::AppState;
 
@@ -64,9 +64,14 @@ async fn send(sink: &mut Sink, msg: &ServerMessage) -> bool {
 }
 
 /// Sends a close frame, giving up after the send timeout.
-async fn close(sink: &mut Sink, code: CloseCode, reason: &'static str) {
-    tracing::debug!(code = code.code(), reason, "closing a signalling connection");
-    let frame = Message::Close(Some(CloseFrame { code: code.code(), reason: Utf8Bytes::from_static(reason) }));
+async fn close(sink: &mut Sink, code: CloseCode, reason: impl Into<CloseReason>) {
+    let reason = reason.into();
+    tracing::debug!(code = code.code(), reason = &*reason, "closing a signalling connection");
+    let reason = match reason {
+        std::borrow::Cow::Borrowed(r) => Utf8Bytes::from_static(r),
+        std::borrow::Cow::Owned(r) => Utf8Bytes::from(r),
+    };
+    let frame = Message::Close(Some(CloseFrame { code: code.code(), reason }));
     let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(frame)).await;
 }
 
@@ -164,10 +169,16 @@ async fn connection(socket: WebSocket, state: AppState) {
         send(&mut sink, &error_msg(ErrorCode::TooFast, message)).await;
         return close(&mut sink, CloseCode::TryAgainLater, "too many connections").await;
     };
-    let Some(room) = state.0.rooms.sender(&claims.app_id, &claims.meeting_id).await else {
-        send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, "invalid auth token: the meeting no longer exists"))
-            .await;
-        return close(&mut sink, CloseCode::PolicyViolation, "no such meeting").await;
+    let room = match state.0.rooms.sender(&claims.app_id, &claims.meeting_id).await {
+        Ok(room) => room,
+        Err(NoRoom::NoSuchMeeting) => {
+            let message = "invalid auth token: the meeting no longer exists";
+            send(&mut sink, &error_msg(ErrorCode::InvalidAuthToken, message)).await;
+            return close(&mut sink, CloseCode::PolicyViolation, "no such meeting").await;
+        }
+        Err(NoRoom::Unavailable) => {
+            return close(&mut sink, CloseCode::TryAgainLater, "room unavailable; try again").await
+        }
     };
     let (conn, rx) = ConnHandle::new(timings.outgoing_queue);
     let conn_id = conn.id;
@@ -218,7 +229,7 @@ enum Wake {
 
 /// How a connection's task ends: with a close frame, or without one (the socket is gone).
 enum End {
-    Close(CloseCode, &'static str),
+    Close(CloseCode, CloseReason),
     Gone,
 }
 
@@ -265,20 +276,20 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             _ = tokio::time::sleep_until(idle_at.into()) => Wake::Idle,
         };
         let step = match wake {
-            Wake::Killed => Err(End::Close(CloseCode::TryAgainLater, "too slow; resume")),
-            Wake::Stopping => Err(End::Close(CloseCode::Restarting, "server restarting; resume")),
+            Wake::Killed => Err(End::Close(CloseCode::TryAgainLater, "too slow; resume".into())),
+            Wake::Stopping => Err(End::Close(CloseCode::Restarting, "server restarting; resume".into())),
             Wake::Outgoing(Some(Outgoing::Frame(f))) => write_batch(sink, &mut rx, f).await,
             Wake::Outgoing(Some(Outgoing::Close(code, reason))) => Err(End::Close(code, reason)),
             // The room let go: because the server is stopping (resume later), or the stay ended.
             Wake::Outgoing(None) if *stopping.borrow() => {
-                Err(End::Close(CloseCode::Restarting, "server restarting; resume"))
+                Err(End::Close(CloseCode::Restarting, "server restarting; resume".into()))
             }
-            Wake::Outgoing(None) => Err(End::Close(CloseCode::Normal, "closed")),
+            Wake::Outgoing(None) => Err(End::Close(CloseCode::Normal, "closed".into())),
             Wake::Incoming(incoming) => {
                 last_rx = Instant::now();
                 receive(sink, room, conn_id, limit.as_mut(), incoming).await
             }
-            Wake::Idle => Err(End::Close(CloseCode::Idle, "idle")),
+            Wake::Idle => Err(End::Close(CloseCode::Idle, "idle".into())),
         };
         if let Err(end) = step {
             break end;
@@ -338,7 +349,7 @@ async fn receive(
     if let Some(limit) = limit {
         match limit.take(Instant::now()) {
             Ok(()) => {}
-            Err(true) => return Err(End::Close(CloseCode::PolicyViolation, "too many messages")),
+            Err(true) => return Err(End::Close(CloseCode::PolicyViolation, "too many messages".into())),
             Err(false) => {
                 if let Some(req) = frame.as_ref().ok().and_then(ClientMessage::request_id) {
                     let error = WireError::new(ErrorCode::TooFast, "too many messages; slow down");
@@ -351,12 +362,12 @@ async fn receive(
         }
     }
     let cmd = match frame {
-        Err(FrameError::TooLarge { .. }) => return Err(End::Close(CloseCode::TooLarge, "frame too large")),
+        Err(FrameError::TooLarge { .. }) => return Err(End::Close(CloseCode::TooLarge, "frame too large".into())),
         Ok(msg) => RoomCommand::Frame { conn_id, msg },
         Err(e) => RoomCommand::BadFrame { conn_id, code: e.error_code(), message: e.to_string() },
     };
     if room.send(cmd).await.is_err() {
-        return Err(End::Close(CloseCode::TryAgainLater, "room unavailable; try again"));
+        return Err(End::Close(CloseCode::TryAgainLater, "room unavailable; try again".into()));
     }
     Ok(())
 }

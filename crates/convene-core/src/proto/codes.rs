@@ -118,9 +118,32 @@ pub enum CloseCode {
 }
 
 impl CloseCode {
+    /// Every close code, in order.
+    pub const ALL: [CloseCode; 8] = [
+        CloseCode::Normal,
+        CloseCode::Idle,
+        CloseCode::PolicyViolation,
+        CloseCode::TooLarge,
+        CloseCode::InternalError,
+        CloseCode::Restarting,
+        CloseCode::TryAgainLater,
+        CloseCode::Replaced,
+    ];
+
     /// The number on the wire.
     pub const fn code(self) -> u16 {
         self as u16
+    }
+
+    /// The close code with this number, if it is one the server sends.
+    ///
+    /// ```
+    /// use convene_core::proto::CloseCode;
+    /// assert_eq!(CloseCode::from_code(1013), Some(CloseCode::TryAgainLater));
+    /// assert_eq!(CloseCode::from_code(1005), None);
+    /// ```
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
     }
 }
 
@@ -133,6 +156,15 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(c.code()), Some(c));
+            assert!(seen.insert(c.code()), "{c:?} twice");
+        }
+    }
+
+    #[test]
+    fn every_close_code_round_trips_and_codes_are_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for c in CloseCode::ALL {
+            assert_eq!(CloseCode::from_code(c.code()), Some(c));
             assert!(seen.insert(c.code()), "{c:?} twice");
         }
     }

@@ -180,7 +180,7 @@ async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
         presets.push((name, permissions));
     }
     let command = || ApiCommand::PresetChanged { app_id: app_id.to_owned(), presets: presets.clone() };
-    state.0.rooms.ask_running(command).await;
+    state.0.rooms.ask_live(app_id, command).await;
 }
 
 /// Merges a permissions patch into the current set (objects recursively; anything else replaces).

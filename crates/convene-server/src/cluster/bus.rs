@@ -9,6 +9,11 @@
 //!
 //! Pub/sub delivers at most once: a request or reply lost while Redis is down is not resent, and
 //! the requester gets [`RequestError::Timeout`].
+//!
+//! Beside requests, the bus carries relayed clients' traffic: a node whose clients' meeting is
+//! owned elsewhere sends their frames up the meeting's channel ([`Bus::send_up`]), and the owner
+//! sends what they receive down the node's channel ([`Bus::send_down`]), one message per node and
+//! event, numbered per meeting and node so that the relaying node can see a gap.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ClusterError;
 
-/// Requests a room's channel holds before the bus drops new ones for it.
-const ROOM_QUEUE: usize = 256;
+/// Requests and relayed frames a room's channel holds before the bus drops new ones for it.
+const ROOM_QUEUE: usize = 4096;
 
 fn node_channel(node_id: &str) -> String {
     format!("convene:node:{node_id}")
@@ -38,8 +43,42 @@ fn room_channel(meeting_id: &str) -> String {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Envelope {
+    /// To a meeting's owner, answered on the node channel of `from`.
     Request { id: u64, from: String, body: Value },
+    /// The answer to a request.
     Reply { id: u64, body: Value },
+    /// Relayed client traffic, from node `from` to a meeting's owner.
+    Up { from: String, body: Value },
+    /// From a meeting's owner (under `epoch`) to a node relaying its clients: the `seq`-th
+    /// message to that node for that meeting and epoch, from 1.
+    Down { meeting: String, epoch: i64, seq: u64, body: Value },
+    /// Nothing: published to learn how many listen.
+    Probe,
+}
+
+/// What reaches the owner of a meeting on its channel.
+#[derive(Debug)]
+pub(crate) enum RoomInbound {
+    /// A request, to be answered with [`Bus::reply`].
+    Request(BusRequest),
+    /// Relayed client traffic from node `from`.
+    Up {
+        /// The relaying node.
+        from: String,
+        /// What it relays.
+        body: Value,
+    },
+}
+
+/// What reaches a node relaying clients of a meeting owned elsewhere.
+#[derive(Debug)]
+pub(crate) struct Down {
+    /// The owner's epoch.
+    pub(crate) epoch: i64,
+    /// The message's number for this meeting, epoch and node, from 1.
+    pub(crate) seq: u64,
+    /// What the owner sends.
+    pub(crate) body: Value,
 }
 
 /// Why a request got no answer.
@@ -73,7 +112,9 @@ struct Inner {
     /// Requests of this node waiting for their reply.
     waiting: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     /// Meetings this node serves, and where their requests go.
-    rooms: Mutex<HashMap<String, mpsc::Sender<BusRequest>>>,
+    rooms: Mutex<HashMap<String, mpsc::Sender<RoomInbound>>>,
+    /// Meetings owned elsewhere whose clients this node relays, and where the owner's messages go.
+    relays: Mutex<HashMap<String, mpsc::Sender<Down>>>,
 }
 
 /// A node's end of the bus. Cheap to clone.
@@ -104,22 +145,35 @@ impl Bus {
             next_id: AtomicU64::new(1),
             waiting: Mutex::default(),
             rooms: Mutex::default(),
+            relays: Mutex::default(),
         });
         tokio::spawn(dispatch(received, Arc::downgrade(&inner)));
         Ok(Self { inner })
     }
 
-    /// Starts taking the requests for `meeting_id` (this node owns it now).
-    pub(crate) async fn serve(&self, meeting_id: &str) -> Result<mpsc::Receiver<BusRequest>, ClusterError> {
+    /// This node's name.
+    pub(crate) fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Starts taking the requests and relayed traffic for `meeting_id` (this node owns it now).
+    pub(crate) async fn serve(&self, meeting_id: &str) -> Result<mpsc::Receiver<RoomInbound>, ClusterError> {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         lock(&self.inner.rooms).insert(meeting_id.to_owned(), tx);
         self.inner.conn.clone().subscribe(room_channel(meeting_id)).await?;
         Ok(rx)
     }
 
-    /// Stops taking the requests for `meeting_id`.
+    /// Stops taking the requests for `meeting_id`, once the receiver [`Bus::serve`] gave is
+    /// closed or dropped; if another receiver serves the meeting by then, it is left alone.
     pub(crate) async fn stop_serving(&self, meeting_id: &str) -> Result<(), ClusterError> {
-        lock(&self.inner.rooms).remove(meeting_id);
+        {
+            let mut rooms = lock(&self.inner.rooms);
+            if !rooms.get(meeting_id).is_some_and(|tx| tx.is_closed()) {
+                return Ok(());
+            }
+            rooms.remove(meeting_id);
+        }
         self.inner.conn.clone().unsubscribe(room_channel(meeting_id)).await?;
         Ok(())
     }
@@ -144,6 +198,53 @@ impl Bus {
         lock(&self.inner.waiting).remove(&id);
         // A dropped sender means the bus is going away: as good as no answer.
         outcome.and_then(|reply| reply.map_err(|_| RequestError::Timeout))
+    }
+
+    /// Starts taking what the owner of `meeting_id` sends to this node for its relayed clients.
+    /// The queue is bounded: a relay that falls behind misses messages, and sees the gap.
+    pub(crate) fn relay(&self, meeting_id: &str, capacity: usize) -> mpsc::Receiver<Down> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        lock(&self.inner.relays).insert(meeting_id.to_owned(), tx);
+        rx
+    }
+
+    /// Forgets the relay of `meeting_id` once its receiver is dropped.
+    pub(crate) fn stop_relaying(&self, meeting_id: &str) {
+        let mut relays = lock(&self.inner.relays);
+        if relays.get(meeting_id).is_some_and(|tx| tx.is_closed()) {
+            relays.remove(meeting_id);
+        }
+    }
+
+    /// Relays client traffic to the owner of `meeting_id`; returns how many nodes listened (0:
+    /// nobody owns it now).
+    pub(crate) async fn send_up(&self, meeting_id: &str, body: Value) -> Result<u64, ClusterError> {
+        self.publish(&room_channel(meeting_id), &Envelope::Up { from: self.inner.node_id.clone(), body }).await
+    }
+
+    /// Sends node `node_id` the `seq`-th message for its relayed clients of `meeting_id`; returns
+    /// how many listened (0: the node is gone).
+    pub(crate) async fn send_down(
+        &self,
+        node_id: &str,
+        meeting_id: &str,
+        epoch: i64,
+        seq: u64,
+        body: Value,
+    ) -> Result<u64, ClusterError> {
+        let envelope = Envelope::Down { meeting: meeting_id.to_owned(), epoch, seq, body };
+        self.publish(&node_channel(node_id), &envelope).await
+    }
+
+    /// How many listen on node `node_id`'s channel (0: the node is gone), by publishing nothing
+    /// to it.
+    pub(crate) async fn probe_node(&self, node_id: &str) -> Result<u64, ClusterError> {
+        self.publish(&node_channel(node_id), &Envelope::Probe).await
+    }
+
+    /// How many listen on `meeting_id`'s channel (0: nobody owns it now).
+    pub(crate) async fn probe_room(&self, meeting_id: &str) -> Result<u64, ClusterError> {
+        self.publish(&room_channel(meeting_id), &Envelope::Probe).await
     }
 
     /// Answers a request that reached this node.
@@ -175,16 +276,30 @@ async fn dispatch(mut received: mpsc::UnboundedReceiver<PushInfo>, bus: Weak<Inn
                 }
             }
             Ok(Envelope::Request { id, from, body }) => {
-                let meeting = String::from_utf8_lossy(channel);
-                let meeting = meeting.strip_prefix("convene:room:").unwrap_or_default();
-                let room = lock(&inner.rooms).get(meeting).cloned();
-                if let Some(room) = room {
-                    if room.try_send(BusRequest { body, id, from }).is_err() {
-                        tracing::warn!(meeting, "a room's bus queue is full or closed: a request was dropped");
-                    }
+                to_room(&inner, channel, RoomInbound::Request(BusRequest { body, id, from }))
+            }
+            Ok(Envelope::Up { from, body }) => to_room(&inner, channel, RoomInbound::Up { from, body }),
+            Ok(Envelope::Probe) => {}
+            Ok(Envelope::Down { meeting, epoch, seq, body }) => {
+                let relay = lock(&inner.relays).get(&meeting).cloned();
+                // A full queue loses the message; the relay sees the gap at the next one.
+                if let Some(relay) = relay {
+                    let _ = relay.try_send(Down { epoch, seq, body });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "a bus message does not read"),
+        }
+    }
+}
+
+/// Hands what came on a meeting's channel to the room that serves it here.
+fn to_room(inner: &Inner, channel: &[u8], inbound: RoomInbound) {
+    let meeting = String::from_utf8_lossy(channel);
+    let meeting = meeting.strip_prefix("convene:room:").unwrap_or_default();
+    let room = lock(&inner.rooms).get(meeting).cloned();
+    if let Some(room) = room {
+        if room.try_send(inbound).is_err() {
+            tracing::warn!(meeting, "a room's bus queue is full or closed: a message was dropped");
         }
     }
 }

@@ -25,13 +25,14 @@ pub(crate) enum Claim {
     },
 }
 
-/// What an owner's writes for one meeting are conditional on.
+/// What an owner's writes for one meeting are conditional on (cluster mode): the meeting and
+/// the epoch under which a node owns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Fence {
+pub struct Fence {
     /// The meeting.
-    pub(crate) meeting_id: String,
+    pub meeting_id: String,
     /// The epoch under which the node owns it.
-    pub(crate) epoch: i64,
+    pub epoch: i64,
 }
 
 fn millis(d: Duration) -> i64 {

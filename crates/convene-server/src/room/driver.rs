@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::files::RecordingFiles;
 use super::outputs::{Release, Turn};
+use super::owned::{LinkKey, Owner, OwnerWoke};
 use super::{ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand, RoomDeps};
 use crate::model::Meeting;
 use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, Store, StoreResult};
@@ -41,14 +42,43 @@ impl IdSource for RandomIds {
     }
 }
 
+/// Where a connection the room knows is.
+pub(super) enum ConnEnd {
+    /// On this node.
+    Local(ConnHandle),
+    /// On another node, which relays it (cluster mode).
+    Relayed {
+        /// The relay's life on that node.
+        link: LinkKey,
+        /// The connection, by that node's id.
+        remote: u64,
+    },
+}
+
+/// Why a room task stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Nothing left to do: the meeting is given up.
+    Idle,
+    /// The server is stopping.
+    ServerStopping,
+    /// The node may no longer act for the meeting (its lease, its fence or the bus): another
+    /// node takes it over.
+    Displaced,
+}
+
 /// One room task's state: the machine, and the IO it drives.
 pub(super) struct Driver {
     pub(super) room: Room,
     pub(super) deps: RoomDeps,
     registry: Registry,
     pub(super) app_id: String,
-    /// The connections' queues, by the id the machine knows them by.
-    pub(super) conns: HashMap<ConnId, ConnHandle>,
+    /// The connections, by the id the machine knows them by.
+    pub(super) conns: HashMap<ConnId, ConnEnd>,
+    /// In cluster mode, the owner's side: the fence, the bus, the relayed connections.
+    pub(super) owner: Option<Owner>,
+    /// A write was refused by the fence: the room must stop, and let nothing more out.
+    pub(super) fenced: bool,
     /// REST commands awaiting their answer.
     pub(super) replies: HashMap<RequestId, oneshot::Sender<ApiReply>>,
     next_request: u64,
@@ -70,13 +100,15 @@ pub(super) struct Driver {
 /// What woke the room task.
 enum Woke {
     Command(Option<RoomCommand>),
+    Owner(OwnerWoke),
     Timer,
     Applied(Vec<RoomWritesApplied>),
     Stopping,
 }
 
-/// Starts a meeting's room task, restoring a live session when `restored` says so. Commands
-/// queue in `rx` until the task has read the app's name and started its machine.
+/// Starts a meeting's room task, restoring a live session when `restored` says so, owning the
+/// meeting through `owner` in cluster mode. Commands queue in `rx` until the task has read the
+/// app's name and started its machine.
 pub(super) fn spawn(
     deps: RoomDeps,
     registry: Registry,
@@ -84,6 +116,7 @@ pub(super) fn spawn(
     meeting: Meeting,
     rx: mpsc::Receiver<RoomCommand>,
     restored: Option<Restored>,
+    owner: Option<Owner>,
 ) {
     let running = deps.tasks.started();
     tokio::spawn(async move {
@@ -110,6 +143,8 @@ pub(super) fn spawn(
             registry,
             app_id,
             conns: HashMap::new(),
+            owner,
+            fenced: false,
             replies: HashMap::new(),
             next_request: 1,
             files,
@@ -120,8 +155,17 @@ pub(super) fn spawn(
             grouped: 0,
         };
         driver.apply_outputs(true).await;
-        driver.run(rx).await;
+        let ended = driver.run(rx).await;
+        driver.give_up(ended).await;
     });
+}
+
+/// Waits for the cluster's side of an owning room; never, for a room on one node.
+async fn owner_woke(owner: &mut Option<Owner>) -> OwnerWoke {
+    match owner {
+        Some(owner) => owner.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits until the oldest turn in flight has been applied (it stays in the queue; cancelling
@@ -147,12 +191,17 @@ async fn app_info(store: &dyn Store, app_id: &str) -> AppInfo {
 }
 
 impl Driver {
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomCommand>) {
+    async fn run(&mut self, mut rx: mpsc::Receiver<RoomCommand>) -> Ended {
         let meeting_id = self.room.meeting().id.clone();
         tracing::debug!(meeting = %meeting_id, "room started");
         let mut stopping = self.deps.stopping.clone();
+        let mut ended = Ended::ServerStopping;
         loop {
             if *stopping.borrow() {
+                break;
+            }
+            if self.fenced {
+                ended = Ended::Displaced;
                 break;
             }
             let deadline = self.room.poll_timeout().map_or_else(|| Instant::now() + NO_TIMER_SLEEP, |(_, at)| at);
@@ -164,10 +213,17 @@ impl Driver {
                 cmd = rx.recv(), if accepting => Woke::Command(cmd),
                 _ = tokio::time::sleep_until(deadline.into()) => Woke::Timer,
                 results = oldest_applied(&mut self.in_flight), if writing => Woke::Applied(results),
+                woke = owner_woke(&mut self.owner) => Woke::Owner(woke),
                 _ = stopping.changed() => Woke::Stopping,
             };
             match woke {
                 Woke::Command(Some(cmd)) => self.handle(cmd),
+                Woke::Owner(woke) => {
+                    if !self.handle_owner(woke) {
+                        ended = Ended::Displaced;
+                        break;
+                    }
+                }
                 Woke::Command(None) | Woke::Stopping => break,
                 Woke::Timer => self.room.handle_timeout(Instant::now()),
                 Woke::Applied(results) => {
@@ -186,10 +242,12 @@ impl Driver {
                 && self.room.is_drained(Instant::now())
                 && self.close_if_idle(&mut rx)
             {
+                ended = Ended::Idle;
                 break;
             }
         }
-        // What was gathered is submitted and applied, and its answers go out.
+        // What was gathered is submitted and applied, and its answers go out (unless a fence
+        // refused the writes: then nothing more goes out).
         self.apply_outputs(true).await;
         while !self.in_flight.is_empty() {
             let results = oldest_applied(&mut self.in_flight).await;
@@ -197,16 +255,43 @@ impl Driver {
             // Releasing may have dropped a slow connection, which the machine answers.
             self.apply_outputs(true).await;
         }
-        tracing::debug!(meeting = %meeting_id, "room stopped");
+        if self.fenced {
+            ended = Ended::Displaced;
+        }
+        if ended != Ended::Idle {
+            rx.close();
+            self.registry.forget_closed(&meeting_id);
+            self.hand_over_connections(ended == Ended::ServerStopping);
+        }
+        tracing::debug!(meeting = %meeting_id, ?ended, "room stopped");
+        ended
+    }
+
+    /// In cluster mode, after the room stopped: stops taking the meeting's bus traffic, answers
+    /// what was queued, and gives the meeting up when the room ended idle (a node that was
+    /// displaced or is stopping keeps nothing it could still write with, and another node claims
+    /// the meeting).
+    async fn give_up(mut self, ended: Ended) {
+        let Some(mut owner) = self.owner.take() else { return };
+        let meeting_id = owner.fence.meeting_id.clone();
+        if let Err(e) = owner.bus().stop_serving(&meeting_id).await {
+            tracing::warn!(error = %e, meeting = %meeting_id, "could not stop taking the meeting's bus traffic");
+        }
+        super::owned::refuse_queued(&mut owner);
+        if ended == Ended::Idle {
+            if let Err(e) = owner.node().release(&owner.fence).await {
+                tracing::warn!(error = %e, meeting = %meeting_id, "could not give the meeting up; it stays owned until the lease runs out");
+            }
+        }
     }
 
     /// Hands one command to the machine.
-    fn handle(&mut self, cmd: RoomCommand) {
+    pub(super) fn handle(&mut self, cmd: RoomCommand) {
         let now = Instant::now();
         match cmd {
             RoomCommand::Attach { conn, arrival } => {
                 let id = ConnId(conn.id);
-                self.conns.insert(id, conn);
+                self.conns.insert(id, ConnEnd::Local(conn));
                 self.room.handle_hello(now, id, arrival);
             }
             RoomCommand::Frame { conn_id, msg } => self.room.handle_frame(now, ConnId(conn_id), msg),
@@ -248,7 +333,9 @@ impl Driver {
                     let _ = reply.send(ApiReply::Refused(Refusal::Restarting));
                 }
                 RoomCommand::Attach { conn, .. } => {
-                    let _ = conn.tx.try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again"));
+                    let _ = conn
+                        .tx
+                        .try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again".into()));
                     conn.kill.notify_one();
                 }
                 RoomCommand::Frame { .. } | RoomCommand::BadFrame { .. } | RoomCommand::Detach { .. } => {}

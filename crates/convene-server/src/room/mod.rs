@@ -7,7 +7,10 @@
 mod driver;
 mod files;
 mod outputs;
+mod owned;
 mod refusal;
+mod relay;
+mod relay_wire;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +23,8 @@ use convene_core::permissions::Permissions;
 use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
+use crate::cluster::node::ClusterNode;
+use crate::cluster::ownership::Claim;
 use crate::model::Meeting;
 use crate::store::Store;
 
@@ -32,8 +37,11 @@ pub(crate) enum Outgoing {
     /// Send this text frame.
     Frame(Utf8Bytes),
     /// Close the socket with this code and reason.
-    Close(CloseCode, &'static str),
+    Close(CloseCode, CloseReason),
 }
+
+/// A close frame's reason: one of the server's own, or one relayed from the meeting's owner.
+pub(crate) type CloseReason = std::borrow::Cow<'static, str>;
 
 /// A room's handle on one WebSocket connection.
 #[derive(Debug, Clone)]
@@ -48,12 +56,17 @@ pub(crate) struct ConnHandle {
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// A connection id unique in this process (for local connections and relayed ones alike).
+pub(crate) fn next_conn_id() -> u64 {
+    NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
 impl ConnHandle {
     /// A new handle, queueing at most `capacity` frames, and the receiving end for the connection
     /// task.
     pub(crate) fn new(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { id: NEXT_CONN.fetch_add(1, Ordering::Relaxed), tx, kill: Arc::new(Notify::new()) }, rx)
+        (Self { id: next_conn_id(), tx, kill: Arc::new(Notify::new()) }, rx)
     }
 }
 
@@ -128,6 +141,18 @@ pub(crate) struct RoomDeps {
     pub stopping: watch::Receiver<bool>,
     /// The room tasks still running, so that a stopping server can wait for their last writes.
     pub tasks: RoomTasks,
+    /// In cluster mode, this node: rooms run only for the meetings it owns, and the others'
+    /// commands are relayed to their owners.
+    pub cluster: Option<Arc<ClusterNode>>,
+}
+
+/// Why no room could take a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// The meeting does not exist.
+    NoSuchMeeting,
+    /// The store or the cluster failed, or this node may not act now: try again.
+    Unavailable,
 }
 
 /// Counts the running room tasks; [`RoomTasks::all_stopped`] waits until none runs.
@@ -208,7 +233,14 @@ impl Registry {
 pub(crate) struct Rooms {
     registry: Registry,
     deps: RoomDeps,
+    /// In cluster mode, one room start at a time: each subscribes to the meeting's channel and
+    /// claims it, and two starts of one meeting must not interleave.
+    starting: tokio::sync::Mutex<()>,
 }
+
+/// How often a REST command is tried on a room that was restarting (it ended idle as the
+/// command came, or moved to another node).
+const ASK_TRIES: u32 = 3;
 
 /// Commands a room may have queued.
 pub(crate) const ROOM_QUEUE: usize = 4096;
@@ -216,7 +248,7 @@ pub(crate) const ROOM_QUEUE: usize = 4096;
 impl Rooms {
     /// No rooms yet; each starts with `deps`.
     pub(crate) fn new(deps: RoomDeps) -> Self {
-        Self { registry: Registry::default(), deps }
+        Self { registry: Registry::default(), deps, starting: tokio::sync::Mutex::new(()) }
     }
 
     /// Sends a command to a meeting's room, starting the room if needed. Fails only when the
@@ -224,7 +256,7 @@ impl Rooms {
     pub(crate) async fn send(&self, app_id: &str, meeting_id: &str, cmd: RoomCommand) -> Result<(), RoomCommand> {
         let mut cmd = cmd;
         for _ in 0..3 {
-            let Some(tx) = self.sender(app_id, meeting_id).await else { return Err(cmd) };
+            let Ok(tx) = self.sender(app_id, meeting_id).await else { return Err(cmd) };
             match tx.send(cmd).await {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::SendError(back)) => {
@@ -237,62 +269,175 @@ impl Rooms {
         Err(cmd)
     }
 
-    /// Asks a room something from the REST API and waits for the answer.
+    /// Asks a room something from the REST API and waits for the answer; a room that was
+    /// restarting is asked again, a few times. `None` when the meeting does not exist.
     pub(crate) async fn ask(&self, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
-        let (reply, answer) = oneshot::channel();
-        self.send(app_id, meeting_id, RoomCommand::Api { command, reply }).await.ok()?;
-        answer.await.ok()
+        let mut answer = None;
+        for attempt in 1..=ASK_TRIES {
+            let (reply, answered) = oneshot::channel();
+            let cmd = RoomCommand::Api { command: command.clone(), reply };
+            self.send(app_id, meeting_id, cmd).await.ok()?;
+            answer = answered.await.ok();
+            if answer != Some(ApiReply::Refused(Refusal::Restarting)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+        }
+        answer
     }
 
     /// The sender of a meeting's room (starting it if needed), for connections that send many
-    /// commands. `None` when the meeting does not exist.
-    pub(crate) async fn sender(&self, app_id: &str, meeting_id: &str) -> Option<mpsc::Sender<RoomCommand>> {
+    /// commands. In cluster mode, the room runs here only if this node owns the meeting (it
+    /// claims it if nobody does); otherwise the sender is a relay's, to the owner.
+    pub(crate) async fn sender(&self, app_id: &str, meeting_id: &str) -> Result<mpsc::Sender<RoomCommand>, NoRoom> {
         if let Some(tx) = self.registry.open(meeting_id) {
-            return Some(tx);
+            return Ok(tx);
         }
         let meeting = match self.deps.store.get_meeting(app_id, meeting_id).await {
-            Ok(meeting) => meeting?,
+            Ok(meeting) => meeting.ok_or(NoRoom::NoSuchMeeting)?,
             Err(e) => {
                 tracing::error!(error = %e, "store failure looking up a meeting");
-                return None;
+                return Err(NoRoom::Unavailable);
             }
         };
+        match self.deps.cluster.clone() {
+            None => Ok(self.start(app_id, meeting, None, None)),
+            Some(node) => self.start_clustered(&node, app_id, meeting).await,
+        }
+    }
+
+    /// Starts a meeting's room unless one runs already; returns its sender.
+    fn start(
+        &self,
+        app_id: &str,
+        meeting: Meeting,
+        restored: Option<Restored>,
+        owner: Option<owned::Owner>,
+    ) -> mpsc::Sender<RoomCommand> {
         let mut map = self.registry.lock();
         // Another caller may have started the room while the meeting was looked up.
-        if let Some(tx) = map.get(meeting_id).filter(|tx| !tx.is_closed()) {
-            return Some(tx.clone());
+        if let Some(tx) = map.get(&meeting.id).filter(|tx| !tx.is_closed()) {
+            return tx.clone();
         }
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        map.insert(meeting_id.to_owned(), tx.clone());
+        map.insert(meeting.id.clone(), tx.clone());
         drop(map);
-        driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, None);
-        Some(tx)
+        driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, restored, owner);
+        tx
+    }
+
+    /// Cluster mode: listens on the meeting's channel and claims it. Owned, its room starts
+    /// here (restoring its live session from the store if it has one: the meeting was taken over,
+    /// or this node restarted); owned elsewhere, a relay to the owner starts instead.
+    async fn start_clustered(
+        &self,
+        node: &Arc<ClusterNode>,
+        app_id: &str,
+        meeting: Meeting,
+    ) -> Result<mpsc::Sender<RoomCommand>, NoRoom> {
+        let _one_at_a_time = self.starting.lock().await;
+        if let Some(tx) = self.registry.open(&meeting.id) {
+            return Ok(tx);
+        }
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            tracing::warn!(error = %e, meeting = %meeting.id, "{what}");
+            NoRoom::Unavailable
+        };
+        // Listening before claiming: a relay that learns of the claim finds the owner listening.
+        let inbound = node.bus.serve(&meeting.id).await.map_err(|e| unavailable("could not listen on the bus", &e))?;
+        let relay_epoch = match node.claim(&meeting.id).await {
+            Ok(Claim::Owned(fence)) => match live_session_of(&*self.deps.store, app_id, &meeting.id).await {
+                Ok(restored) => {
+                    tracing::debug!(meeting = %meeting.id, epoch = fence.epoch, restored = restored.is_some(), "meeting claimed");
+                    let owner = owned::Owner::new(node.clone(), fence, inbound);
+                    return Ok(self.start(app_id, meeting, restored, Some(owner)));
+                }
+                Err(e) => {
+                    // Not kept with no room to run it: other nodes would wait on it.
+                    let _ = node.release(&fence).await;
+                    Err(unavailable("could not read the meeting's live session", &e))
+                }
+            },
+            Ok(Claim::OwnedBy { epoch, .. }) => Ok(epoch),
+            Err(e) => Err(unavailable("could not claim the meeting", &e)),
+        };
+        drop(inbound);
+        let _ = node.bus.stop_serving(&meeting.id).await;
+        relay_epoch.map(|epoch| self.start_relay(node, &meeting.id, epoch))
+    }
+
+    fn start_relay(&self, node: &Arc<ClusterNode>, meeting_id: &str, epoch: i64) -> mpsc::Sender<RoomCommand> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        self.registry.lock().insert(meeting_id.to_owned(), tx.clone());
+        relay::spawn(node.clone(), self.registry.clone(), meeting_id.to_owned(), epoch, rx);
+        tx
     }
 
     /// Starts the room of a session that was live when the server stopped: its peers are away
-    /// and may resume within the grace period.
+    /// and may resume within the grace period. On one node only; in cluster mode, see
+    /// [`Rooms::restore_owned`].
     pub(crate) fn restore(&self, app_id: &str, meeting: Meeting, restored: Restored) {
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        self.registry.lock().insert(meeting.id.clone(), tx);
-        driver::spawn(self.deps.clone(), self.registry.clone(), app_id.to_owned(), meeting, rx, Some(restored));
+        self.start(app_id, meeting, Some(restored), None);
     }
 
-    /// Asks every running room `command()` and waits for their answers; rooms that are not
-    /// running are not started.
-    pub(crate) async fn ask_running(&self, command: impl Fn() -> ApiCommand) {
-        let rooms: Vec<mpsc::Sender<RoomCommand>> =
-            self.registry.lock().values().filter(|tx| !tx.is_closed()).cloned().collect();
-        for tx in rooms {
-            let (reply, answer) = oneshot::channel();
-            if tx.send(RoomCommand::Api { command: command(), reply }).await.is_ok() {
-                let _ = answer.await;
+    /// Cluster mode, at start: the rooms of the meetings this node owned when it stopped, if it
+    /// still owns them (nobody took them over meanwhile); no other node's meeting is touched.
+    /// A meeting it owns with no live session is given up.
+    pub(crate) async fn restore_owned(&self) -> Result<usize, crate::StartError> {
+        let Some(node) = self.deps.cluster.clone() else { return Ok(0) };
+        let live = self.deps.store.live_sessions().await?;
+        let mut started = 0;
+        for fence in node.owned_here().await? {
+            let session = live.iter().find(|(s, _)| s.meeting_id == fence.meeting_id).map(|(s, _)| s);
+            let meeting = match session {
+                Some(s) => self.deps.store.get_meeting(&s.app_id, &s.meeting_id).await?.map(|m| (s.app_id.clone(), m)),
+                None => None,
+            };
+            match meeting {
+                Some((app_id, meeting)) => {
+                    if self.start_clustered(&node, &app_id, meeting).await.is_ok() {
+                        started += 1;
+                    }
+                }
+                None => {
+                    node.release(&fence).await?;
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    /// Asks every live room of app `app_id` `command()` and waits for their answers; rooms that
+    /// are not live are not started. In cluster mode that includes the rooms other nodes run.
+    pub(crate) async fn ask_live(&self, app_id: &str, command: impl Fn() -> ApiCommand) {
+        let mut meetings: Vec<String> = self.registry.lock().keys().cloned().collect();
+        if let Some(node) = &self.deps.cluster {
+            match node.owned_elsewhere(app_id).await {
+                Ok(elsewhere) => meetings.extend(elsewhere),
+                Err(e) => tracing::warn!(error = %e, "could not list the meetings other nodes run"),
+            }
+        }
+        meetings.sort();
+        meetings.dedup();
+        for meeting_id in meetings {
+            if self.is_live(&meeting_id).await {
+                let _ = self.ask(app_id, &meeting_id, command()).await;
             }
         }
     }
 
-    /// Whether a meeting's room task is running.
-    pub(crate) fn is_running(&self, meeting_id: &str) -> bool {
-        self.registry.open(meeting_id).is_some()
+    /// Whether a meeting's room runs: here, or in cluster mode on any node.
+    pub(crate) async fn is_live(&self, meeting_id: &str) -> bool {
+        if self.registry.open(meeting_id).is_some() {
+            return true;
+        }
+        match &self.deps.cluster {
+            None => false,
+            Some(node) => node.is_owned(meeting_id).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not learn whether a meeting is owned; taking it as live");
+                true
+            }),
+        }
     }
 
     /// Meetings with a running room task.
@@ -305,4 +450,40 @@ impl Rooms {
     pub(crate) async fn all_stopped(&self) {
         self.deps.tasks.all_stopped().await;
     }
+}
+
+/// The live session of meeting `meeting_id` as the store has it, ready to restore, if it has one.
+pub(crate) async fn live_session_of(
+    store: &dyn Store,
+    app_id: &str,
+    meeting_id: &str,
+) -> crate::store::StoreResult<Option<Restored>> {
+    for (session, peers) in store.live_sessions().await? {
+        if session.app_id == app_id && session.meeting_id == meeting_id {
+            return Ok(Some(restored_from(store, session, peers).await?));
+        }
+    }
+    Ok(None)
+}
+
+/// A live session and its peers as the store has them, as a room restores them (peers whose
+/// participant was deleted meanwhile are left out).
+pub(crate) async fn restored_from(
+    store: &dyn Store,
+    session: crate::store::LiveSessionRow,
+    peers: Vec<crate::store::LivePeerRow>,
+) -> crate::store::StoreResult<Restored> {
+    let mut restored_peers = Vec::new();
+    for p in peers {
+        if let Some((participant, _)) = store.participant_by_id(&p.participant_id).await? {
+            let permissions = permissions_of(store, &session.app_id, &participant.preset_name).await;
+            restored_peers.push(RestoredPeer { peer_id: p.peer_id, participant: participant.info(), permissions });
+        }
+    }
+    Ok(Restored {
+        session_id: session.id,
+        started_at: session.started_at,
+        last_seq: session.last_seq,
+        peers: restored_peers,
+    })
 }

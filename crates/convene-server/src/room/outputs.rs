@@ -14,10 +14,14 @@ use axum::extract::ws::Utf8Bytes;
 use convene_core::proto::CloseCode;
 use convene_room::{ApiReply, ConnId, Frame, Output, ParticipantInfo, RequestId};
 
-use super::driver::Driver;
+use std::collections::HashMap;
+
+use super::driver::{ConnEnd, Driver};
+use super::owned::LinkKey;
+use super::relay_wire::DownOp;
 use super::Outgoing;
 
-use crate::store::{RoomWrite, RoomWritesApplied, Store};
+use crate::store::{RoomWrite, RoomWritesApplied, Store, StoreError};
 
 /// What a turn lets out once its writes are done: a frame to one connection or to several, a
 /// close, a REST answer.
@@ -52,6 +56,9 @@ impl Driver {
         let held = std::mem::take(&mut self.held);
         let pending = std::mem::take(&mut self.submitted);
         if pending.is_empty() && self.in_flight.is_empty() {
+            if self.fenced {
+                return false;
+            }
             let released = !held.is_empty();
             for h in held {
                 self.release(h);
@@ -76,6 +83,9 @@ impl Driver {
         let Some(turn) = self.in_flight.pop_front() else { return };
         for applied in results {
             self.report(applied);
+        }
+        if self.fenced {
+            return; // Another node owns the meeting: what this turn held never goes out.
         }
         for h in turn.held {
             self.release(h);
@@ -126,15 +136,35 @@ impl Driver {
             }
             Release::Broadcast(conns, frame) => {
                 let Some(frame) = text(frame) else { return };
+                // One message per relay for its connections, however many they are.
+                let mut relayed: HashMap<LinkKey, Vec<u64>> = HashMap::new();
                 for conn in conns {
-                    self.push(conn, frame.clone());
+                    match self.conns.get(&conn) {
+                        Some(ConnEnd::Relayed { link, remote }) => {
+                            relayed.entry(link.clone()).or_default().push(*remote)
+                        }
+                        Some(ConnEnd::Local(_)) => self.push(conn, frame.clone()),
+                        None => {}
+                    }
+                }
+                if let Some(owner) = self.owner.as_mut() {
+                    for (link, conns) in relayed {
+                        owner.send(&link, DownOp::Frames { conns, text: frame.as_str().to_owned() });
+                    }
                 }
             }
-            Release::Close(conn, code, reason) => {
-                if let Some(handle) = self.conns.remove(&conn) {
-                    let _ = handle.tx.try_send(Outgoing::Close(code, reason));
+            Release::Close(conn, code, reason) => match self.conns.remove(&conn) {
+                Some(ConnEnd::Local(handle)) => {
+                    let _ = handle.tx.try_send(Outgoing::Close(code, reason.into()));
                 }
-            }
+                Some(ConnEnd::Relayed { link, remote }) => {
+                    if let Some(owner) = self.owner.as_mut() {
+                        owner.forget_relayed(&link.0, remote);
+                        owner.send(&link, DownOp::Close { conn: remote, code: code.code(), reason: reason.to_owned() });
+                    }
+                }
+                None => {}
+            },
             Release::Reply(request, reply) => {
                 if let Some(tx) = self.replies.remove(&request) {
                     let _ = tx.send(reply);
@@ -145,7 +175,17 @@ impl Driver {
 
     /// Queues a frame; a connection whose queue is full is too slow and is dropped (it resumes).
     fn push(&mut self, conn: ConnId, frame: Utf8Bytes) {
-        let Some(handle) = self.conns.get(&conn) else { return };
+        let handle = match self.conns.get(&conn) {
+            Some(ConnEnd::Local(handle)) => handle,
+            Some(ConnEnd::Relayed { link, remote }) => {
+                let (link, conns) = (link.clone(), vec![*remote]);
+                if let Some(owner) = self.owner.as_mut() {
+                    owner.send(&link, DownOp::Frames { conns, text: frame.as_str().to_owned() });
+                }
+                return;
+            }
+            None => return,
+        };
         if handle.tx.try_send(Outgoing::Frame(frame)).is_ok() {
             return;
         }
@@ -162,13 +202,19 @@ impl Driver {
             return;
         }
         let writes = std::mem::take(&mut self.writes);
-        let pending = self.deps.store.submit_room_writes(&self.app_id, writes);
+        let fence = self.owner.as_ref().map(|o| o.fence.clone());
+        let pending = self.deps.store.submit_room_writes(&self.app_id, fence, writes);
         self.submitted.push(pending);
     }
 
     /// Logs what failed of a batch of writes, and wakes the webhook delivery task for what it
-    /// queued.
-    fn report(&self, applied: RoomWritesApplied) {
+    /// queued. A write refused by the owner's fence stops the room.
+    fn report(&mut self, applied: RoomWritesApplied) {
+        if applied.failed.iter().any(|(_, e)| matches!(e, StoreError::Fenced { .. })) {
+            tracing::warn!(meeting = %self.room.meeting().id, "another node owns the meeting now; this room stops");
+            self.fenced = true;
+            return;
+        }
         if applied.deliveries_queued > 0 {
             self.deps.webhook_wake.notify_one();
         }

@@ -175,7 +175,7 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
         session_write(StoreWrite::SessionTouched { session_id: "s1".into(), last_seq: 7, concurrent: 2 }),
         session_write(StoreWrite::PeerLeft { peer_id: "p2".into(), outcome: StayOutcome::Kicked, at: now_rfc3339() }),
     ];
-    let pending = store.submit_room_writes(app, writes);
+    let pending = store.submit_room_writes(app, None, writes);
     // A call made after the submission sees the writes, even before the batch is awaited.
     assert_eq!(store.live_session_start(app, &meeting).await.unwrap(), Some(("s1".into(), t0.clone())));
     let applied = pending.await;

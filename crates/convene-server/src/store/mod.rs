@@ -24,6 +24,7 @@ use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
 use serde_json::Value;
 
 use crate::auth::Scope;
+pub use crate::cluster::ownership::Fence;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
 pub use rows::{LivePeerRow, LiveSessionRow, OutboxRow, ParticipantHome, TokenRecord, TokenRow};
 pub use sqlite::SqliteStore;
@@ -37,7 +38,11 @@ pub trait Store: Send + Sync {
     /// call submitted before; the returned future says how it went. They are submitted when this
     /// returns: a call made after it (a room's next lookup) sees them, so a room can go on with
     /// its next input while they are applied, and lets the turn's frames out once they are.
-    fn submit_room_writes(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites;
+    ///
+    /// With a `fence` (cluster mode, PostgreSQL only), each write is made only while the fence
+    /// still holds, in the write's own transaction; a write whose fence no longer holds changes
+    /// nothing and fails with [`StoreError::Fenced`]. SQLite runs one node, where nobody fences.
+    fn submit_room_writes(&self, app_id: &str, fence: Option<Fence>, writes: Vec<RoomWrite>) -> PendingWrites;
 
     // Settings.
     /// A value of the key-value table (server settings such as the participant token key).
@@ -274,6 +279,15 @@ pub enum StoreError {
     /// No connection to PostgreSQL could be had from the pool (cluster mode).
     #[error("database connection pool: {0}")]
     Pool(String),
+    /// A room write under an owner's fence that no longer holds: another node owns the meeting
+    /// now (cluster mode). Nothing was written.
+    #[error("meeting {meeting_id} is no longer owned under epoch {epoch}; the write was refused")]
+    Fenced {
+        /// The meeting.
+        meeting_id: String,
+        /// The epoch the writer held.
+        epoch: i64,
+    },
     /// The PostgreSQL schema could not be brought up to date (cluster mode).
     #[error("database migration failed: {0}")]
     PostgresMigration(#[from] refinery::Error),

@@ -116,6 +116,7 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
         webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
         tls: None,
         postgres: None,
+        redis: None,
     };
     let server = convene_server::start(config).await.map_err(|e| e.to_string())?;
     let (account, app) = server.default_app.clone();

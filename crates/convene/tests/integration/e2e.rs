@@ -22,6 +22,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
             tls: None,
             postgres: None,
+            redis: None,
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;

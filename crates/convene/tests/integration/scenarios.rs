@@ -61,6 +61,7 @@ async fn start_server(listen: std::net::SocketAddr, dir: &std::path::Path, admin
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
             tls: None,
             postgres: None,
+            redis: None,
         };
         match convene_server::start(config).await {
             Ok(s) => return s,

@@ -14,7 +14,8 @@ async fn echo_owner(b: &Bus) -> tokio::task::JoinHandle<()> {
     let mut requests = b.serve("m1").await.unwrap();
     let b = b.clone();
     tokio::spawn(async move {
-        while let Some(request) = requests.recv().await {
+        while let Some(inbound) = requests.recv().await {
+            let RoomInbound::Request(request) = inbound else { continue };
             let body = json!({ "asked": request.body.clone(), "by": "b" });
             b.reply(request, body).await.unwrap();
         }
@@ -43,9 +44,13 @@ async fn a_meeting_nobody_serves_is_reported_at_once_and_a_silent_owner_times_ou
     let started = Instant::now();
     assert!(matches!(a.request("m1", json!({}), WAIT).await, Err(RequestError::NoOwner)));
     assert!(started.elapsed() < WAIT, "without waiting for the timeout");
-    let _silent = b.serve("m1").await.unwrap();
+    let silent = b.serve("m1").await.unwrap();
     let short = Duration::from_millis(200);
     assert!(matches!(a.request("m1", json!({}), short).await, Err(RequestError::Timeout)));
+    b.stop_serving("m1").await.unwrap();
+    assert!(a.request("m1", json!({}), short).await.is_err(), "still served while its receiver is open");
+    assert_eq!(a.probe_room("m1").await.unwrap(), 1, "a receiver still open keeps the subscription");
+    drop(silent);
     b.stop_serving("m1").await.unwrap();
     assert!(matches!(a.request("m1", json!({}), WAIT).await, Err(RequestError::NoOwner)));
 }

@@ -83,6 +83,11 @@ impl PgStore {
         self
     }
 
+    /// The pool, for the cluster's own queries (ownership), which wait for no room write.
+    pub(crate) fn pool(&self) -> &deadpool_postgres::Pool {
+        &self.pool
+    }
+
     /// A connection of the pool, once the room writes submitted before this call are applied.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.writes.caught_up().await?;

@@ -10,13 +10,15 @@ use convene_room::StoreWrite;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{outbox, recordings, sessions};
-use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, StoreError, StoreResult};
+use crate::cluster::ownership;
+use crate::store::{Fence, PendingWrites, RoomWrite, RoomWritesApplied, StoreError, StoreResult};
 
 /// A submitted batch.
 struct Batch {
     /// Its place in the order of submission, from 1.
     number: u64,
     app_id: String,
+    fence: Option<Fence>,
     writes: Vec<RoomWrite>,
     answer: oneshot::Sender<RoomWritesApplied>,
 }
@@ -40,11 +42,11 @@ impl WriteQueue {
     }
 
     /// Queues a batch; the future says how it went.
-    pub(super) fn submit(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites {
+    pub(super) fn submit(&self, app_id: &str, fence: Option<Fence>, writes: Vec<RoomWrite>) -> PendingWrites {
         let (answer, answered) = oneshot::channel();
         // Numbering and sending under one step: the writer sees the numbers in order.
         let number = self.submitted.fetch_add(1, Ordering::SeqCst) + 1;
-        let sent = self.batches.send(Batch { number, app_id: app_id.to_owned(), writes, answer });
+        let sent = self.batches.send(Batch { number, app_id: app_id.to_owned(), fence, writes, answer });
         Box::pin(async move {
             let unreached = |why: &str| RoomWritesApplied {
                 unreached: Some(StoreError::Worker(why.into())),
@@ -81,7 +83,7 @@ async fn write_in_order(
     let mut done = std::collections::BTreeSet::new();
     let mut applied_up_to = 0u64;
     while let Some(batch) = queue.recv().await {
-        let result = apply_batch(&pool, &batch.app_id, batch.writes).await;
+        let result = apply_batch(&pool, &batch.app_id, batch.fence.as_ref(), batch.writes).await;
         let _ = batch.answer.send(result);
         done.insert(batch.number);
         while done.remove(&(applied_up_to + 1)) {
@@ -91,7 +93,12 @@ async fn write_in_order(
     }
 }
 
-async fn apply_batch(pool: &deadpool_postgres::Pool, app_id: &str, writes: Vec<RoomWrite>) -> RoomWritesApplied {
+async fn apply_batch(
+    pool: &deadpool_postgres::Pool,
+    app_id: &str,
+    fence: Option<&Fence>,
+    writes: Vec<RoomWrite>,
+) -> RoomWritesApplied {
     let mut applied = RoomWritesApplied::default();
     let mut client = match pool.get().await {
         Ok(client) => client,
@@ -101,7 +108,7 @@ async fn apply_batch(pool: &deadpool_postgres::Pool, app_id: &str, writes: Vec<R
         }
     };
     for write in writes {
-        match apply_one(&mut client, app_id, &write).await {
+        match apply_one(&mut client, app_id, fence, &write).await {
             Ok(queued) => applied.deliveries_queued += queued,
             Err(e) => applied.failed.push((write, e)),
         }
@@ -109,9 +116,24 @@ async fn apply_batch(pool: &deadpool_postgres::Pool, app_id: &str, writes: Vec<R
     applied
 }
 
-/// Applies one write in a transaction of its own; returns the webhook deliveries it queued.
-async fn apply_one(client: &mut deadpool_postgres::Object, app_id: &str, write: &RoomWrite) -> StoreResult<usize> {
+/// Applies one write in a transaction of its own, if its fence holds; returns the webhook
+/// deliveries it queued.
+async fn apply_one(
+    client: &mut deadpool_postgres::Object,
+    app_id: &str,
+    fence: Option<&Fence>,
+    write: &RoomWrite,
+) -> StoreResult<usize> {
     let tx = client.transaction().await?;
+    if let Some(fence) = fence {
+        let holds = ownership::hold_fence(&tx, fence).await.map_err(|e| match e {
+            crate::cluster::ClusterError::Postgres(e) => StoreError::Postgres(e),
+            other => StoreError::Worker(other.to_string()),
+        })?;
+        if !holds {
+            return Err(StoreError::Fenced { meeting_id: fence.meeting_id.clone(), epoch: fence.epoch });
+        }
+    }
     let queued = match write {
         RoomWrite::Webhook(event) => outbox::queue_event(&*tx, app_id, event).await?,
         RoomWrite::Session(write) => apply_session_write(&tx, app_id, write).await?,

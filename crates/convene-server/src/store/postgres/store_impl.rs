@@ -9,14 +9,14 @@ use super::PgStore;
 use crate::auth::Scope;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
 use crate::store::{
-    DeliveryStatus, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, PendingWrites, RoomWrite,
+    DeliveryStatus, Fence, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, PendingWrites, RoomWrite,
     SessionStatus, Store, StoreResult, TokenRecord, TokenRow,
 };
 
 #[async_trait::async_trait]
 impl Store for PgStore {
-    fn submit_room_writes(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites {
-        self.writes.submit(app_id, writes)
+    fn submit_room_writes(&self, app_id: &str, fence: Option<Fence>, writes: Vec<RoomWrite>) -> PendingWrites {
+        self.writes.submit(app_id, fence, writes)
     }
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {

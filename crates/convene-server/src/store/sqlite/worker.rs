@@ -97,7 +97,13 @@ impl SqliteStore {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    fn submit_room_writes(&self, app_id: &str, writes: Vec<RoomWrite>) -> PendingWrites {
+    fn submit_room_writes(
+        &self,
+        app_id: &str,
+        fence: Option<crate::store::Fence>,
+        writes: Vec<RoomWrite>,
+    ) -> PendingWrites {
+        debug_assert!(fence.is_none(), "SQLite runs one node; nothing fences its rooms");
         let app_id = app_id.to_owned();
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |db| {

@@ -76,6 +76,7 @@ impl TestServer {
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
             tls: None,
             postgres: None,
+            redis: None,
         };
         change(&mut config);
         let server = convene_server::start(config).await.expect("server starts");
