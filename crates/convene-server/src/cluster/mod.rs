@@ -6,13 +6,15 @@
 //! - the node's own judgement of whether its lease still holds ([`lease`]), kept by a heartbeat
 //!   task that tells the node when to stop its rooms ([`liveness`]);
 //! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]);
-//! - the bus between nodes: requests to a meeting's owner and their replies ([`bus`]);
+//! - the bus between nodes: requests to a meeting's owner and their replies, relayed clients'
+//!   traffic ([`bus`]);
 //! - the webhook outbox shared by the nodes, claimed with `FOR UPDATE SKIP LOCKED` and a lease,
-//!   woken by `LISTEN`/`NOTIFY` ([`outbox`]).
+//!   woken by `LISTEN`/`NOTIFY` ([`outbox`]);
+//! - this node's end of it: its bus, its lease, the meetings it owns ([`node`]), which the rooms
+//!   use with `--redis` (`crate::room`: owning rooms and relays).
 //!
-//! Not yet here: the whole PostgreSQL store (begun in [`crate::store::postgres`]), relaying
-//! clients' frames, routing REST commands through the bus, takeover and the orphan sweep, the
-//! flags (`--postgres`, `--redis`, `--node-id`). Nothing in the server uses this module yet.
+//! Not yet here: takeover with an exact replay from the event log, the orphan sweep, and tests
+//! of several nodes together.
 
 pub(crate) mod bus;
 // The event log is not yet used by the rooms (takeover with exact replay comes next).
