@@ -37,7 +37,7 @@ pub enum ClusterError {
     /// Redis failed or could not be reached.
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
-    /// A sequence number beyond what a session's log takes ([`event_log::MAX_SEQ`]).
+    /// A sequence number beyond what a session's log takes (2^53, `event_log::MAX_SEQ`).
     #[error("sequence number {0} is beyond the event log's range")]
     SequenceTooLarge(u64),
     /// No connection to PostgreSQL could be had from the pool.
