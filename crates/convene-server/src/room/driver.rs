@@ -274,6 +274,8 @@ impl Driver {
     async fn give_up(mut self, ended: Ended) {
         let Some(mut owner) = self.owner.take() else { return };
         let meeting_id = owner.fence.meeting_id.clone();
+        // Closed first: the bus gives the meeting up only once its receiver is closed.
+        owner.close_inbound();
         if let Err(e) = owner.bus().stop_serving(&meeting_id).await {
             tracing::warn!(error = %e, meeting = %meeting_id, "could not stop taking the meeting's bus traffic");
         }

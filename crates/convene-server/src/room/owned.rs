@@ -73,6 +73,11 @@ impl Owner {
         &self.node.bus
     }
 
+    /// Takes nothing more from the bus (what is queued can still be read).
+    pub(super) fn close_inbound(&mut self) {
+        self.inbound.close();
+    }
+
     /// The node.
     pub(super) fn node(&self) -> &Arc<ClusterNode> {
         &self.node
