@@ -4,8 +4,17 @@
 
 mod support;
 
+// The lib's own tests' PostgreSQL and Redis; here not every part of them is used.
+#[allow(dead_code)]
+#[path = "../../src/store/postgres/test_postgres.rs"]
+mod test_postgres;
+#[allow(dead_code)]
+#[path = "../../src/cluster/test_redis.rs"]
+mod test_redis;
+
 mod abuse;
 mod cli;
+mod cluster_nodes;
 mod crash;
 mod postgres_node;
 mod rest;

@@ -15,20 +15,17 @@ use crate::crash::raw_client::Client;
 use crate::crash::server_process::Server;
 use crate::crash::webhook_receiver::Receiver;
 
-// Also the lib's own tests' PostgreSQL; here not every part of it is used.
-#[allow(dead_code)]
-#[path = "../../src/store/postgres/test_postgres.rs"]
-mod test_postgres;
+use crate::test_postgres;
 
 const PARTICIPANTS: usize = 8;
 
 /// Each participant's open stay in the database: peer id to session id.
-async fn open_stays(db: &tokio_postgres::Client) -> BTreeMap<String, String> {
+pub(crate) async fn open_stays(db: &tokio_postgres::Client) -> BTreeMap<String, String> {
     let rows = db.query("SELECT peer_id, session_id FROM session_peers WHERE left_at IS NULL", &[]).await.unwrap();
     rows.iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
-async fn live_sessions(db: &tokio_postgres::Client, meeting_id: &str) -> Vec<String> {
+pub(crate) async fn live_sessions(db: &tokio_postgres::Client, meeting_id: &str) -> Vec<String> {
     let sql = "SELECT id FROM sessions WHERE meeting_id = $1 AND status = 'LIVE'";
     db.query(sql, &[&meeting_id]).await.unwrap().iter().map(|r| r.get(0)).collect()
 }
@@ -105,22 +102,27 @@ async fn a_node_on_postgres_keeps_its_sessions_across_a_kill_and_ends_them_once(
     assert!(live_sessions(&db, &meeting_id).await.is_empty(), "ENDED in PostgreSQL");
     assert!(open_stays(&db).await.is_empty(), "every stay closed");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ended = loop {
-        let ended = ended_events(&db, &session).await;
-        if ended.iter().all(|(_, status)| status == "delivered") && !ended.is_empty() {
-            break ended;
-        }
-        assert!(Instant::now() < deadline, "meeting.ended is delivered: {ended:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let ended = delivered_ends(&db, &session).await;
     assert_eq!(ended.len(), 1, "one meeting.ended");
-    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0].0).collect();
+    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
     assert_eq!(got.len(), 1, "delivered once, under its uuid");
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
     server.kill();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The uuids of `session`'s `meeting.ended` deliveries, once every one of them is delivered.
+pub(crate) async fn delivered_ends(db: &tokio_postgres::Client, session: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ended = ended_events(db, session).await;
+        if !ended.is_empty() && ended.iter().all(|(_, status)| status == "delivered") {
+            return ended.into_iter().map(|(uuid, _)| uuid).collect();
+        }
+        assert!(Instant::now() < deadline, "meeting.ended is delivered: {ended:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Runs `convene-server` with `args` and `flags`; its standard output.

@@ -111,26 +111,39 @@ impl Client {
         Some(answer)
     }
 
-    /// Asks to join on the current connection; true once the server answered.
-    pub async fn join(&mut self) -> bool {
+    /// Sends the request `make` builds and reads until its answer: the `Reply` or `Error` of that
+    /// request (None: the connection ended, or nothing came for 5 s). Events read meanwhile are
+    /// applied as usual.
+    pub async fn call(&mut self, make: impl FnOnce(u64) -> ClientMessage) -> Option<ServerMessage> {
         self.next_req += 1;
         let req = self.next_req;
-        if !self.send(&ClientMessage::Join { req }).await {
-            return false;
+        if !self.send(&make(req)).await {
+            return None;
         }
         loop {
-            match self.recv(Duration::from_secs(5)).await {
-                Some(ServerMessage::Reply { req: r, .. }) if r == req => {
-                    self.admitted = true;
-                    return true;
+            match self.recv(Duration::from_secs(5)).await? {
+                answer @ (ServerMessage::Reply { req: r, .. } | ServerMessage::Error { req: Some(r), .. })
+                    if r == req =>
+                {
+                    return Some(answer)
                 }
-                Some(ServerMessage::Error { req: Some(r), error }) if r == req => {
-                    self.faults.push(format!("{}: join refused {error:?}", self.name));
-                    return false;
-                }
-                Some(_) => continue,
-                None => return false,
+                _ => continue,
             }
+        }
+    }
+
+    /// Asks to join on the current connection; true once the server answered.
+    pub async fn join(&mut self) -> bool {
+        match self.call(|req| ClientMessage::Join { req }).await {
+            Some(ServerMessage::Reply { .. }) => {
+                self.admitted = true;
+                true
+            }
+            Some(ServerMessage::Error { error, .. }) => {
+                self.faults.push(format!("{}: join refused {error:?}", self.name));
+                false
+            }
+            _ => false,
         }
     }
 
