@@ -173,9 +173,7 @@ pub async fn patch(
     let m = super::to_completion(async move {
         state.store().update_meeting(&app_id, &m).await?;
         // Tell a running room; if none runs, the next one reads the store.
-        if state.0.rooms.is_live(&meeting_id).await {
-            let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
-        }
+        let _ = state.0.rooms.tell_live(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
         Ok(m)
     })
     .await?;

@@ -171,11 +171,12 @@ pub async fn patch(
     p.updated_at = now_rfc3339();
     let p = super::to_completion(async move {
         state.store().update_participant(&app_id, &meeting_id, &p).await?;
-        // Live peers of the participant take a new preset's permissions at once.
+        // Live peers of the participant take a new preset's permissions at once (the check first
+        // saves reading the preset when no room runs).
         if state.0.rooms.is_live(&meeting_id).await {
             let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name).await);
             let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
-            let _ = state.0.rooms.ask(&app_id, &meeting_id, changed).await;
+            let _ = state.0.rooms.tell_live(&app_id, &meeting_id, changed).await;
         }
         Ok(p)
     })
@@ -200,9 +201,7 @@ pub async fn delete(
         // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
         // waiting ones and ones not yet joined are removed (a join or an admission that comes
         // later is refused, since the room checks the store at every membership step).
-        if state.0.rooms.is_live(&meeting_id).await {
-            let _ = state.0.rooms.ask(&app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
-        }
+        let _ = state.0.rooms.tell_live(&app_id, &meeting_id, ApiCommand::ParticipantDeleted(id)).await;
         Ok(())
     })
     .await?;

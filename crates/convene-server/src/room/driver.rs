@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::files::RecordingFiles;
 use super::outputs::{Release, Turn};
 use super::owned::{LinkKey, Owner, OwnerWoke};
-use super::{ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand, RoomDeps};
+use super::{ApiReply, ConnHandle, Refusal, Registry, RoomCommand, RoomDeps};
 use crate::model::Meeting;
 use crate::store::{PendingWrites, RoomWrite, RoomWritesApplied, Store, StoreResult};
 use crate::webhook::now_ms;
@@ -335,9 +335,7 @@ impl Driver {
                     let _ = reply.send(ApiReply::Refused(Refusal::Restarting));
                 }
                 RoomCommand::Attach { conn, .. } => {
-                    let _ = conn
-                        .tx
-                        .try_send(Outgoing::Close(CloseCode::TryAgainLater, "room restarting; try again".into()));
+                    conn.close(CloseCode::TryAgainLater, "room restarting; try again");
                     conn.kill.notify_one();
                 }
                 RoomCommand::Frame { .. } | RoomCommand::BadFrame { .. } | RoomCommand::Detach { .. } => {}

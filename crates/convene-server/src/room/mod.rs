@@ -54,6 +54,27 @@ pub(crate) struct ConnHandle {
     pub kill: Arc<Notify>,
 }
 
+impl ConnHandle {
+    /// Queues a frame; when the queue is full the client is too slow: its connection is closed at
+    /// once (it resumes) and false is returned, so that the caller forgets it.
+    pub(crate) fn offer(&self, frame: Utf8Bytes) -> bool {
+        if self.tx.try_send(Outgoing::Frame(frame)).is_ok() {
+            return true;
+        }
+        tracing::warn!(conn = self.id, "client cannot keep up; disconnecting it");
+        self.kill.notify_one();
+        false
+    }
+
+    /// Closes the connection after what is queued on it, or at once if the close cannot be
+    /// queued.
+    pub(crate) fn close(&self, code: CloseCode, reason: impl Into<CloseReason>) {
+        if self.tx.try_send(Outgoing::Close(code, reason.into())).is_err() {
+            self.kill.notify_one();
+        }
+    }
+}
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// A connection id unique in this process (for local connections and relayed ones alike).
@@ -407,8 +428,8 @@ impl Rooms {
         Ok(started)
     }
 
-    /// Asks every live room of app `app_id` `command()` and waits for their answers; rooms that
-    /// are not live are not started. In cluster mode that includes the rooms other nodes run.
+    /// Tells every live meeting of `app_id` something (a preset change, say), as [`Rooms::tell_live`]:
+    /// the rooms running here, and in cluster mode the meetings other nodes own.
     pub(crate) async fn ask_live(&self, app_id: &str, command: impl Fn() -> ApiCommand) {
         let mut meetings: Vec<String> = self.registry.lock().keys().cloned().collect();
         if let Some(node) = &self.deps.cluster {
@@ -420,10 +441,24 @@ impl Rooms {
         meetings.sort();
         meetings.dedup();
         for meeting_id in meetings {
-            if self.is_live(&meeting_id).await {
-                let _ = self.ask(app_id, &meeting_id, command()).await;
-            }
+            let _ = self.tell_live(app_id, &meeting_id, command()).await;
         }
+    }
+
+    /// Tells a meeting's room something only if the room runs, here or (in cluster mode) on any
+    /// node; never starts one, since a room that starts later reads the store. The room's answer,
+    /// if one took the command.
+    pub(crate) async fn tell_live(&self, app_id: &str, meeting_id: &str, command: ApiCommand) -> Option<ApiReply> {
+        if let Some(tx) = self.registry.open(meeting_id) {
+            let (reply, answered) = oneshot::channel();
+            // A room that ended meanwhile needs nothing: the next one reads the store.
+            tx.send(RoomCommand::Api { command, reply }).await.ok()?;
+            return answered.await.ok();
+        }
+        if self.deps.cluster.is_some() && self.is_live(meeting_id).await {
+            return self.ask(app_id, meeting_id, command).await;
+        }
+        None
     }
 
     /// Whether a meeting's room runs: here, or in cluster mode on any node.

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use super::driver::{ConnEnd, Driver};
 use super::owned::LinkKey;
 use super::relay_wire::DownOp;
-use super::Outgoing;
 
 use crate::store::{RoomWrite, RoomWritesApplied, Store, StoreError};
 
@@ -155,7 +154,7 @@ impl Driver {
             }
             Release::Close(conn, code, reason) => match self.conns.remove(&conn) {
                 Some(ConnEnd::Local(handle)) => {
-                    let _ = handle.tx.try_send(Outgoing::Close(code, reason.into()));
+                    handle.close(code, reason);
                 }
                 Some(ConnEnd::Relayed { link, remote }) => {
                     if let Some(owner) = self.owner.as_mut() {
@@ -186,11 +185,9 @@ impl Driver {
             }
             None => return,
         };
-        if handle.tx.try_send(Outgoing::Frame(frame)).is_ok() {
+        if handle.offer(frame) {
             return;
         }
-        tracing::warn!(conn = conn.0, "client cannot keep up; disconnecting it");
-        handle.kill.notify_one();
         self.conns.remove(&conn);
         self.room.handle_disconnect(Instant::now(), conn);
     }

@@ -273,7 +273,7 @@ impl Driver {
         for (_, end) in self.conns.drain() {
             if let ConnEnd::Local(handle) = end {
                 if !server_stopping {
-                    let _ = handle.tx.try_send(super::Outgoing::Close(CloseCode::TryAgainLater, REASON.into()));
+                    handle.close(CloseCode::TryAgainLater, REASON);
                 }
             }
         }

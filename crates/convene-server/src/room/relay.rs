@@ -15,7 +15,7 @@ use convene_core::proto::CloseCode;
 use tokio::sync::mpsc;
 
 use super::relay_wire::{Down, DownOp, Up};
-use super::{ApiCommand, ApiReply, ConnHandle, Outgoing, Refusal, Registry, RoomCommand};
+use super::{ApiCommand, ApiReply, ConnHandle, Refusal, Registry, RoomCommand};
 use crate::cluster::bus::{self, Bus, RequestError};
 use crate::cluster::node::ClusterNode;
 
@@ -177,7 +177,7 @@ impl Relay {
             DownOp::Close { conn, code, reason } => {
                 if let Some(handle) = self.conns.remove(&conn) {
                     let code = CloseCode::from_code(code).unwrap_or(CloseCode::TryAgainLater);
-                    let _ = handle.tx.try_send(Outgoing::Close(code, reason.into()));
+                    handle.close(code, reason);
                 }
             }
         }
@@ -186,11 +186,9 @@ impl Relay {
     /// Queues a frame; a connection whose queue is full is too slow and is dropped (it resumes).
     async fn push(&mut self, id: u64, frame: Utf8Bytes) {
         let Some(handle) = self.conns.get(&id) else { return };
-        if handle.tx.try_send(Outgoing::Frame(frame)).is_ok() {
+        if handle.offer(frame) {
             return;
         }
-        tracing::warn!(conn = id, "client cannot keep up; disconnecting it");
-        handle.kill.notify_one();
         self.conns.remove(&id);
         self.send_up(Up::Detach { link: self.link, conn: id }).await;
     }
@@ -199,7 +197,7 @@ impl Relay {
     async fn close_all(&mut self, reason: &'static str) {
         let conns: Vec<(u64, ConnHandle)> = self.conns.drain().collect();
         for (id, handle) in conns {
-            let _ = handle.tx.try_send(Outgoing::Close(CloseCode::TryAgainLater, reason.into()));
+            handle.close(CloseCode::TryAgainLater, reason);
             let body = serde_json::to_value(Up::Detach { link: self.link, conn: id }).unwrap_or_default();
             let _ = self.bus.send_up(&self.meeting_id, body).await;
         }
