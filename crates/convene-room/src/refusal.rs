@@ -51,4 +51,8 @@ pub enum Refusal {
     /// The room was closing as the command arrived (try again).
     #[error("the room was restarting; try again")]
     Restarting,
+    /// In cluster mode, the node that runs the meeting did not answer in time. The command may
+    /// have taken effect, so it is not sent again on the caller's behalf.
+    #[error("the node running the meeting did not answer in time; the command may have taken effect")]
+    Unanswered,
 }

@@ -52,8 +52,11 @@ pub(crate) async fn heartbeat(client: &impl GenericClient, node_id: &str) -> Res
 }
 
 /// Claims `meeting_id` for `node_id`, which must have a committed heartbeat: it gets the meeting
-/// if nobody owns it, if it owns it already, or if the owner's heartbeat is older than `lease`
-/// (the epoch then grows by one). Claims racing for one meeting are serialised by its row.
+/// if nobody owns it, if it owns it already, or if the owner's heartbeat is older than `lease`.
+/// Every claim that is not the meeting's first grows the epoch by one, a claim by the owner
+/// itself too: a node claims only to start a room, so its earlier room for the meeting is ending
+/// and must not write, or release the meeting, under the new one. Claims racing for one meeting
+/// are serialised by its row.
 pub(crate) async fn claim(
     client: &mut Client,
     meeting_id: &str,
@@ -82,8 +85,7 @@ pub(crate) async fn claim(
         .await?;
     let (owner, epoch, owner_live): (Option<String>, i64, bool) = (row.get(0), row.get(1), row.get(2));
     let claim = match owner {
-        Some(owner) if owner == node_id => Claim::Owned(Fence { meeting_id: meeting_id.to_owned(), epoch }),
-        Some(owner) if owner_live => Claim::OwnedBy { node_id: owner, epoch },
+        Some(owner) if owner != node_id && owner_live => Claim::OwnedBy { node_id: owner, epoch },
         _ => {
             let row = tx
                 .query_one(

@@ -15,6 +15,7 @@ pub(super) fn refusal_status(refusal: &Refusal) -> StatusCode {
         | Refusal::AlreadyInState { .. } => StatusCode::CONFLICT,
         Refusal::RecordingFile => StatusCode::INTERNAL_SERVER_ERROR,
         Refusal::Restarting => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::Unanswered => StatusCode::GATEWAY_TIMEOUT,
     }
 }
 

@@ -204,8 +204,10 @@ impl Relay {
     }
 }
 
-/// A REST command sent to the owner and its answer; a refusal to retry when the owner is gone
-/// or silent.
+/// A REST command sent to the owner and its answer. When nobody listened (the owner is gone, or
+/// not yet subscribed) or the request could not be sent, the answer is `Restarting`, which the
+/// caller may retry since nothing ran; when the owner took it but did not answer in time, it is
+/// `Unanswered`, which is not retried (the command may have run).
 async fn routed(bus: &Bus, meeting_id: &str, command: ApiCommand) -> ApiReply {
     let body = serde_json::to_value(&command).unwrap_or_default();
     match bus.request(meeting_id, body, ROUTED_TIMEOUT).await {
@@ -213,7 +215,11 @@ async fn routed(bus: &Bus, meeting_id: &str, command: ApiCommand) -> ApiReply {
             tracing::warn!(error = %e, "the owner's answer does not read");
             ApiReply::Refused(Refusal::Restarting)
         }),
-        Err(RequestError::NoOwner | RequestError::Timeout) => ApiReply::Refused(Refusal::Restarting),
+        Err(RequestError::NoOwner) => ApiReply::Refused(Refusal::Restarting),
+        Err(RequestError::Timeout) => {
+            tracing::warn!(meeting = %meeting_id, "the meeting's owner did not answer a routed REST command in time");
+            ApiReply::Refused(Refusal::Unanswered)
+        }
         Err(RequestError::Bus(e)) => {
             tracing::warn!(error = %e, "a routed REST command failed");
             ApiReply::Refused(Refusal::Restarting)

@@ -49,19 +49,24 @@ async fn a_meeting_has_one_owner_a_dead_owner_loses_it_and_its_old_fence_never_h
     }
     let a = owned(claim(&mut db, "m1", "a", LEASE).await.unwrap());
     assert_eq!(a.epoch, 1);
-    assert_eq!(owned(claim(&mut db, "m1", "a", LEASE).await.unwrap()), a, "a claim by the owner changes nothing");
-    assert_eq!(claim(&mut db, "m1", "b", LEASE).await.unwrap(), Claim::OwnedBy { node_id: "a".into(), epoch: 1 });
+    // A claim by the owner itself (its room there ended, a new one starts) is a new ownership:
+    // the ending room can neither write nor release the meeting under the new room.
+    let again = owned(claim(&mut db, "m1", "a", LEASE).await.unwrap());
+    assert_eq!(again.epoch, 2, "a new epoch");
+    assert!(!fence_holds(&mut db, &a).await && !release(&db, &a).await.unwrap(), "the ending room's fence is dead");
+    let a = again;
+    assert_eq!(claim(&mut db, "m1", "b", LEASE).await.unwrap(), Claim::OwnedBy { node_id: "a".into(), epoch: 2 });
     assert!(fence_holds(&mut db, &a).await);
 
     // a's heartbeat is older than the lease by the database's clock: b takes the meeting over.
     age_heartbeat(&db, "a", LEASE + Duration::from_millis(1)).await;
     let b = owned(claim(&mut db, "m1", "b", LEASE).await.unwrap());
-    assert_eq!(b.epoch, 2);
+    assert_eq!(b.epoch, 3);
     assert!(!fence_holds(&mut db, &a).await, "the old owner's writes are refused");
     assert!(fence_holds(&mut db, &b).await);
     // a comes back to life: it does not get the meeting back while b is alive.
     heartbeat(&db, "a").await.unwrap();
-    assert_eq!(claim(&mut db, "m1", "a", LEASE).await.unwrap(), Claim::OwnedBy { node_id: "b".into(), epoch: 2 });
+    assert_eq!(claim(&mut db, "m1", "a", LEASE).await.unwrap(), Claim::OwnedBy { node_id: "b".into(), epoch: 3 });
     assert!(!release(&db, &a).await.unwrap(), "a stale owner cannot release either");
 
     // b releases the meeting when its session ends; the next claim gets a new epoch, and b's
@@ -69,7 +74,7 @@ async fn a_meeting_has_one_owner_a_dead_owner_loses_it_and_its_old_fence_never_h
     assert!(release(&db, &b).await.unwrap());
     assert!(!fence_holds(&mut db, &b).await);
     let next = owned(claim(&mut db, "m1", "a", LEASE).await.unwrap());
-    assert_eq!(next.epoch, 4, "the epoch only ever grows");
+    assert_eq!(next.epoch, 5, "the epoch only ever grows");
     assert!(!fence_holds(&mut db, &a).await && !fence_holds(&mut db, &b).await);
 }
 
