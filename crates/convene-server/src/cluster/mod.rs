@@ -13,8 +13,9 @@
 //! - this node's end of it: its bus, its lease, the meetings it owns ([`node`]), which the rooms
 //!   use with `--redis` (`crate::room`: owning rooms and relays).
 //!
-//! Not yet here: takeover with an exact replay from the event log, the orphan sweep, and tests
-//! of several nodes together.
+//! Three real nodes together are tested in `tests/integration/cluster_nodes.rs`. Not yet here:
+//! takeover after the owner's death with an exact replay from the event log, and the orphan
+//! sweep.
 
 pub(crate) mod bus;
 // The event log is not yet used by the rooms (takeover with exact replay comes next).
