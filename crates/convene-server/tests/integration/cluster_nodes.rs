@@ -16,22 +16,30 @@ use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
 use crate::crash::server_process::Server;
 use crate::crash::webhook_receiver::Receiver;
-use crate::postgres_node::{delivered_ends, live_sessions, open_stays};
+use crate::postgres_node::{assert_ended_once, live_sessions, open_stays};
 use crate::test_postgres::TestPostgres;
 use crate::test_redis::TestRedis;
 
 const NODES: usize = 3;
 const PARTICIPANTS: usize = 9;
 
-/// Three nodes on one PostgreSQL and one Redis, each with its own (empty) data directory.
+/// Three nodes on one PostgreSQL and one Redis of their own, each node with its own (empty) data
+/// directory; `db` is a connection to the PostgreSQL, for the tests' checks.
 struct Cluster {
     nodes: Vec<Server>,
     dirs: Vec<std::path::PathBuf>,
+    db: tokio_postgres::Client,
+    _redis: TestRedis,
+    _pg: TestPostgres,
 }
 
 impl Cluster {
-    /// Starts the first node alone (it makes the schema and the keys), then the others.
-    fn start(pg: &TestPostgres, redis: &TestRedis) -> Self {
+    /// Starts PostgreSQL and Redis, then the first node alone (it makes the schema and the keys),
+    /// then the others.
+    async fn start() -> Self {
+        let pg = TestPostgres::start();
+        let redis = TestRedis::start().await;
+        let db = pg.connect().await;
         let (pg_url, redis_url) = (pg.url(), redis.url());
         let mut nodes = Vec::new();
         let mut dirs = Vec::new();
@@ -42,7 +50,7 @@ impl Cluster {
             nodes.push(Server::start_with(&dir, "127.0.0.1:0", &flags));
             dirs.push(dir);
         }
-        Self { nodes, dirs }
+        Self { nodes, dirs, db, _redis: redis, _pg: pg }
     }
 
     /// The signalling URL of node `n`.
@@ -117,10 +125,8 @@ fn peer_ids<'a>(clients: impl IntoIterator<Item = &'a Client>) -> BTreeSet<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn participants_on_three_nodes_share_one_session_and_every_command_reaches_everyone() {
-    let pg = TestPostgres::start();
-    let redis = TestRedis::start().await;
-    let db = pg.connect().await;
-    let cluster = Cluster::start(&pg, &redis);
+    let cluster = Cluster::start().await;
+    let db = &cluster.db;
     let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
     let keys: BTreeSet<String> = {
         let mut keys = BTreeSet::new();
@@ -144,11 +150,11 @@ async fn participants_on_three_nodes_share_one_session_and_every_command_reaches
     let clients = join_host_first(clients, urls).await;
     let everyone = peer_ids(&clients);
     let clients = until_everyone_sees(clients, &everyone).await;
-    let sessions = live_sessions(&db, &meeting_id).await;
+    let sessions = live_sessions(db, &meeting_id).await;
     assert_eq!(sessions.len(), 1, "one live session");
     let session = sessions[0].clone();
-    assert_eq!(open_stays(&db).await.len(), PARTICIPANTS, "every stay is in PostgreSQL");
-    assert_eq!(owner_of(&db, &meeting_id).await.as_deref(), Some("node-0"), "the host's node owns it");
+    assert_eq!(open_stays(db).await.len(), PARTICIPANTS, "every stay is in PostgreSQL");
+    assert_eq!(owner_of(db, &meeting_id).await.as_deref(), Some("node-0"), "the host's node owns it");
     for c in &clients {
         let joined = c.events.iter().find_map(|(_, e)| match e {
             SessionEvent::Joined { room } => Some(room.session.id.clone()),
@@ -200,12 +206,7 @@ async fn participants_on_three_nodes_share_one_session_and_every_command_reaches
         let ends = c.events.iter().filter(|(_, e)| matches!(e, SessionEvent::SessionEnded { .. })).count();
         assert_eq!(ends, 1, "{}: one end", c.name);
     }
-    assert!(live_sessions(&db, &meeting_id).await.is_empty(), "ENDED in PostgreSQL");
-    assert!(open_stays(&db).await.is_empty(), "every stay closed");
-    let ended = delivered_ends(&db, &session).await;
-    assert_eq!(ended.len(), 1, "one meeting.ended: {ended:?}");
-    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
-    assert_eq!(got.len(), 1, "delivered once, under its uuid");
+    assert_ended_once(db, &meeting_id, &session, &receiver).await;
     let faults: Vec<&String> = clients.iter().chain(&kicked).flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
 }
@@ -259,17 +260,15 @@ async fn owner_of(db: &tokio_postgres::Client, meeting_id: &str) -> Option<Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_first_joins_on_three_nodes_make_one_owner_and_one_session() {
-    let pg = TestPostgres::start();
-    let redis = TestRedis::start().await;
-    let db = pg.connect().await;
-    let cluster = Cluster::start(&pg, &redis);
+    let cluster = Cluster::start().await;
+    let db = &cluster.db;
     let (meeting_id, clients, _) = meeting_on(&cluster).await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
     let clients = join_on(clients, urls).await;
     let everyone = peer_ids(&clients);
     let clients = until_everyone_sees(clients, &everyone).await;
-    assert_eq!(live_sessions(&db, &meeting_id).await.len(), 1, "one live session");
-    let owner = owner_of(&db, &meeting_id).await.expect("an owner");
+    assert_eq!(live_sessions(db, &meeting_id).await.len(), 1, "one live session");
+    let owner = owner_of(db, &meeting_id).await.expect("an owner");
     let owners: i64 = db.query_one("SELECT count(*) FROM meeting_owners", &[]).await.unwrap().get(0);
     assert_eq!(owners, 1, "one ownership row, {owner}'s");
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
@@ -278,16 +277,13 @@ async fn simultaneous_first_joins_on_three_nodes_make_one_owner_and_one_session(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clients_of_a_killed_relaying_node_resume_on_another_with_an_exact_replay() {
-    let pg = TestPostgres::start();
-    let redis = TestRedis::start().await;
-    let db = pg.connect().await;
-    let mut cluster = Cluster::start(&pg, &redis);
+    let mut cluster = Cluster::start().await;
     let (meeting_id, clients, _) = meeting_on(&cluster).await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
     let clients = join_host_first(clients, urls.clone()).await;
     let everyone = peer_ids(&clients);
     let clients = until_everyone_sees(clients, &everyone).await;
-    assert_eq!(owner_of(&db, &meeting_id).await.as_deref(), Some("node-0"));
+    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
 
     // Node 2 only relays; it dies. While its clients are away, p1 (on node 1) is kicked.
     let (orphans, mut clients): (Vec<Client>, Vec<Client>) =
@@ -327,7 +323,7 @@ async fn the_clients_of_a_killed_relaying_node_resume_on_another_with_an_exact_r
             assert!(missed.contains(&event), "{}: missed {event:?}; got {missed:?}", c.name);
         }
     }
-    assert_eq!(live_sessions(&db, &meeting_id).await.len(), 1, "the same one session");
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await.len(), 1, "the same one session");
     let faults: Vec<&String> = clients.iter().chain(&orphans).flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
 }

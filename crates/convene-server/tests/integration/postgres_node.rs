@@ -99,21 +99,31 @@ async fn a_node_on_postgres_keeps_its_sessions_across_a_kill_and_ends_them_once(
         let end = c.ended().unwrap_or_else(|| panic!("{} heard no end", c.name));
         assert_eq!(end.session_id, session);
     }
-    assert!(live_sessions(&db, &meeting_id).await.is_empty(), "ENDED in PostgreSQL");
-    assert!(open_stays(&db).await.is_empty(), "every stay closed");
-
-    let ended = delivered_ends(&db, &session).await;
-    assert_eq!(ended.len(), 1, "one meeting.ended");
-    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
-    assert_eq!(got.len(), 1, "delivered once, under its uuid");
+    assert_ended_once(&db, &meeting_id, &session, &receiver).await;
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
     server.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// After `session` of `meeting_id` ended: the meeting has no live session, every stay is closed,
+/// and one `meeting.ended` of it was queued and delivered once, under its uuid, to `receiver`.
+pub(crate) async fn assert_ended_once(
+    db: &tokio_postgres::Client,
+    meeting_id: &str,
+    session: &str,
+    receiver: &Receiver,
+) {
+    assert!(live_sessions(db, meeting_id).await.is_empty(), "ENDED in PostgreSQL");
+    assert!(open_stays(db).await.is_empty(), "every stay closed");
+    let ended = delivered_ends(db, session).await;
+    assert_eq!(ended.len(), 1, "one meeting.ended: {ended:?}");
+    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
+    assert_eq!(got.len(), 1, "delivered once, under its uuid");
+}
+
 /// The uuids of `session`'s `meeting.ended` deliveries, once every one of them is delivered.
-pub(crate) async fn delivered_ends(db: &tokio_postgres::Client, session: &str) -> Vec<String> {
+async fn delivered_ends(db: &tokio_postgres::Client, session: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ended = ended_events(db, session).await;
