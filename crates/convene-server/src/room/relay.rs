@@ -207,13 +207,15 @@ impl Relay {
 /// A REST command sent to the owner and its answer. When nobody listened (the owner is gone, or
 /// not yet subscribed) or the request could not be sent, the answer is `Restarting`, which the
 /// caller may retry since nothing ran; when the owner took it but did not answer in time, it is
-/// `Unanswered`, which is not retried (the command may have run).
+/// `Unanswered`, which is not retried (the command may have run); so it is when its answer does
+/// not read.
 async fn routed(bus: &Bus, meeting_id: &str, command: ApiCommand) -> ApiReply {
     let body = serde_json::to_value(&command).unwrap_or_default();
     match bus.request(meeting_id, body, ROUTED_TIMEOUT).await {
+        // The owner took it, so it may have run: not to be sent again.
         Ok(answer) => serde_json::from_value(answer).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the owner's answer does not read");
-            ApiReply::Refused(Refusal::Restarting)
+            ApiReply::Refused(Refusal::Unanswered)
         }),
         Err(RequestError::NoOwner) => ApiReply::Refused(Refusal::Restarting),
         Err(RequestError::Timeout) => {

@@ -257,16 +257,16 @@ async fn drive(
             errors.push(format!("kick-all removed {count}, expected {}", stayers.len()));
         }
     }
-    let ended = until("everyone in to end", Duration::from_secs(30), || {
-        stayers.iter().all(|i| ctx.slots[*i].state() == Some(RoomState::Ended))
-    })
-    .await;
+    // In to the end: every stayer ended, and every client that is out has its `roomLeft` read.
+    let settled = |i: usize| {
+        let slot = &ctx.slots[i];
+        let out = slot.state().is_some_and(|s| s.is_terminal());
+        let state_ok = slot.fate != Fate::Stay || slot.state() == Some(RoomState::Ended);
+        state_ok && (!out || slot.saw_terminal_room_left())
+    };
+    let ended = until("everyone in to end", Duration::from_secs(30), || (0..n).all(settled)).await;
     if let Err(e) = ended {
-        let who: Vec<String> = stayers
-            .iter()
-            .filter(|i| ctx.slots[**i].state() != Some(RoomState::Ended))
-            .map(|i| ctx.slots[*i].tail())
-            .collect();
+        let who: Vec<String> = (0..n).filter(|i| !settled(*i)).map(|i| ctx.slots[i].tail()).collect();
         return Err(format!("{e}: {}", who.join("; ")));
     }
 

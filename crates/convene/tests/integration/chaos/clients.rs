@@ -49,6 +49,17 @@ impl Slot {
         self.meeting().map(|m| m.self_().room_state())
     }
 
+    /// Its client's terminal `roomLeft` has reached [`Slot::events`]. The event stream is read by a
+    /// task of its own, so it can trail [`Slot::state`]; `roomLeft` is the last event a client
+    /// emits, so once it is in, every event before it is too.
+    pub fn saw_terminal_room_left(&self) -> bool {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::RoomLeft { state } if state.room_state().is_terminal()))
+    }
+
     /// The peer id of its current stay.
     pub fn peer_id(&self) -> Option<String> {
         self.meeting().and_then(|m| m.self_().id())
