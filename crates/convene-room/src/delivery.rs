@@ -21,6 +21,7 @@ impl Room {
         self.seq += 1;
         let seq = self.seq;
         let frame = Frame::encode(&ServerMessage::Event { seq, event });
+        self.log_event(seq, recipients, &frame);
         self.record_frame(now, &frame);
         let mut conns = Vec::with_capacity(recipients.len());
         for id in recipients {

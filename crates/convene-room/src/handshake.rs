@@ -151,7 +151,8 @@ impl Room {
     /// Replays what a resuming peer missed, or sends a fresh snapshot when the log does not
     /// reach back far enough.
     fn replay(&mut self, now: Instant, conn: ConnId, peer_id: &str, last_seq: u64) {
-        let Some(p) = self.peers.get(peer_id) else { return };
+        let Some(p) = self.peers.get_mut(peer_id) else { return };
+        let resync = std::mem::take(&mut p.resync);
         let missed: Vec<_> = p.replay.iter().filter(|(s, _)| *s > last_seq).map(|(_, f)| f.clone()).collect();
         // A replay the connection's queue cannot hold (the welcome is in it) would drop it again
         // and again: a snapshot replaces it (for joined peers; the waiting room sends few events).
@@ -162,6 +163,10 @@ impl Room {
             // lost, the client resumes again from what it applied.
             for frame in missed {
                 self.outputs.push_back(Output::Send { conn, frame });
+            }
+            if resync && p.status == PeerStatus::Joined {
+                let room = self.snapshot(peer_id);
+                self.event_to(now, peer_id, SessionEvent::Joined { room });
             }
         } else if p.status == PeerStatus::Joined {
             tracing::debug!(peer = %peer_id, "replay log too short; sending a snapshot");

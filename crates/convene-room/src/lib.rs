@@ -31,6 +31,7 @@
 //!     away_grace: Duration::from_secs(30),
 //!     room_idle: Duration::from_secs(60),
 //!     send_queue: 256,
+//!     log_events: false,
 //!     clock: WallClock { at: t0, unix_ms: 1_764_633_600_000 },
 //! };
 //! let mut room = Room::new(config, Box::new(SeededIds::new(1)), t0);
@@ -79,6 +80,7 @@ mod api;
 mod clock;
 mod commands;
 mod delivery;
+mod event_log;
 mod gates;
 mod handshake;
 mod ids;
@@ -94,6 +96,7 @@ mod session;
 
 pub use api::{ApiCommand, ApiReply, RecordingAction};
 pub use clock::{format_rfc3339, WallClock};
+pub use event_log::{BadLogEntry, LoggedEvent, Recipients, RestoredLog};
 pub use handshake::Arrival;
 pub use ids::{IdSource, SeededIds};
 pub use membership::PEERS_PER_PARTICIPANT;

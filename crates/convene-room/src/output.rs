@@ -25,7 +25,7 @@ pub struct CheckId(pub u64);
 /// One encoded server message (UTF-8 JSON), cheap to clone: a broadcast is serialised once and
 /// shared by every recipient and replay buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(Bytes);
+pub struct Frame(pub(crate) Bytes);
 
 impl Frame {
     pub(crate) fn encode(msg: &ServerMessage) -> Self {
@@ -77,6 +77,9 @@ pub enum Output {
         /// The answer.
         reply: ApiReply,
     },
+    /// Store this event in the session's log before any frame that follows it goes out (only
+    /// with [`RoomConfig::log_events`](crate::RoomConfig)).
+    Logged(crate::LoggedEvent),
     /// Persist this, after every earlier write.
     Store(StoreWrite),
     /// Queue a webhook event for the app's subscribers.

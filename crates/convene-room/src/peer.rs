@@ -44,6 +44,9 @@ pub(crate) struct PeerState {
     pub replay: VecDeque<(u64, Frame)>,
     /// The highest sequence number dropped from `replay`.
     pub evicted_up_to: u64,
+    /// Restored by a takeover whose room differs from the logged one: its next resume gets a
+    /// snapshot after the replay.
+    pub resync: bool,
     /// Its place in the order of arrival (snapshots list peers in it).
     pub arrival: u64,
     /// When the token of its latest connection stops holding (`None`: not checked, as for a
@@ -69,6 +72,7 @@ impl PeerState {
             away_since: None,
             replay: VecDeque::new(),
             evicted_up_to: 0,
+            resync: false,
             arrival: 0,
             token_deadline,
         }

@@ -40,6 +40,9 @@ pub struct RoomConfig {
     pub room_idle: Duration,
     /// Frames a connection's send queue holds (a replay longer than that becomes a snapshot).
     pub send_queue: usize,
+    /// Emit every sequenced event as [`Output::Logged`] ahead of its frames, for a room that may
+    /// take the session over (cluster mode).
+    pub log_events: bool,
     /// The wall clock.
     pub clock: WallClock,
 }
@@ -62,6 +65,9 @@ pub struct Restored {
     pub last_seq: u64,
     /// Peers that were in it.
     pub peers: Vec<RestoredPeer>,
+    /// The session's event log, when one was kept (cluster mode): the peers then resume with
+    /// an exact replay of what they missed, under the same sequence numbers.
+    pub log: Option<crate::RestoredLog>,
 }
 
 /// A peer of a restored session.
@@ -143,11 +149,20 @@ impl Room {
         }
     }
 
-    /// Takes up a session that was live when the server stopped: its peers are away and may
-    /// resume within the grace period (with a snapshot, since the event log did not survive).
-    /// Sequence numbers continue [`RESTART_SEQ_MARGIN`] above the persisted ones.
-    pub fn restore(&mut self, now: Instant, restored: Restored) {
-        self.seq = restored.last_seq + RESTART_SEQ_MARGIN;
+    /// Takes up a session that was live when its room stopped (the server restarted, or in
+    /// cluster mode the owner died): its peers are away and may resume within the grace period.
+    /// With the session's event log ([`Restored::log`], one that reaches the sequence number the
+    /// store last recorded), they resume with an exact replay and sequence numbers go on from
+    /// the log's last; otherwise they resume with a snapshot, and sequence numbers continue
+    /// [`RESTART_SEQ_MARGIN`] above the persisted ones. Returns whether the log was taken up (a
+    /// room that logs then goes on with that log; otherwise it starts the log afresh).
+    pub fn restore(&mut self, now: Instant, restored: Restored) -> bool {
+        let log = restored.log.filter(|log| Self::log_covers(log, &restored.session_id, restored.last_seq));
+        let replays = log.is_some();
+        self.seq = match &log {
+            Some(log) => log.top,
+            None => restored.last_seq + RESTART_SEQ_MARGIN,
+        };
         // Stored at once: only joins store the sequence otherwise, so a second restart before
         // any join would start again from the same base, below what clients already have.
         self.store(crate::StoreWrite::SessionTouched {
@@ -162,11 +177,15 @@ impl Room {
             self.add_peer(p.peer_id.clone(), state);
             self.set_away(&p.peer_id, Some(now));
         }
+        if let Some(log) = log {
+            self.replay_from_log(log);
+        }
         if self.joined_ids().is_empty() {
             self.empty_since = Some(now);
         }
         self.idle_since = None;
-        tracing::info!(meeting = %self.config.meeting.id, peers = self.peers.len(), "restored a live session");
+        tracing::info!(meeting = %self.config.meeting.id, peers = self.peers.len(), replays, "restored a live session");
+        replays
     }
 
     /// The next thing to do, in order.

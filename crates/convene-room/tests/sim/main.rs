@@ -10,4 +10,5 @@ mod properties;
 mod room_properties;
 mod scenarios;
 mod stories;
+mod takeover;
 mod transitions;

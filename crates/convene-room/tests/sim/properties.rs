@@ -41,7 +41,15 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn world() -> World {
-    let mut w = World::with_keep_alive(3_000);
+    populated(World::with_keep_alive(3_000))
+}
+
+/// A world whose restarts are takeovers restoring from an event log of `capacity` events.
+fn logging_world(capacity: usize) -> World {
+    populated(World::with_event_log(3_000, capacity))
+}
+
+fn populated(mut w: World) -> World {
     w.add("host", "group_call_host", None);
     w.add("bob", "group_call_participant", None);
     w.add(
@@ -138,68 +146,18 @@ proptest! {
 
     #[test]
     fn random_sequences_keep_the_invariants(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut w = world();
-        for op in ops {
-            match op {
-                Op::Cmd { who, cmd, target } => {
-                    let alias = ALIASES[who];
-                    let command = command(&w, cmd, ALIASES[target]);
-                    let terminal = w.core(alias).room_state().is_terminal();
-                    let state = w.core(alias).room_state();
-                    let result = w.issue(alias, command);
-                    if terminal {
-                        prop_assert_eq!(result.clone().map_err(|e| e.code()), Err(1901), "{} in {}", alias, state);
-                        let client = w.clients.get_mut(alias).unwrap();
-                        prop_assert!(client.core.poll_output().is_none(), "a refused command outputs nothing");
-                    }
-                    if let Err(e) = &result {
-                        prop_assert_eq!(w.core(alias).room_state(), state, "a refused command changes nothing: {}", e);
-                    }
-                    w.settle();
-                }
-                Op::Drop(who) => w.drop_connection(ALIASES[who]),
-                Op::ApiKickAll => {
-                    let now = w.now;
-                    w.server.end_session(now, EndReason::HostEndedMeeting, Actor::Api);
-                    w.settle();
-                }
-                Op::ApiKick(who) => {
-                    let now = w.now;
-                    w.server.api_kick(now, ALIASES[who]);
-                    w.settle();
-                }
-                Op::Offline => {
-                    let now = w.now;
-                    w.server.set_online(now, false);
-                    w.settle();
-                }
-                Op::Online => {
-                    let now = w.now;
-                    w.server.set_online(now, true);
-                    w.settle();
-                }
-                Op::Restart => {
-                    let now = w.now;
-                    w.server.restart(now);
-                    w.settle();
-                }
-                Op::SetActive(active) => {
-                    let now = w.now;
-                    w.server.set_active(now, active);
-                }
-                Op::Wait(ms) => w.advance(ms),
-            }
-            check_world(&w)?;
-        }
-        // Given time and a reachable server, every request settles.
-        let now = w.now;
-        w.server.set_online(now, true);
-        w.advance(3_600_000);
-        check_world(&w)?;
-        for (alias, client) in &w.clients {
-            prop_assert_eq!(client.core.pending_requests(), 0, "{} has unsettled requests", alias);
-            prop_assert!(client.core.poll_timeout().is_none() || !client.core.room_state().is_terminal());
-        }
+        run_random(world(), ops)?;
+    }
+
+    /// As above, with restarts that are takeovers restoring from an event log (cluster mode):
+    /// the room's events are logged before they go out, and the clients that resume after a
+    /// takeover hold the server's truth, whether replayed or (past a short log) sent a snapshot.
+    #[test]
+    fn random_sequences_with_takeovers_from_the_event_log_keep_the_invariants(
+        ops in proptest::collection::vec(op(), 1..60),
+        capacity in prop_oneof![Just(4usize), Just(4096usize)],
+    ) {
+        run_random(logging_world(capacity), ops)?;
     }
 
     #[test]
@@ -220,6 +178,72 @@ proptest! {
         prop_assert_eq!(core.room_state(), before_state);
         prop_assert_eq!(core.last_seq(), before_seq);
     }
+}
+
+/// Runs `ops` on `w`, checking the world after each and that every request settles at the end.
+fn run_random(mut w: World, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    for op in ops {
+        match op {
+            Op::Cmd { who, cmd, target } => {
+                let alias = ALIASES[who];
+                let command = command(&w, cmd, ALIASES[target]);
+                let terminal = w.core(alias).room_state().is_terminal();
+                let state = w.core(alias).room_state();
+                let result = w.issue(alias, command);
+                if terminal {
+                    prop_assert_eq!(result.clone().map_err(|e| e.code()), Err(1901), "{} in {}", alias, state);
+                    let client = w.clients.get_mut(alias).unwrap();
+                    prop_assert!(client.core.poll_output().is_none(), "a refused command outputs nothing");
+                }
+                if let Err(e) = &result {
+                    prop_assert_eq!(w.core(alias).room_state(), state, "a refused command changes nothing: {}", e);
+                }
+                w.settle();
+            }
+            Op::Drop(who) => w.drop_connection(ALIASES[who]),
+            Op::ApiKickAll => {
+                let now = w.now;
+                w.server.end_session(now, EndReason::HostEndedMeeting, Actor::Api);
+                w.settle();
+            }
+            Op::ApiKick(who) => {
+                let now = w.now;
+                w.server.api_kick(now, ALIASES[who]);
+                w.settle();
+            }
+            Op::Offline => {
+                let now = w.now;
+                w.server.set_online(now, false);
+                w.settle();
+            }
+            Op::Online => {
+                let now = w.now;
+                w.server.set_online(now, true);
+                w.settle();
+            }
+            Op::Restart => {
+                let now = w.now;
+                w.server.restart(now);
+                w.settle();
+            }
+            Op::SetActive(active) => {
+                let now = w.now;
+                w.server.set_active(now, active);
+            }
+            Op::Wait(ms) => w.advance(ms),
+        }
+        check_world(&w)?;
+    }
+    // Given time and a reachable server, every request settles.
+    let now = w.now;
+    w.server.set_online(now, true);
+    w.advance(3_600_000);
+    check_world(&w)?;
+    for (alias, client) in &w.clients {
+        prop_assert_eq!(client.core.pending_requests(), 0, "{} has unsettled requests", alias);
+        prop_assert!(client.core.poll_timeout().is_none() || !client.core.room_state().is_terminal());
+    }
+    Ok(())
 }
 
 #[test]

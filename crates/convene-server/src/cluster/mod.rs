@@ -18,8 +18,6 @@
 //! sweep.
 
 pub(crate) mod bus;
-// The event log is not yet used by the rooms (takeover with exact replay comes next).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod event_log;
 pub(crate) mod lease;
 pub(crate) mod liveness;

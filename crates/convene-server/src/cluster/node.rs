@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::bus::Bus;
+use super::event_log::{EventLog, LogLimits};
 use super::lease::LeasePolicy;
 use super::liveness::{self, Beat};
 use super::ownership::{self, Claim, Fence};
@@ -33,6 +34,10 @@ pub(crate) struct LeaseSettings {
     pub(crate) interval: Duration,
 }
 
+/// What each live session's event log keeps: as many events as a room keeps for an away peer, for
+/// an hour after the last.
+const LOG_LIMITS: LogLimits = LogLimits { capacity: convene_room::REPLAY_AWAY, ttl: Duration::from_secs(3600) };
+
 /// How long a start waits for the node's first heartbeat to commit.
 const FIRST_HEARTBEAT_WAIT: Duration = Duration::from_secs(30);
 
@@ -40,6 +45,8 @@ const FIRST_HEARTBEAT_WAIT: Duration = Duration::from_secs(30);
 pub(crate) struct ClusterNode {
     /// The bus between the nodes.
     pub(crate) bus: Bus,
+    /// The live sessions' event logs.
+    pub(crate) event_log: EventLog<redis::aio::ConnectionManager>,
     pool: deadpool_postgres::Pool,
     lease_holds: watch::Receiver<bool>,
     lease: Duration,
@@ -55,6 +62,8 @@ impl ClusterNode {
         settings: LeaseSettings,
     ) -> Result<Arc<Self>, ClusterError> {
         let bus = Bus::connect(redis_url, node_id).await?;
+        let log_conn = redis::Client::open(redis_url)?.get_connection_manager().await?;
+        let event_log = EventLog::new(log_conn, LOG_LIMITS);
         let policy = LeasePolicy { lease: settings.lease, margin: settings.margin };
         let beat = Beat {
             postgres_url: postgres_url.to_owned(),
@@ -67,7 +76,7 @@ impl ClusterNode {
             .await
             .map_err(|_| ClusterError::LeaseLost)?
             .map_err(|_| ClusterError::LeaseLost)?;
-        Ok(Arc::new(Self { bus, pool, lease_holds, lease: settings.lease }))
+        Ok(Arc::new(Self { bus, event_log, pool, lease_holds, lease: settings.lease }))
     }
 
     /// This node's name.

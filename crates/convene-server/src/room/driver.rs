@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use convene_core::proto::CloseCode;
-use convene_room::{AppInfo, ConnId, IdSource, RequestId, Restored, Room, RoomConfig, WallClock};
+use convene_room::{AppInfo, ConnId, IdSource, LoggedEvent, RequestId, Restored, Room, RoomConfig, WallClock};
 use futures_util::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -88,6 +88,8 @@ pub(super) struct Driver {
     pub(super) held: Vec<Release>,
     /// Store writes and webhook events of the turn not yet submitted.
     pub(super) writes: Vec<RoomWrite>,
+    /// Events for the session's log (cluster mode) not yet submitted.
+    pub(super) logged: Vec<LoggedEvent>,
     /// The turn's batches submitted so far (before its lookups).
     pub(super) submitted: Vec<PendingWrites>,
     /// Turns whose writes are being applied, oldest first, each holding its frames, closes and
@@ -116,7 +118,7 @@ pub(super) fn spawn(
     meeting: Meeting,
     rx: mpsc::Receiver<RoomCommand>,
     restored: Option<Restored>,
-    owner: Option<Owner>,
+    mut owner: Option<Owner>,
 ) {
     let running = deps.tasks.started();
     tokio::spawn(async move {
@@ -130,11 +132,15 @@ pub(super) fn spawn(
             away_grace: deps.away_grace,
             room_idle: deps.room_idle,
             send_queue: deps.send_queue,
+            log_events: owner.is_some(),
             clock: WallClock { at: now, unix_ms: now_ms().max(0) as u64 },
         };
         let mut room = Room::new(config, Box::new(RandomIds), now);
-        if let Some(restored) = restored {
-            room.restore(now, restored);
+        let session_id = restored.as_ref().map(|r| r.session_id.clone());
+        let adopted = restored.is_some_and(|r| room.restore(now, r));
+        if let Some(owner) = owner.as_mut() {
+            let adopted = session_id.filter(|_| adopted);
+            owner.start_log(deps.store.clone(), &app_id, adopted);
         }
         let files = RecordingFiles::new(deps.recordings_dir.clone());
         let mut driver = Driver {
@@ -150,6 +156,7 @@ pub(super) fn spawn(
             files,
             held: Vec::new(),
             writes: Vec::new(),
+            logged: Vec::new(),
             submitted: Vec::new(),
             in_flight: VecDeque::new(),
             grouped: 0,

@@ -6,6 +6,7 @@
 
 mod driver;
 mod files;
+mod log_writer;
 mod outputs;
 mod owned;
 mod refusal;
@@ -24,6 +25,7 @@ use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::cluster::node::ClusterNode;
+use crate::cluster::event_log::TakenOver;
 use crate::cluster::ownership::Claim;
 use crate::model::Meeting;
 use crate::store::Store;
@@ -368,7 +370,13 @@ impl Rooms {
         let inbound = node.bus.serve(&meeting.id).await.map_err(|e| unavailable("could not listen on the bus", &e))?;
         let relay_epoch = match node.claim(&meeting.id).await {
             Ok(Claim::Owned(fence)) => match live_session_of(&*self.deps.store, app_id, &meeting.id).await {
-                Ok(restored) => {
+                Ok(mut restored) => {
+                    if let Some(restored) = restored.as_mut() {
+                        if !take_log_over(node, &fence, restored).await {
+                            let _ = node.release(&fence).await;
+                            return Err(NoRoom::Unavailable);
+                        }
+                    }
                     tracing::debug!(meeting = %meeting.id, epoch = fence.epoch, restored = restored.is_some(), "meeting claimed");
                     let owner = owned::Owner::new(node.clone(), fence, inbound);
                     return Ok(self.start(app_id, meeting, restored, Some(owner)));
@@ -487,6 +495,28 @@ impl Rooms {
     }
 }
 
+/// Takes the event log of the session being restored over for `fence` (no earlier owner can
+/// add to it now) and hands what it holds to the room: its peers then resume with an exact
+/// replay. Without a usable log (none, or Redis away) they resume with snapshots. `false` when a
+/// newer owner has the log: this claim is stale.
+async fn take_log_over(node: &ClusterNode, fence: &crate::cluster::ownership::Fence, restored: &mut Restored) -> bool {
+    let mut log = node.event_log.clone();
+    match log.take_over(&restored.session_id, fence.epoch).await {
+        Ok(TakenOver::Fenced { epoch }) => {
+            tracing::warn!(meeting = %fence.meeting_id, epoch, "a newer owner has the session's log");
+            false
+        }
+        Ok(taken) => {
+            restored.log = log_writer::restored_log(&restored.session_id, taken);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, meeting = %fence.meeting_id, "could not read the session's log; its peers get snapshots");
+            true
+        }
+    }
+}
+
 /// The live session of meeting `meeting_id` as the store has it, ready to restore, if it has one.
 pub(crate) async fn live_session_of(
     store: &dyn Store,
@@ -520,5 +550,6 @@ pub(crate) async fn restored_from(
         started_at: session.started_at,
         last_seq: session.last_seq,
         peers: restored_peers,
+        log: None,
     })
 }

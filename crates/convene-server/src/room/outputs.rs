@@ -97,6 +97,11 @@ impl Driver {
             Output::Broadcast { conns, frame } => self.held.push(Release::Broadcast(conns, frame)),
             Output::Close { conn, code, reason } => self.held.push(Release::Close(conn, code, reason)),
             Output::Reply { request, reply } => self.held.push(Release::Reply(request, reply)),
+            Output::Logged(event) => {
+                if self.owner.is_some() {
+                    self.logged.push(event);
+                }
+            }
             Output::Store(write) => self.writes.push(RoomWrite::Session(write)),
             Output::Webhook(event) => self.writes.push(RoomWrite::Webhook(event)),
             Output::CheckParticipants { check, participant_ids } => {
@@ -194,7 +199,17 @@ impl Driver {
 
     /// Submits the writes gathered since the last lookup, in order, in one call to the store (a
     /// lookup submitted after them reads what they wrote).
+    ///
+    /// The events gathered for the session's log go to its writer, which logs them after those
+    /// before them; the turn's frames wait for both.
     fn submit_writes(&mut self) {
+        if !self.logged.is_empty() {
+            let logged = std::mem::take(&mut self.logged);
+            let view = self.room.view_digest();
+            if let Some(pending) = self.owner.as_ref().and_then(|o| o.log(logged, view)) {
+                self.submitted.push(pending);
+            }
+        }
         if self.writes.is_empty() {
             return;
         }

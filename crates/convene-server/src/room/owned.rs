@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use convene_core::proto::{CloseCode, ErrorCode};
-use convene_room::ConnId;
+use convene_room::{ConnId, LoggedEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::driver::{ConnEnd, Driver};
@@ -17,7 +17,8 @@ use super::relay_wire::{Down, DownOp, Up};
 use super::{ApiCommand, ApiReply, Refusal, RoomCommand};
 use crate::cluster::bus::{Bus, RoomInbound};
 use crate::cluster::node::ClusterNode;
-use crate::store::Fence;
+use super::log_writer::LogWriter;
+use crate::store::{Fence, PendingWrites, Store};
 
 /// Messages a downlink may have queued before further ones are dropped (the relay then sees
 /// the gap and its clients resume).
@@ -51,6 +52,8 @@ pub(super) struct Owner {
     relayed: HashMap<(String, u64), (ConnId, u64)>,
     gone_tx: mpsc::UnboundedSender<LinkKey>,
     gone: mpsc::UnboundedReceiver<LinkKey>,
+    /// The session's event log writer, once the room has started.
+    log: Option<LogWriter>,
 }
 
 /// The owner's end of one relay: numbers what it sends, and a task publishes it in order.
@@ -65,7 +68,19 @@ impl Owner {
     pub(super) fn new(node: Arc<ClusterNode>, fence: Fence, inbound: mpsc::Receiver<RoomInbound>) -> Self {
         let (gone_tx, gone) = mpsc::unbounded_channel();
         let lease = node.lease_watch();
-        Self { fence, node, inbound, lease, links: HashMap::new(), relayed: HashMap::new(), gone_tx, gone }
+        Self { fence, node, inbound, lease, links: HashMap::new(), relayed: HashMap::new(), gone_tx, gone, log: None }
+    }
+
+    /// Starts the writer of the room's event log; `adopted` is the session whose log the room
+    /// took over, if it did.
+    pub(super) fn start_log(&mut self, store: Arc<dyn Store>, app_id: &str, adopted: Option<String>) {
+        let log = self.node.event_log.clone();
+        self.log = Some(LogWriter::spawn(log, store, app_id.to_owned(), self.fence.clone(), adopted));
+    }
+
+    /// Logs `events` with the room's view after them ([`LogWriter::submit`]).
+    pub(super) fn log(&self, events: Vec<LoggedEvent>, view: Option<u64>) -> Option<PendingWrites> {
+        self.log.as_ref().map(|log| log.submit(events, view))
     }
 
     /// The bus.

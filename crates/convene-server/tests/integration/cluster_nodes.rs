@@ -20,15 +20,15 @@ use crate::postgres_node::{assert_ended_once, live_sessions, open_stays};
 use crate::test_postgres::TestPostgres;
 use crate::test_redis::TestRedis;
 
-const NODES: usize = 3;
+pub(crate) const NODES: usize = 3;
 const PARTICIPANTS: usize = 9;
 
 /// Three nodes on one PostgreSQL and one Redis of their own, each node with its own (empty) data
 /// directory; `db` is a connection to the PostgreSQL, for the tests' checks.
-struct Cluster {
-    nodes: Vec<Server>,
+pub(crate) struct Cluster {
+    pub(crate) nodes: Vec<Server>,
     dirs: Vec<std::path::PathBuf>,
-    db: tokio_postgres::Client,
+    pub(crate) db: tokio_postgres::Client,
     _redis: TestRedis,
     _pg: TestPostgres,
 }
@@ -36,7 +36,7 @@ struct Cluster {
 impl Cluster {
     /// Starts PostgreSQL and Redis, then the first node alone (it makes the schema and the keys),
     /// then the others.
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let pg = TestPostgres::start();
         let redis = TestRedis::start().await;
         let db = pg.connect().await;
@@ -54,7 +54,7 @@ impl Cluster {
     }
 
     /// The signalling URL of node `n`.
-    fn ws_url(&self, n: usize) -> String {
+    pub(crate) fn ws_url(&self, n: usize) -> String {
         self.nodes[n % NODES].ws_url()
     }
 }
@@ -69,7 +69,7 @@ impl Drop for Cluster {
 }
 
 /// The peers a client knows are in the room: its last snapshot, then joins and departures.
-fn roster(c: &Client) -> BTreeSet<String> {
+pub(crate) fn roster(c: &Client) -> BTreeSet<String> {
     let mut peers = BTreeSet::new();
     for (_, event) in &c.events {
         match event {
@@ -87,7 +87,7 @@ fn roster(c: &Client) -> BTreeSet<String> {
 }
 
 /// Every client reads until `done` holds for it (each within 20 s, or the test fails).
-async fn read_until(clients: Vec<Client>, what: &'static str, done: fn(&Client) -> bool) -> Vec<Client> {
+pub(crate) async fn read_until(clients: Vec<Client>, what: &'static str, done: fn(&Client) -> bool) -> Vec<Client> {
     each(clients, move |_, mut c| async move {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !done(&c) {
@@ -100,7 +100,7 @@ async fn read_until(clients: Vec<Client>, what: &'static str, done: fn(&Client) 
 }
 
 /// Every client with `peers` as its roster reads until its roster is `peers` less itself.
-async fn until_everyone_sees(clients: Vec<Client>, peers: &BTreeSet<String>) -> Vec<Client> {
+pub(crate) async fn until_everyone_sees(clients: Vec<Client>, peers: &BTreeSet<String>) -> Vec<Client> {
     let peers = Arc::new(peers.clone());
     each(clients, move |_, mut c| {
         let peers = peers.clone();
@@ -119,7 +119,7 @@ async fn until_everyone_sees(clients: Vec<Client>, peers: &BTreeSet<String>) -> 
 }
 
 /// The peer ids of `clients`.
-fn peer_ids<'a>(clients: impl IntoIterator<Item = &'a Client>) -> BTreeSet<String> {
+pub(crate) fn peer_ids<'a>(clients: impl IntoIterator<Item = &'a Client>) -> BTreeSet<String> {
     clients.into_iter().map(|c| c.peer_id.clone().unwrap()).collect()
 }
 
@@ -213,7 +213,7 @@ async fn participants_on_three_nodes_share_one_session_and_every_command_reaches
 
 /// A meeting made through node 1 and its participants made through every node in turn (p0 a host,
 /// the others not): the meeting's id, its clients (not connected) and their participant ids.
-async fn meeting_on(cluster: &Cluster) -> (String, Vec<Client>, Vec<String>) {
+pub(crate) async fn meeting_on(cluster: &Cluster) -> (String, Vec<Client>, Vec<String>) {
     let meeting = cluster.nodes[1].ok("POST", "/meetings", Some(json!({"title": "three nodes"}))).await;
     let meeting_id = meeting["id"].as_str().unwrap().to_owned();
     let mut clients = Vec::new();
@@ -231,7 +231,7 @@ async fn meeting_on(cluster: &Cluster) -> (String, Vec<Client>, Vec<String>) {
 
 /// The host (the first client) joins first, so that its node claims the meeting, then the others
 /// at once, as [`join_on`].
-async fn join_host_first(mut clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
+pub(crate) async fn join_host_first(mut clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
     let rest = clients.split_off(1);
     let mut clients = join_on(clients, urls.clone()).await;
     clients.extend(join_on(rest, urls).await);
@@ -239,7 +239,7 @@ async fn join_host_first(mut clients: Vec<Client>, urls: Arc<Vec<String>>) -> Ve
 }
 
 /// Client i says hello on node i % 3 and joins; all at once.
-async fn join_on(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
+pub(crate) async fn join_on(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
     each(clients, move |_, mut c| {
         let urls = urls.clone();
         async move {
@@ -253,7 +253,7 @@ async fn join_on(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
 }
 
 /// The node that owns `meeting_id` now, if any.
-async fn owner_of(db: &tokio_postgres::Client, meeting_id: &str) -> Option<String> {
+pub(crate) async fn owner_of(db: &tokio_postgres::Client, meeting_id: &str) -> Option<String> {
     let row = db.query_opt("SELECT node_id FROM meeting_owners WHERE meeting_id = $1", &[&meeting_id]).await.unwrap();
     row.and_then(|r| r.get(0))
 }

@@ -15,6 +15,7 @@ mod test_redis;
 mod abuse;
 mod cli;
 mod cluster_nodes;
+mod cluster_takeover;
 mod crash;
 mod postgres_node;
 mod rest;

@@ -28,6 +28,8 @@ pub struct Client {
     pub transmitted: usize,
     /// The last frame it sent (for tests that deliver it twice).
     pub last_sent: Option<convene_core::proto::ClientMessage>,
+    /// Every message the server sent it, in order.
+    pub received: Vec<convene_core::proto::ServerMessage>,
 }
 
 /// The server and its clients, with one clock.
@@ -45,6 +47,13 @@ impl World {
 
     pub fn with_keep_alive(keep_alive_ms: u64) -> Self {
         Self { now: 1_000, server: SimServer::new(keep_alive_ms), clients: BTreeMap::new(), seed: 1 }
+    }
+
+    /// A world whose server logs its events (keeping `capacity`), so that each restart is a
+    /// takeover that replays from the log (cluster mode).
+    pub fn with_event_log(keep_alive_ms: u64, capacity: usize) -> Self {
+        let server = SimServer::with_event_log(keep_alive_ms, 1, capacity);
+        Self { now: 1_000, server, clients: BTreeMap::new(), seed: 1 }
     }
 
     /// Adds a participant with a built-in preset and optional changes to it.
@@ -65,6 +74,7 @@ impl World {
             resolved: BTreeMap::new(),
             transmitted: 0,
             last_sent: None,
+            received: Vec::new(),
         };
         self.clients.insert(alias.to_owned(), client);
     }
@@ -123,6 +133,7 @@ impl World {
                 let text = encode_server(&msg);
                 let client = self.clients.get_mut(&alias).unwrap();
                 client.core.handle_frame(now, &text).expect("server frames decode");
+                client.received.push(msg);
             }
         }
         let closed = std::mem::take(&mut self.server.closed);

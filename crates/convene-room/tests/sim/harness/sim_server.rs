@@ -4,7 +4,7 @@
 //! lookups, and the room's outputs decoded into messages per connection. Time is simulated
 //! (milliseconds from a fixed instant); ids are seeded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use convene_core::permissions::Permissions;
@@ -14,7 +14,8 @@ use convene_core::proto::{
 use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
 use convene_room::{
     ApiCommand, ApiReply, AppInfo, Arrival, MeetingSettings, MeetingStatus, Output, ParticipantInfo, PeerStatus,
-    RecordingIo, RecordingIoResult, RecordingStatus, RequestId, Restored, RestoredPeer, Room, RoomConfig, SeededIds,
+    LoggedEvent, RecordingIo, RecordingIoResult, RecordingStatus, RequestId, Restored, RestoredLog, RestoredPeer, Room,
+    RoomConfig, SeededIds,
     StoreWrite, Timer, WallClock, WebhookEvent,
 };
 
@@ -64,6 +65,18 @@ pub struct SimServer {
     seq_floor: BTreeMap<ConnId, u64>,
     /// Broken rules seen in the room's outputs (checked by [`super::invariants`]).
     pub violations: Vec<String>,
+    /// With an event log (as in cluster mode): the events logged, oldest first, at most
+    /// `log_capacity` of them; a restart is then a takeover that restores from it.
+    pub log: Option<VecDeque<LoggedEvent>>,
+    log_capacity: usize,
+    /// The room's view digest when events were last logged (as the driver logs it with each
+    /// batch).
+    log_view: Option<u64>,
+    /// Every sequence number logged, and the highest sent.
+    logged_seqs: BTreeSet<u64>,
+    max_event_seq: u64,
+    /// Restarts whose room took the log up.
+    pub replaying_restarts: u64,
 }
 
 impl SimServer {
@@ -87,6 +100,7 @@ impl SimServer {
             away_grace: Duration::from_secs(120),
             room_idle: TOKEN_LIFETIME,
             send_queue: 256,
+            log_events: false,
             clock: WallClock { at: base, unix_ms: 1_764_633_600_000 },
         };
         Self {
@@ -110,7 +124,24 @@ impl SimServer {
             recording_files: BTreeMap::new(),
             seq_floor: BTreeMap::new(),
             violations: Vec::new(),
+            log: None,
+            log_capacity: 0,
+            log_view: None,
+            logged_seqs: BTreeSet::new(),
+            max_event_seq: 0,
+            replaying_restarts: 0,
         }
+    }
+
+    /// A server whose room logs every event, keeping the last `capacity` (cluster mode's log in
+    /// Redis); its restarts are takeovers that restore from the log.
+    pub fn with_event_log(keep_alive_ms: u64, seed: u64, capacity: usize) -> Self {
+        let mut server = Self::with_seed(keep_alive_ms, seed);
+        server.config.log_events = true;
+        server.room = Room::new(server.config.clone(), Box::new(SeededIds::new(seed)), server.base);
+        server.log = Some(VecDeque::new());
+        server.log_capacity = capacity;
+        server
     }
 
     /// The room machine, for inspection.
@@ -337,10 +368,21 @@ impl SimServer {
         config.clock = WallClock { at, unix_ms: self.config.clock.unix_ms(at) };
         let ids = SeededIds::new(self.seed.wrapping_add(self.restarts.wrapping_mul(0x9E37_79B9)));
         self.room = Room::new(config, Box::new(ids), at);
-        if let Some(restored) = self.restored(&model) {
-            self.room.restore(at, restored);
+        if let Some(mut restored) = self.restored(&model) {
+            restored.log = self.restored_log(&restored.session_id);
+            if self.room.restore(at, restored) {
+                self.replaying_restarts += 1;
+            }
         }
         self.pump(now);
+    }
+
+    /// What a takeover reads of the session's log: its last number and the events still held.
+    fn restored_log(&self, session_id: &str) -> Option<RestoredLog> {
+        let log = self.log.as_ref()?;
+        let events: Vec<LoggedEvent> = log.iter().filter(|e| e.session_id == session_id).cloned().collect();
+        let top = events.last()?.seq;
+        Some(RestoredLog { top, events, view: self.log_view })
     }
 
     /// The live session the writes describe, as a start-up reads it.
@@ -366,7 +408,7 @@ impl SimServer {
             })
             .collect();
         let last_seq = model.last_seq.get(session_id).copied().unwrap_or(0);
-        Some(Restored { session_id: session_id.clone(), started_at, last_seq, peers })
+        Some(Restored { session_id: session_id.clone(), started_at, last_seq, peers, log: None })
     }
 
     fn last_recording(&self, id: &str) -> Option<convene_room::Recording> {
@@ -421,6 +463,14 @@ impl SimServer {
     /// Applies the room's outputs, answering its lookups at once.
     fn pump(&mut self, now: u64) {
         let at = self.at(now);
+        let logged_before = self.logged_seqs.len();
+        self.pump_outputs(at);
+        if self.logged_seqs.len() > logged_before {
+            self.log_view = self.room.view_digest();
+        }
+    }
+
+    fn pump_outputs(&mut self, at: Instant) {
         while let Some(output) = self.room.poll_output() {
             match output {
                 Output::Send { conn, frame } => self.deliver(conn.0, frame.as_str()),
@@ -437,6 +487,7 @@ impl SimServer {
                 Output::Reply { request, reply } => {
                     self.replies.insert(request, reply);
                 }
+                Output::Logged(event) => self.logged(event),
                 Output::Store(write) => {
                     if let StoreWrite::SessionEnded { end, .. } = &write {
                         self.ended_sessions.push((end.session_id.clone(), end.reason));
@@ -471,11 +522,35 @@ impl SimServer {
         }
     }
 
+    /// An event for the log: it must come before its frames, and follow the last one logged.
+    fn logged(&mut self, event: LoggedEvent) {
+        let Some(log) = self.log.as_mut() else {
+            self.violations.push(format!("event {} logged by a room that does not log", event.seq));
+            return;
+        };
+        if let Some(last) = log.back().filter(|l| l.session_id == event.session_id && l.seq >= event.seq) {
+            self.violations.push(format!("event {} logged after {}", event.seq, last.seq));
+        }
+        self.logged_seqs.insert(event.seq);
+        log.push_back(event);
+        while log.len() > self.log_capacity {
+            log.pop_front();
+        }
+    }
+
     fn deliver(&mut self, conn: ConnId, frame: &str) {
         if !self.conns.contains_key(&conn) {
             return;
         }
         let msg = decode_server(frame).expect("the room's frames decode");
+        if let (ServerMessage::Event { seq, .. }, Some(_)) = (&msg, &self.log) {
+            // A new event (not a replay) of a live session goes out only once logged.
+            let new = *seq > self.max_event_seq;
+            if new && self.room.session_id().is_some() && !self.logged_seqs.contains(seq) {
+                self.violations.push(format!("event {seq} sent before it was logged"));
+            }
+            self.max_event_seq = self.max_event_seq.max(*seq);
+        }
         if let ServerMessage::Event { seq, .. } = &msg {
             let floor = self.seq_floor.entry(conn).or_insert(1);
             if *seq < *floor {

@@ -109,13 +109,20 @@ impl Server {
         self.child.wait().expect("reaped");
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill").args([format!("-{signal}"), pid]).status().expect("kill runs");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// The signalling WebSocket's URL.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/v1/signal", self.addr)
     }
 
     /// A REST call with the admin token: (status, body); status 0 when the call failed.
-    async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = reqwest::Client::new()
             .request(method.parse().unwrap(), format!("http://{}{}{path}", self.addr, self.kit))
             .header("authorization", format!("Bearer {ADMIN}"))
