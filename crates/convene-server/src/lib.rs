@@ -385,6 +385,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     if cluster.is_some() {
         let restored = state.0.rooms.restore_owned().await?;
         tracing::info!(restored, "rooms of the meetings this node owned restored");
+        tokio::spawn(sweep_orphans(state.clone()));
     } else {
         restore_live_sessions(&state).await?;
     }
@@ -416,6 +417,24 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         task,
         temp_dir,
     })
+}
+
+/// Cluster mode: takes over, every [`room::ORPHAN_SWEEP_EVERY`], the live sessions no live node
+/// runs ([`room::Rooms::adopt_orphans`]), until the server stops.
+async fn sweep_orphans(state: AppState) {
+    let mut stopping = state.0.stopping.subscribe();
+    let mut every = tokio::time::interval(room::ORPHAN_SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => {}
+        }
+        if *stopping.borrow() {
+            return;
+        }
+        state.0.rooms.adopt_orphans().await;
+    }
 }
 
 async fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {

@@ -134,6 +134,25 @@ impl ClusterNode {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    /// The live sessions, as (app, meeting), whose meeting nobody owns or whose owner's lease has
+    /// run out: no room runs them, so their timers (away peers' grace, the keep-alive of an empty
+    /// session) would never fire unless a node takes them over.
+    pub(crate) async fn orphaned(&self) -> Result<Vec<(String, String)>, ClusterError> {
+        let client = self.client().await?;
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT s.app_id, s.meeting_id FROM sessions s
+                 LEFT JOIN meeting_owners o ON o.meeting_id = s.meeting_id
+                 LEFT JOIN nodes n ON n.node_id = o.node_id
+                 WHERE s.status = 'LIVE' AND (o.node_id IS NULL OR n.heartbeat_at IS NULL
+                   OR n.heartbeat_at <= now() - $1::bigint * interval '1 millisecond')",
+                &[&lease],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Whether any node owns `meeting_id` now (its room runs somewhere, or its owner died and
     /// nobody took it over yet).
     pub(crate) async fn is_owned(&self, meeting_id: &str) -> Result<bool, ClusterError> {

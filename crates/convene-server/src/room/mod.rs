@@ -265,6 +265,18 @@ pub(crate) struct Rooms {
 /// command came, or moved to another node).
 const ASK_TRIES: u32 = 3;
 
+/// How often a cluster node looks for live sessions that no live node runs.
+pub(crate) const ORPHAN_SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// What a cluster node starting a meeting's room does when another node owns the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Elsewhere {
+    /// Relays to the owner (a connection or a REST command wants the meeting).
+    Relay,
+    /// Nothing (a sweep or a start-up wanted to run it only if nobody does).
+    Leave,
+}
+
 /// Commands a room may have queued.
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
@@ -325,7 +337,7 @@ impl Rooms {
         };
         match self.deps.cluster.clone() {
             None => Ok(self.start(app_id, meeting, None, None)),
-            Some(node) => self.start_clustered(&node, app_id, meeting).await,
+            Some(node) => self.start_clustered(&node, app_id, meeting, Elsewhere::Relay).await,
         }
     }
 
@@ -357,6 +369,7 @@ impl Rooms {
         node: &Arc<ClusterNode>,
         app_id: &str,
         meeting: Meeting,
+        elsewhere: Elsewhere,
     ) -> Result<mpsc::Sender<RoomCommand>, NoRoom> {
         let _one_at_a_time = self.starting.lock().await;
         if let Some(tx) = self.registry.open(&meeting.id) {
@@ -392,7 +405,38 @@ impl Rooms {
         };
         drop(inbound);
         let _ = node.bus.stop_serving(&meeting.id).await;
-        relay_epoch.map(|epoch| self.start_relay(node, &meeting.id, epoch))
+        match elsewhere {
+            Elsewhere::Relay => relay_epoch.map(|epoch| self.start_relay(node, &meeting.id, epoch)),
+            Elsewhere::Leave => Err(NoRoom::Unavailable),
+        }
+    }
+
+    /// Cluster mode, every [`ORPHAN_SWEEP_EVERY`]: takes over the live sessions no live node
+    /// runs ([`ClusterNode::orphaned`]: their owner died and none of their clients came back to
+    /// bring them to another node), so that their away peers' grace and their keep-alive run
+    /// out and abandoned sessions end. A meeting another node claims first is left to it.
+    /// Returns how many this node took.
+    pub(crate) async fn adopt_orphans(&self) -> usize {
+        let Some(node) = self.deps.cluster.clone().filter(|node| node.holds()) else { return 0 };
+        let orphans = match node.orphaned().await {
+            Ok(orphans) => orphans,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for sessions nobody runs");
+                return 0;
+            }
+        };
+        let mut adopted = 0;
+        for (app_id, meeting_id) in orphans {
+            if self.registry.open(&meeting_id).is_some() {
+                continue;
+            }
+            let Ok(Some(meeting)) = self.deps.store.get_meeting(&app_id, &meeting_id).await else { continue };
+            if self.start_clustered(&node, &app_id, meeting, Elsewhere::Leave).await.is_ok() {
+                tracing::info!(meeting = %meeting_id, "took over a session whose owner is gone");
+                adopted += 1;
+            }
+        }
+        adopted
     }
 
     fn start_relay(&self, node: &Arc<ClusterNode>, meeting_id: &str, epoch: i64) -> mpsc::Sender<RoomCommand> {
@@ -424,7 +468,7 @@ impl Rooms {
             };
             match meeting {
                 Some((app_id, meeting)) => {
-                    if self.start_clustered(&node, &app_id, meeting).await.is_ok() {
+                    if self.start_clustered(&node, &app_id, meeting, Elsewhere::Leave).await.is_ok() {
                         started += 1;
                     }
                 }

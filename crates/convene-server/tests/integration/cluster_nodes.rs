@@ -37,6 +37,11 @@ impl Cluster {
     /// Starts PostgreSQL and Redis, then the first node alone (it makes the schema and the keys),
     /// then the others.
     pub(crate) async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Cluster::start`], each node run with `extra` flags too.
+    pub(crate) async fn start_with(extra: &[&str]) -> Self {
         let pg = TestPostgres::start();
         let redis = TestRedis::start().await;
         let db = pg.connect().await;
@@ -46,7 +51,8 @@ impl Cluster {
         for n in 0..NODES {
             let dir = std::env::temp_dir().join(format!("convene-cluster-{n}-{}", uuid::Uuid::new_v4()));
             let node_id = format!("node-{n}");
-            let flags = ["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", node_id.as_str()];
+            let mut flags = vec!["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", node_id.as_str()];
+            flags.extend_from_slice(extra);
             nodes.push(Server::start_with(&dir, "127.0.0.1:0", &flags));
             dirs.push(dir);
         }
@@ -214,7 +220,12 @@ async fn participants_on_three_nodes_share_one_session_and_every_command_reaches
 /// A meeting made through node 1 and its participants made through every node in turn (p0 a host,
 /// the others not): the meeting's id, its clients (not connected) and their participant ids.
 pub(crate) async fn meeting_on(cluster: &Cluster) -> (String, Vec<Client>, Vec<String>) {
-    let meeting = cluster.nodes[1].ok("POST", "/meetings", Some(json!({"title": "three nodes"}))).await;
+    meeting_with(cluster, json!({"title": "three nodes"})).await
+}
+
+/// As [`meeting_on`], the meeting made with `body`.
+pub(crate) async fn meeting_with(cluster: &Cluster, body: serde_json::Value) -> (String, Vec<Client>, Vec<String>) {
+    let meeting = cluster.nodes[1].ok("POST", "/meetings", Some(body)).await;
     let meeting_id = meeting["id"].as_str().unwrap().to_owned();
     let mut clients = Vec::new();
     let mut participant_ids = Vec::new();

@@ -2,7 +2,9 @@
 //! claims the meeting once the dead node's lease runs out, restores the session from PostgreSQL
 //! and its event log in Redis, and every client resumes there in the same session with an exact
 //! replay of what it missed, under the same sequence numbers (no snapshot); the session then goes
-//! on and ends once, with one `meeting.ended`.
+//! on and ends once, with one `meeting.ended`. When none of the clients comes back, a live node
+//! takes the orphaned session over all the same and ends it once its peers' grace and its
+//! keep-alive have run out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use convene_core::proto::{ServerMessage, SessionEvent};
 use serde_json::{json, Value};
 
 use crate::cluster_nodes::{
-    join_host_first, meeting_on, owner_of, peer_ids, read_until, until_everyone_sees, Cluster, NODES,
+    join_host_first, meeting_on, meeting_with, owner_of, peer_ids, read_until, until_everyone_sees, Cluster, NODES,
 };
 use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
@@ -141,4 +143,37 @@ async fn a_killed_owner_is_taken_over_and_every_client_resumes_with_an_exact_rep
     assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_owner_died_and_whose_clients_never_came_back_is_ended_by_another_node() {
+    let cluster = Cluster::start_with(&["--away-grace-secs", "2"]).await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (receiver, hook_url) = Receiver::start().await;
+    let hook = json!({"name": "orphans", "url": hook_url, "events": ["meeting.ended"]});
+    cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
+    let body = json!({"title": "abandoned", "session_keep_alive_time_in_secs": 1});
+    let (meeting_id, clients, _) = meeting_with(&cluster, body).await;
+    let clients = join_host_first(clients, urls).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // The owner dies and every client goes away for good.
+    let mut cluster = cluster;
+    let killed_at = Instant::now();
+    cluster.nodes.remove(0).kill();
+    drop(clients);
+    let deadline = killed_at + Duration::from_secs(40);
+    while !live_sessions(&cluster.db, &meeting_id).await.is_empty() {
+        assert!(Instant::now() < deadline, "the abandoned session never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("owner killed, nobody back: the session ended {:?} later", killed_at.elapsed());
+    let owner = owner_of(&cluster.db, &meeting_id).await;
+    assert!(!matches!(owner.as_deref(), Some("node-0")), "the dead node no longer owns it: {owner:?}");
+    assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
+    let row = cluster.db.query_one("SELECT end_reason FROM sessions WHERE id = $1", &[&session]).await.unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("ALL_PARTICIPANTS_LEFT"));
 }

@@ -52,7 +52,8 @@ impl Server {
     fn try_start(dir: &Path, listen: &str, flags: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(BIN)
             .args(["--listen", listen, "--data", dir.to_str().unwrap(), "--admin-token", ADMIN])
-            .args(["--away-grace-secs", "60", "--webhook-allow-private"])
+            .args(if flags.contains(&"--away-grace-secs") { &[][..] } else { &["--away-grace-secs", "60"][..] })
+            .arg("--webhook-allow-private")
             .args(flags)
             .env("RUST_LOG", "convene_server=warn")
             .stdout(Stdio::piped())
