@@ -216,8 +216,11 @@ impl<C: ConnectionLike + Send> EventLog<C> {
             [Value::Int(2), top, view, Value::Array(entries)] => {
                 let top = decimal(top).ok_or_else(|| unexpected("take over", &reply))?;
                 let view = decimal(view);
-                let entries =
-                    entries.iter().map(entry).collect::<Option<Vec<_>>>().ok_or_else(|| unexpected("take over", &reply))?;
+                let entries = entries
+                    .iter()
+                    .map(entry)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| unexpected("take over", &reply))?;
                 Ok(TakenOver::Log { top, view, entries })
             }
             _ => Err(unexpected("take over", &reply)),

@@ -70,6 +70,10 @@ async fn run(beat: Beat, holds: watch::Sender<bool>) {
             let wake = expiry.map_or(next, |t| t.min(next));
             if wake >= next {
                 tokio::time::sleep_until(next).await;
+                // A node paused past its lease (`SIGSTOP`) wakes here: it must publish that the
+                // lease lapsed before a new heartbeat can take it up again.
+                let now = Instant::now();
+                holds.send_if_modified(|h| std::mem::replace(h, lease.holds(now.into_std())) != *h);
                 break;
             }
             tokio::time::sleep_until(wake).await;

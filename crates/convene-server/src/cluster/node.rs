@@ -153,6 +153,22 @@ impl ClusterNode {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// Whether `meeting_id` is still owned under `epoch` by a node whose lease holds (a relay's
+    /// check: an owner that is paused still listens on the bus, but its lease runs out).
+    pub(crate) async fn owner_holds(&self, meeting_id: &str, epoch: i64) -> Result<bool, ClusterError> {
+        let client = self.client().await?;
+        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let row = client
+            .query_opt(
+                "SELECT 1 FROM meeting_owners o JOIN nodes n ON n.node_id = o.node_id
+                 WHERE o.meeting_id = $1 AND o.epoch = $2
+                   AND n.heartbeat_at > now() - $3::bigint * interval '1 millisecond'",
+                &[&meeting_id, &epoch, &lease],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Whether any node owns `meeting_id` now (its room runs somewhere, or its owner died and
     /// nobody took it over yet).
     pub(crate) async fn is_owned(&self, meeting_id: &str) -> Result<bool, ClusterError> {

@@ -104,9 +104,11 @@ impl Writer {
     async fn append(&mut self, session_id: &str, events: &[&LoggedEvent], view: Option<u64>) -> RoomWritesApplied {
         let payloads: Vec<(u64, Vec<u8>)> = events.iter().map(|e| (e.seq, payload(e))).collect();
         let restart = !self.following.contains(session_id);
-        let appended =
-            tokio::time::timeout(APPEND_TIMEOUT, self.log.append(session_id, self.fence.epoch, restart, &payloads, view))
-                .await;
+        let appended = tokio::time::timeout(
+            APPEND_TIMEOUT,
+            self.log.append(session_id, self.fence.epoch, restart, &payloads, view),
+        )
+        .await;
         let why = match appended {
             Ok(Ok(AppendOutcome::Appended)) => {
                 self.following.insert(session_id.to_owned());

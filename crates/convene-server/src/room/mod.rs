@@ -24,8 +24,8 @@ use convene_core::permissions::Permissions;
 use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::cluster::node::ClusterNode;
 use crate::cluster::event_log::TakenOver;
+use crate::cluster::node::ClusterNode;
 use crate::cluster::ownership::Claim;
 use crate::model::Meeting;
 use crate::store::Store;

@@ -13,11 +13,11 @@ use convene_room::{ConnId, LoggedEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::driver::{ConnEnd, Driver};
+use super::log_writer::LogWriter;
 use super::relay_wire::{Down, DownOp, Up};
 use super::{ApiCommand, ApiReply, Refusal, RoomCommand};
 use crate::cluster::bus::{Bus, RoomInbound};
 use crate::cluster::node::ClusterNode;
-use super::log_writer::LogWriter;
 use crate::store::{Fence, PendingWrites, Store};
 
 /// Messages a downlink may have queued before further ones are dropped (the relay then sees
@@ -106,10 +106,9 @@ impl Owner {
         tokio::select! {
             inbound = self.inbound.recv() => inbound.map_or(OwnerWoke::MustStop, OwnerWoke::Inbound),
             Some(link) = self.gone.recv() => OwnerWoke::LinkGone(link),
-            changed = self.lease.wait_for(|holds| !*holds) => {
-                let _ = changed;
-                OwnerWoke::MustStop
-            }
+            // A room runs only while the lease holds, so any change means it lapsed (even if a
+            // heartbeat has taken it up again since).
+            _ = self.lease.changed() => OwnerWoke::MustStop,
         }
     }
 

@@ -4,7 +4,7 @@
 //! requests. What the owner sends back comes one message per event for all of this node's
 //! clients, numbered; a number out of order (a message lost, or a new owner) closes every
 //! connection of the relay so that each resumes (no silent loss). So does an owner that no
-//! longer listens.
+//! longer listens, or no longer holds the meeting with a live lease (paused, say).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// One relay's state: its connections and where it is in the owner's numbering.
 struct Relay {
+    node: Arc<ClusterNode>,
     bus: Bus,
     registry: Registry,
     meeting_id: String,
@@ -59,6 +60,7 @@ pub(super) fn spawn(
 ) {
     let downs = node.bus.relay(&meeting_id, DOWN_QUEUE);
     let relay = Relay {
+        node: node.clone(),
         bus: node.bus.clone(),
         registry,
         meeting_id,
@@ -85,7 +87,7 @@ impl Relay {
                 Woke::Command(Some(cmd)) => self.handle(cmd).await,
                 Woke::Down(Some(down)) => self.handle_down(down).await,
                 Woke::Probe => {
-                    if matches!(self.bus.probe_room(&self.meeting_id).await, Ok(0)) {
+                    if !self.owner_is_there().await {
                         self.close_all("the meeting's owner is gone; resume").await;
                     }
                 }
@@ -105,6 +107,22 @@ impl Relay {
         drop(downs);
         self.bus.stop_relaying(&self.meeting_id);
         tracing::debug!(meeting = %self.meeting_id, "relay stopped");
+    }
+
+    /// Whether the owner still listens on the bus and still holds the meeting under the relay's
+    /// epoch with a live lease (a paused owner still listens, but its lease runs out). Doubt
+    /// (PostgreSQL unreachable) keeps the relay going.
+    async fn owner_is_there(&self) -> bool {
+        if matches!(self.bus.probe_room(&self.meeting_id).await, Ok(0)) {
+            return false;
+        }
+        match self.node.owner_holds(&self.meeting_id, self.epoch).await {
+            Ok(holds) => holds,
+            Err(e) => {
+                tracing::warn!(error = %e, meeting = %self.meeting_id, "could not check the meeting's owner");
+                true
+            }
+        }
     }
 
     async fn handle(&mut self, cmd: RoomCommand) {

@@ -51,7 +51,8 @@ impl Cluster {
         for n in 0..NODES {
             let dir = std::env::temp_dir().join(format!("convene-cluster-{n}-{}", uuid::Uuid::new_v4()));
             let node_id = format!("node-{n}");
-            let mut flags = vec!["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", node_id.as_str()];
+            let mut flags =
+                vec!["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", node_id.as_str()];
             flags.extend_from_slice(extra);
             nodes.push(Server::start_with(&dir, "127.0.0.1:0", &flags));
             dirs.push(dir);

@@ -4,13 +4,14 @@
 //! replay of what it missed, under the same sequence numbers (no snapshot); the session then goes
 //! on and ends once, with one `meeting.ended`. When none of the clients comes back, a live node
 //! takes the orphaned session over all the same and ends it once its peers' grace and its
-//! keep-alive have run out.
+//! keep-alive have run out. An owner paused (`SIGSTOP`) past its lease is taken over the same
+//! way, and once it wakes it emits nothing and writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene_core::proto::{ServerMessage, SessionEvent};
+use convene_core::proto::{ClientMessage, ServerMessage, SessionEvent};
 use serde_json::{json, Value};
 
 use crate::cluster_nodes::{
@@ -20,7 +21,7 @@ use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
 use crate::crash::server_process::Server;
 use crate::crash::webhook_receiver::Receiver;
-use crate::postgres_node::{assert_ended_once, live_sessions};
+use crate::postgres_node::{assert_ended_once, live_sessions, open_stays};
 
 /// How long every client may take to resume after the owner's death: the node lease (6 s), the
 /// relays' probe (1 s) and the retries, with room to spare on a loaded machine.
@@ -96,8 +97,10 @@ async fn a_killed_owner_is_taken_over_and_every_client_resumes_with_an_exact_rep
     let p1 = kicked[0].peer_id.clone().unwrap();
     let body = json!({"custom_participant_ids": ["p1"]});
     cluster.nodes[2].ok("POST", &format!("/meetings/{meeting_id}/active-session/kick"), Some(body)).await;
-    read_until(kicked, "p1 hears it was kicked", |c| c.events.iter().any(|(_, e)| matches!(e, SessionEvent::Kicked { .. })))
-        .await;
+    read_until(kicked, "p1 hears it was kicked", |c| {
+        c.events.iter().any(|(_, e)| matches!(e, SessionEvent::Kicked { .. }))
+    })
+    .await;
     let staying = &everyone - &BTreeSet::from([p1.clone()]);
     let clients = until_everyone_sees(clients, &staying).await;
     let watcher = clients.iter().find(|c| c.name == "p7").unwrap();
@@ -117,7 +120,11 @@ async fn a_killed_owner_is_taken_over_and_every_client_resumes_with_an_exact_rep
     for c in &clients {
         let seq_at_kill = at_kill[&c.name];
         let after: Vec<&(u64, SessionEvent)> = c.events.iter().filter(|(seq, _)| *seq > seq_at_kill).collect();
-        assert!(after.iter().all(|(_, e)| !matches!(e, SessionEvent::Joined { .. })), "{}: a snapshot: {after:?}", c.name);
+        assert!(
+            after.iter().all(|(_, e)| !matches!(e, SessionEvent::Joined { .. })),
+            "{}: a snapshot: {after:?}",
+            c.name
+        );
         assert_eq!(kick_of(c, &p1), Some(&first_kick), "{}: the kick, under the number p7 heard", c.name);
     }
     assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session.clone()], "the same one session");
@@ -176,4 +183,60 @@ async fn a_session_whose_owner_died_and_whose_clients_never_came_back_is_ended_b
     assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
     let row = cluster.db.query_one("SELECT end_reason FROM sessions WHERE id = $1", &[&session]).await.unwrap();
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("ALL_PARTICIPANTS_LEFT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_owner_is_taken_over_and_once_it_wakes_it_emits_nothing_and_writes_nothing() {
+    let cluster = Cluster::start().await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (meeting_id, clients, _) = meeting_on(&cluster).await;
+    let clients = join_host_first(clients, urls.clone()).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // The owner is paused; its host p0 asks it to kick p8, a frame the paused node has yet to read.
+    let (mut host, others): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p0");
+    let mut p0 = host.remove(0);
+    let p8 = others.iter().find(|c| c.name == "p8").unwrap().peer_id.clone().unwrap();
+    cluster.nodes[0].signal("STOP");
+    assert!(p0.send(&ClientMessage::Kick { req: 99, peer_id: p8.clone() }).await, "the kick is sent");
+
+    // The others resume on the live nodes once its lease has run out.
+    let paused_at = Instant::now();
+    let others = resume_everyone(others, urls.clone()).await;
+    println!("owner paused: the other {} clients resumed in {:?}", others.len(), paused_at.elapsed());
+    let others = until_everyone_sees(others, &everyone).await;
+    let owner = owner_of(&cluster.db, &meeting_id).await;
+    assert!(matches!(owner.as_deref(), Some("node-1" | "node-2")), "taken over by a live node: {owner:?}");
+
+    // It wakes: the kick is never carried out, and p0's connection is handed over unanswered.
+    cluster.nodes[0].signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p0.ws.is_some() {
+        assert!(Instant::now() < deadline, "the woken node let go of p0's connection");
+        if let Some(ServerMessage::Reply { req: 99, .. }) = p0.recv(Duration::from_millis(200)).await {
+            panic!("the old owner answered the kick");
+        }
+    }
+    // Whatever the old owner could still send would come within a quiet couple of seconds.
+    let others = each(others, |_, mut c| async move {
+        c.drain(Duration::from_secs(2)).await;
+        c
+    })
+    .await;
+    for c in others.iter().chain([&p0]) {
+        assert!(kick_of(c, &p8).is_none(), "{}: heard a kick from the old owner", c.name);
+        assert!(!c.events.iter().any(|(_, e)| matches!(e, SessionEvent::Kicked { .. })), "{} was kicked", c.name);
+    }
+    assert_eq!(open_stays(&cluster.db).await.len(), everyone.len(), "p8's stay is still open: nothing written");
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the same session, live");
+
+    // p0 resumes on a live node, in the session as it was.
+    let p0 = resume_everyone(vec![p0], urls).await;
+    let all: Vec<Client> = p0.into_iter().chain(others).collect();
+    let all = until_everyone_sees(all, &everyone).await;
+    let faults: Vec<&String> = all.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
 }

@@ -13,10 +13,9 @@ use convene_core::proto::{
 };
 use convene_core::{Actor, EndReason, RecordingState, SessionEnd};
 use convene_room::{
-    ApiCommand, ApiReply, AppInfo, Arrival, MeetingSettings, MeetingStatus, Output, ParticipantInfo, PeerStatus,
-    LoggedEvent, RecordingIo, RecordingIoResult, RecordingStatus, RequestId, Restored, RestoredLog, RestoredPeer, Room,
-    RoomConfig, SeededIds,
-    StoreWrite, Timer, WallClock, WebhookEvent,
+    ApiCommand, ApiReply, AppInfo, Arrival, LoggedEvent, MeetingSettings, MeetingStatus, Output, ParticipantInfo,
+    PeerStatus, RecordingIo, RecordingIoResult, RecordingStatus, RequestId, Restored, RestoredLog, RestoredPeer, Room,
+    RoomConfig, SeededIds, StoreWrite, Timer, WallClock, WebhookEvent,
 };
 
 /// A connection id.

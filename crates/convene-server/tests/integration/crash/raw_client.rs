@@ -42,7 +42,7 @@ pub struct Client {
 
 impl Client {
     /// Sends a message on the current connection; false when there is none or it is dead.
-    async fn send(&mut self, msg: &ClientMessage) -> bool {
+    pub async fn send(&mut self, msg: &ClientMessage) -> bool {
         match self.ws.as_mut() {
             Some(ws) => ws.send(Message::Text(encode_client(msg).into())).await.is_ok(),
             None => false,
