@@ -392,6 +392,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let app = router(state.clone());
     let routes = app.clone();
+    if let Some(node) = &config.postgres {
+        // Deliveries queued by any node wake this one's delivery task.
+        let wake =
+            cluster::outbox::wake_on_notify(node.url.clone(), state.0.webhooks.waker(), state.0.stopping.subscribe());
+        tokio::spawn(wake);
+    }
     let worker = tokio::spawn(webhook::deliver_forever(delivery));
     let tls_on = tls.is_some();
     let (timings, limits) = (config.timings.clone(), config.limits.clone());

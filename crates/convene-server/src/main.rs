@@ -38,6 +38,11 @@ struct Cli {
     /// Seconds a disconnected participant may take to resume.
     #[arg(long, default_value_t = 60)]
     away_grace_secs: u64,
+    /// Seconds one webhook delivery attempt may take (in a cluster, a node that dies
+    /// mid-delivery leaves its claim on the delivery for three times this before another node
+    /// sends it again).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    webhook_timeout_secs: u64,
     /// Turn off the rate limits and the per-participant connection cap (for load tests, or
     /// behind a gateway that limits). The defaults are in `convene_server::limits::Limits`.
     #[arg(long)]
@@ -209,6 +214,7 @@ async fn main() -> ExitCode {
     }
     let timings = Timings {
         away_grace: std::time::Duration::from_secs(cli.away_grace_secs),
+        webhook_attempt_timeout: std::time::Duration::from_secs(cli.webhook_timeout_secs),
         outbox_retention: std::time::Duration::from_secs(cli.outbox_retention_days.saturating_mul(24 * 3600)),
         ..Timings::default()
     };

@@ -123,10 +123,40 @@ pub(crate) async fn finish(
     Ok(updated == 1)
 }
 
+/// How long the delivery task's listener waits before it connects again after losing its
+/// connection (the task polls meanwhile).
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+/// Wakes the webhook delivery task (`wake`) at each [`CHANNEL`] notification, so that a delivery
+/// any node queued goes out at once rather than at the task's next poll; listens again after a
+/// lost connection, until `stopping`.
+pub(crate) async fn wake_on_notify(
+    url: String,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stopping.borrow() {
+        match listen(&url).await {
+            Ok(mut woken) => loop {
+                tokio::select! {
+                    message = woken.recv() => match message {
+                        Some(()) => wake.notify_one(),
+                        None => break,
+                    },
+                    _ = stopping.changed() => return,
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "could not listen for new webhook deliveries; polling"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RELISTEN_AFTER) => {}
+            _ = stopping.changed() => return,
+        }
+    }
+}
+
 /// Listens on [`CHANNEL`] on a connection of its own: a message arrives for each notification
 /// (several may come as one), and the receiver ends when the connection does.
-// Not yet used by the delivery task, which polls.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) async fn listen(url: &str) -> Result<mpsc::Receiver<()>, tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let (wake, woken) = mpsc::channel(1);

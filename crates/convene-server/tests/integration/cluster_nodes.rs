@@ -28,6 +28,8 @@ const PARTICIPANTS: usize = 9;
 pub(crate) struct Cluster {
     pub(crate) nodes: Vec<Server>,
     dirs: Vec<std::path::PathBuf>,
+    /// Each node's flags.
+    flags: Vec<Vec<String>>,
     pub(crate) db: tokio_postgres::Client,
     _redis: TestRedis,
     _pg: TestPostgres,
@@ -46,8 +48,7 @@ impl Cluster {
         let redis = TestRedis::start().await;
         let db = pg.connect().await;
         let (pg_url, redis_url) = (pg.url(), redis.url());
-        let mut nodes = Vec::new();
-        let mut dirs = Vec::new();
+        let (mut nodes, mut dirs, mut all_flags) = (Vec::new(), Vec::new(), Vec::new());
         for n in 0..NODES {
             let dir = std::env::temp_dir().join(format!("convene-cluster-{n}-{}", uuid::Uuid::new_v4()));
             let node_id = format!("node-{n}");
@@ -56,8 +57,16 @@ impl Cluster {
             flags.extend_from_slice(extra);
             nodes.push(Server::start_with(&dir, "127.0.0.1:0", &flags));
             dirs.push(dir);
+            all_flags.push(flags.iter().map(|f| f.to_string()).collect());
         }
-        Self { nodes, dirs, db, _redis: redis, _pg: pg }
+        Self { nodes, dirs, flags: all_flags, db, _redis: redis, _pg: pg }
+    }
+
+    /// Starts node `n` again (after a kill), on the address it had.
+    pub(crate) fn restart_node(&mut self, n: usize) {
+        let listen = self.nodes[n].addr.to_string();
+        let flags: Vec<&str> = self.flags[n].iter().map(String::as_str).collect();
+        self.nodes[n] = Server::start_with(&self.dirs[n], &listen, &flags);
     }
 
     /// The signalling URL of node `n`.
@@ -221,16 +230,20 @@ async fn participants_on_three_nodes_share_one_session_and_every_command_reaches
 /// A meeting made through node 1 and its participants made through every node in turn (p0 a host,
 /// the others not): the meeting's id, its clients (not connected) and their participant ids.
 pub(crate) async fn meeting_on(cluster: &Cluster) -> (String, Vec<Client>, Vec<String>) {
-    meeting_with(cluster, json!({"title": "three nodes"})).await
+    meeting_with(cluster, json!({"title": "three nodes"}), PARTICIPANTS).await
 }
 
-/// As [`meeting_on`], the meeting made with `body`.
-pub(crate) async fn meeting_with(cluster: &Cluster, body: serde_json::Value) -> (String, Vec<Client>, Vec<String>) {
+/// As [`meeting_on`], the meeting made with `body`, with `count` participants.
+pub(crate) async fn meeting_with(
+    cluster: &Cluster,
+    body: serde_json::Value,
+    count: usize,
+) -> (String, Vec<Client>, Vec<String>) {
     let meeting = cluster.nodes[1].ok("POST", "/meetings", Some(body)).await;
     let meeting_id = meeting["id"].as_str().unwrap().to_owned();
     let mut clients = Vec::new();
     let mut participant_ids = Vec::new();
-    for i in 0..PARTICIPANTS {
+    for i in 0..count {
         let preset = if i == 0 { "group_call_host" } else { "group_call_participant" };
         let name = format!("p{i}");
         let body = json!({"custom_participant_id": name, "preset_name": preset, "name": name});

@@ -25,16 +25,16 @@ use crate::postgres_node::{assert_ended_once, live_sessions, open_stays};
 
 /// How long every client may take to resume after the owner's death: the node lease (6 s), the
 /// relays' probe (1 s) and the retries, with room to spare on a loaded machine.
-const RESUME_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const RESUME_WITHIN: Duration = Duration::from_secs(30);
 
 /// The index in `urls` of the node client `c` was on (`i % 3` for `p{i}`).
-fn node_of(c: &Client) -> usize {
+pub(crate) fn node_of(c: &Client) -> usize {
     c.name[1..].parse::<usize>().unwrap() % NODES
 }
 
 /// Every client resumes its stay, on its own node or (for those of the dead node 0) on node 1,
 /// retrying while the meeting has no live owner; a refusal fails the test.
-async fn resume_everyone(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
+pub(crate) async fn resume_everyone(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
     each(clients, move |_, mut c| {
         let urls = urls.clone();
         async move {
@@ -58,7 +58,7 @@ async fn resume_everyone(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Cl
 }
 
 /// A REST call that must succeed, retried while the meeting is between owners (503, 504).
-async fn ok_retried(node: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
+pub(crate) async fn ok_retried(node: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
     let deadline = Instant::now() + RESUME_WITHIN;
     loop {
         let (status, v) = node.api(method, path, body.clone()).await;
@@ -71,7 +71,7 @@ async fn ok_retried(node: &Server, method: &str, path: &str, body: Option<Value>
 }
 
 /// The kick of `peer_id` as `c` heard it.
-fn kick_of<'a>(c: &'a Client, peer_id: &str) -> Option<&'a (u64, SessionEvent)> {
+pub(crate) fn kick_of<'a>(c: &'a Client, peer_id: &str) -> Option<&'a (u64, SessionEvent)> {
     c.events.iter().find(|(_, e)| matches!(e, SessionEvent::PeerKicked { peer_id: p, .. } if p == peer_id))
 }
 
@@ -160,7 +160,7 @@ async fn a_session_whose_owner_died_and_whose_clients_never_came_back_is_ended_b
     let hook = json!({"name": "orphans", "url": hook_url, "events": ["meeting.ended"]});
     cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
     let body = json!({"title": "abandoned", "session_keep_alive_time_in_secs": 1});
-    let (meeting_id, clients, _) = meeting_with(&cluster, body).await;
+    let (meeting_id, clients, _) = meeting_with(&cluster, body, 9).await;
     let clients = join_host_first(clients, urls).await;
     let everyone = peer_ids(&clients);
     let clients = until_everyone_sees(clients, &everyone).await;

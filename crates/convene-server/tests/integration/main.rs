@@ -14,6 +14,7 @@ mod test_redis;
 
 mod abuse;
 mod cli;
+mod cluster_faults;
 mod cluster_nodes;
 mod cluster_takeover;
 mod crash;

@@ -1,0 +1,197 @@
+//! The owner of a meeting killed (`SIGKILL`) at the worst moments, on three real nodes: 0 to 3 ms
+//! (and a little more) after a REST kick-all was sent to it, directly or through another node,
+//! and in the middle of a join storm. Whatever the kill cut short, the session ends exactly once with one `meeting.ended`,
+//! every client learns of the end, no event reaches a client twice or out of order, and every
+//! join that was answered resumes in the same session.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use convene_core::proto::{ResumeRefusal, ServerMessage};
+use serde_json::json;
+
+use crate::cluster_nodes::{
+    join_host_first, join_on, meeting_with, owner_of, peer_ids, until_everyone_sees, Cluster, NODES,
+};
+use crate::cluster_takeover::{node_of, ok_retried, RESUME_WITHIN};
+use crate::crash::all_clients::each;
+use crate::crash::raw_client::Client;
+use crate::crash::webhook_receiver::Receiver;
+use crate::postgres_node::{assert_ended_once, live_sessions};
+
+/// The session end `c` learned: an event, or a resume refused because the session had ended.
+fn end_of(c: &Client) -> Option<String> {
+    match &c.refused {
+        Some(ResumeRefusal::SessionEnded { end }) => Some(end.session_id.clone()),
+        _ => c.ended().map(|end| end.session_id),
+    }
+}
+
+/// Every client reads what its connection still brings; one that has not heard of an end then
+/// resumes on a live node (its own, or node 1 for node 0's), where it hears the end, is refused
+/// because the session ended, or finds it live (and stays connected).
+async fn after_the_kill(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
+    each(clients, move |_, mut c| {
+        let urls = urls.clone();
+        async move {
+            c.drain(Duration::from_secs(1)).await;
+            let deadline = Instant::now() + RESUME_WITHIN;
+            while end_of(&c).is_none() {
+                c.ws = None;
+                match c.hello(&urls[node_of(&c).max(1)], true).await {
+                    Some(ServerMessage::Welcome { resumed: true, .. }) => {
+                        c.drain(Duration::from_secs(1)).await;
+                        return c;
+                    }
+                    Some(ServerMessage::ResumeRefused { .. }) => {}
+                    Some(other) => panic!("{}: resume answered {other:?}", c.name),
+                    None => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+                assert!(Instant::now() < deadline, "{}: no resume within {RESUME_WITHIN:?}", c.name);
+            }
+            c
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_killed_0_to_3_ms_after_a_kick_all_leaves_one_end_that_every_client_learns() {
+    // A delivery the killed node had claimed is sent again once its claim (three attempt
+    // timeouts) runs out.
+    let mut cluster = Cluster::start_with(&["--webhook-timeout-secs", "1"]).await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (receiver, hook_url) = Receiver::start().await;
+    let hook = json!({"name": "kick-all", "url": hook_url, "events": ["meeting.ended"]});
+    cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
+    // (the node the kick-all is sent to, the delay): 0 to 3 ms, through another node and to the
+    // owner itself, and a little later so that some kills come after the owner ran it.
+    for (via, delay_ms) in [(1, 0), (1, 3), (0, 0), (0, 3), (0, 15), (0, 40)] {
+        let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "kick-all, then a kill"}), 6).await;
+        let clients = join_host_first(clients, urls.clone()).await;
+        let everyone = peer_ids(&clients);
+        let clients = until_everyone_sees(clients, &everyone).await;
+        assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
+        let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+        // The kick-all goes to the owner (through node `via`), which is killed `delay_ms` after
+        // the request set off (the `kill` command itself takes a moment more).
+        let path = format!("/meetings/{meeting_id}/active-session/kick-all");
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            cluster.nodes[0].signal("KILL");
+        };
+        let ((status, answer), ()) = tokio::join!(cluster.nodes[via].api("POST", &path, None), kill);
+        if status == 200 {
+            assert!(live_sessions(&cluster.db, &meeting_id).await.is_empty(), "answered 200, so ended: {answer}");
+        }
+        let mut clients = after_the_kill(clients, urls.clone()).await;
+        let survived = !live_sessions(&cluster.db, &meeting_id).await.is_empty();
+        println!(
+            "kill {delay_ms} ms after the kick-all: answered {status}, the session {}",
+            if survived { "lived on" } else { "had ended" }
+        );
+        if survived {
+            // The kick-all died with the owner: it is sent again, to the node that took over.
+            ok_retried(&cluster.nodes[2], "POST", &path, None).await;
+            clients = after_the_kill(clients, urls.clone()).await;
+        }
+        for c in &clients {
+            assert_eq!(end_of(c).as_ref(), Some(&session), "{} (kill {delay_ms} ms after): learned the end", c.name);
+        }
+        assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
+        let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+        assert!(faults.is_empty(), "kill {delay_ms} ms after: {faults:?}");
+        cluster.restart_node(0);
+    }
+}
+
+/// Each client says hello on its node and asks to join, all at once, without insisting: a client
+/// whose join is not answered (its node or the owner died) is left as it is. Each answered join
+/// counts in `answered`.
+async fn storm(clients: Vec<Client>, urls: Arc<Vec<String>>, answered: Arc<AtomicUsize>) -> Vec<Client> {
+    each(clients, move |_, mut c| {
+        let (urls, answered) = (urls.clone(), answered.clone());
+        async move {
+            if matches!(c.hello(&urls[node_of(&c)], false).await, Some(ServerMessage::Welcome { .. })) && c.join().await
+            {
+                answered.fetch_add(1, Ordering::SeqCst);
+            }
+            c
+        }
+    })
+    .await
+}
+
+/// After the kill: a client whose join was answered resumes its stay on a live node (it must be
+/// taken back); any other says hello afresh and joins there.
+async fn recover(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {
+    each(clients, move |_, mut c| {
+        let urls = urls.clone();
+        async move {
+            let url = &urls[node_of(&c).max(1)];
+            let deadline = Instant::now() + RESUME_WITHIN;
+            c.ws = None;
+            loop {
+                if c.admitted {
+                    match c.hello(url, true).await {
+                        Some(ServerMessage::Welcome { resumed: true, .. }) => return c,
+                        Some(ServerMessage::ResumeRefused { refusal }) => {
+                            panic!("{}: an answered join refused {refusal:?}", c.name)
+                        }
+                        _ => {}
+                    }
+                } else if matches!(c.hello(url, false).await, Some(ServerMessage::Welcome { .. })) && c.join().await {
+                    return c;
+                }
+                assert!(Instant::now() < deadline, "{}: not back within {RESUME_WITHIN:?}", c.name);
+                c.ws = None;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_killed_mid_join_storm_keeps_every_answered_join_in_the_one_session() {
+    const STORM: usize = 24;
+    // Stays whose join was written but never answered are away on the node that takes over, and
+    // go after this grace.
+    let cluster = Cluster::start_with(&["--away-grace-secs", "3"]).await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (meeting_id, mut clients, _) = meeting_with(&cluster, json!({"title": "join storm"}), STORM).await;
+    let rest = clients.split_off(1);
+    let host = join_on(clients, urls.clone()).await;
+    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // The storm; the owner dies once three of its joins have been answered.
+    let answered = Arc::new(AtomicUsize::new(0));
+    let kill = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while answered.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        cluster.nodes[0].signal("KILL");
+    };
+    let (stormed, ()) = tokio::join!(storm(rest, urls.clone(), answered.clone()), kill);
+    let answered_before = stormed.iter().filter(|c| c.admitted).count();
+    println!("join storm: {answered_before} of {} joins answered when the owner died", stormed.len());
+    assert!(answered_before >= 3, "the kill came mid-storm");
+
+    let everyone: Vec<Client> = host.into_iter().chain(stormed).collect();
+    let answered_stays: BTreeSet<String> =
+        everyone.iter().filter(|c| c.admitted).map(|c| c.peer_id.clone().unwrap()).collect();
+    let everyone = recover(everyone, urls).await;
+    for c in everyone.iter().filter(|c| c.peer_id.as_ref().is_some_and(|p| answered_stays.contains(p))) {
+        assert_eq!(c.resumed, Some(true), "{}: an answered join resumed", c.name);
+    }
+    let ids = peer_ids(&everyone);
+    let everyone = until_everyone_sees(everyone, &ids).await;
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the one session");
+    let faults: Vec<&String> = everyone.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
+}
