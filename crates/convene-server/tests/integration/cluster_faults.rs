@@ -2,7 +2,9 @@
 //! (and a little more) after a REST kick-all was sent to it, directly or through another node,
 //! and in the middle of a join storm. Whatever the kill cut short, the session ends exactly once with one `meeting.ended`,
 //! every client learns of the end, no event reaches a client twice or out of order, and every
-//! join that was answered resumes in the same session.
+//! join that was answered resumes in the same session. And a Redis restart mid-session: the
+//! nodes reconnect and resubscribe, the clients whose relays lost messages resume, nothing is
+//! lost, and the bus carries commands again.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,10 +15,10 @@ use convene_core::proto::{ResumeRefusal, ServerMessage};
 use serde_json::json;
 
 use crate::cluster_nodes::{
-    join_host_first, join_on, meeting_with, owner_of, peer_ids, until_everyone_sees, Cluster, NODES,
+    join_host_first, join_on, meeting_with, owner_of, peer_ids, roster, until_everyone_sees, Cluster, NODES,
 };
 use crate::cluster_takeover::{node_of, ok_retried, RESUME_WITHIN};
-use crate::crash::all_clients::each;
+use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
 use crate::crash::webhook_receiver::Receiver;
 use crate::postgres_node::{assert_ended_once, live_sessions};
@@ -193,5 +195,88 @@ async fn the_owner_killed_mid_join_storm_keeps_every_answered_join_in_the_one_se
     let everyone = until_everyone_sees(everyone, &ids).await;
     assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the one session");
     let faults: Vec<&String> = everyone.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
+}
+
+/// `c` resumes its stay on its own node (the stay must be taken back), retrying for a while.
+async fn resume_on_own_node(c: &mut Client, urls: &[String]) {
+    let deadline = Instant::now() + RESUME_WITHIN;
+    loop {
+        match c.hello(&urls[node_of(c)], true).await {
+            Some(ServerMessage::Welcome { resumed: true, .. }) => return,
+            Some(other @ (ServerMessage::ResumeRefused { .. } | ServerMessage::Welcome { .. })) => {
+                panic!("{}: resume answered {other:?}", c.name)
+            }
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "{}: no resume within {RESUME_WITHIN:?}", c.name);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every client reads until its roster is `peers` less itself, resuming on its own node whenever
+/// its connection closes (a relay that lost messages closes its connections so that they resume).
+async fn converge(clients: Vec<Client>, urls: Arc<Vec<String>>, peers: &BTreeSet<String>) -> Vec<Client> {
+    let peers = Arc::new(peers.clone());
+    each(clients, move |_, mut c| {
+        let (urls, peers) = (urls.clone(), peers.clone());
+        async move {
+            let mut expected = (*peers).clone();
+            expected.remove(c.peer_id.as_ref().unwrap());
+            let deadline = Instant::now() + RESUME_WITHIN;
+            while roster(&c) != expected {
+                if c.ws.is_none() {
+                    resume_on_own_node(&mut c, &urls).await;
+                } else {
+                    c.recv(Duration::from_millis(200)).await;
+                }
+                assert!(Instant::now() < deadline, "{}: sees {:?}, not {expected:?}", c.name, roster(&c));
+            }
+            c
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_session_loses_nothing_and_the_bus_carries_commands_again() {
+    let mut cluster = Cluster::start().await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (receiver, hook_url) = Receiver::start().await;
+    let hook = json!({"name": "redis", "url": hook_url, "events": ["meeting.ended"]});
+    cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
+    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "redis restart"}), 9).await;
+    let clients = join_host_first(clients, urls.clone()).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // Redis restarts empty: every subscription and the event logs are gone.
+    cluster.redis.restart().await;
+    let clients = each(clients, |_, mut c| async move {
+        c.drain(Duration::from_secs(2)).await;
+        c
+    })
+    .await;
+    let closed = clients.iter().filter(|c| c.ws.is_none()).count();
+    println!("redis restarted: {closed} of {} connections closed (to resume)", clients.len());
+    let clients = converge(clients, urls.clone(), &everyone).await;
+
+    // The bus carries a REST command to the owner again; the session goes on and ends once.
+    let body = json!({"custom_participant_ids": ["p5"]});
+    ok_retried(&cluster.nodes[2], "POST", &format!("/meetings/{meeting_id}/active-session/kick"), Some(body)).await;
+    let (_, clients): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p5");
+    let staying = peer_ids(&clients);
+    let clients = converge(clients, urls.clone(), &staying).await;
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session.clone()], "the same session");
+    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"), "the same owner");
+    let listening = read_on(clients);
+    ok_retried(&cluster.nodes[1], "POST", &format!("/meetings/{meeting_id}/active-session/kick-all"), None).await;
+    let clients = join_all(listening).await;
+    for c in &clients {
+        assert_eq!(end_of(c).as_ref(), Some(&session), "{} heard the end", c.name);
+    }
+    assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
+    let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
 }

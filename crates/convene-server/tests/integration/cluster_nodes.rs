@@ -31,7 +31,7 @@ pub(crate) struct Cluster {
     /// Each node's flags.
     flags: Vec<Vec<String>>,
     pub(crate) db: tokio_postgres::Client,
-    _redis: TestRedis,
+    pub(crate) redis: TestRedis,
     _pg: TestPostgres,
 }
 
@@ -59,7 +59,7 @@ impl Cluster {
             dirs.push(dir);
             all_flags.push(flags.iter().map(|f| f.to_string()).collect());
         }
-        Self { nodes, dirs, flags: all_flags, db, _redis: redis, _pg: pg }
+        Self { nodes, dirs, flags: all_flags, db, redis, _pg: pg }
     }
 
     /// Starts node `n` again (after a kill), on the address it had.
