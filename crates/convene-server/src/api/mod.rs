@@ -65,14 +65,22 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self { status: StatusCode::CONFLICT, message: message.into() }
     }
-    /// 503: the server is shutting down or a room is gone.
+    /// 503, with `Retry-After`: the server is shutting down, a room is restarting or moving to
+    /// another node, or the database is unreachable.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
     }
 }
 
+/// Seconds a `503` asks the client to wait before it tries again (`Retry-After`).
+pub const RETRY_AFTER_SECS: u32 = 2;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unreachable() {
+            tracing::warn!(error = %e, "the database is unreachable");
+            return Self::unavailable("the database is unreachable; try again shortly");
+        }
         tracing::error!(error = %e, "store failure");
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: "internal error".into() }
     }
@@ -81,6 +89,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = envelope::failed(self.status, self.message);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECS));
+        }
         if self.status == StatusCode::REQUEST_TIMEOUT {
             // The rest of the body may still be on its way: the connection cannot be reused.
             response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));

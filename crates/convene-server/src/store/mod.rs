@@ -381,6 +381,23 @@ pub struct RoomWritesApplied {
     pub unreached: Option<StoreError>,
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (rather than refusing or failing a request):
+    /// no connection from the pool, a connection that failed or closed, or PostgreSQL saying it
+    /// cannot serve now (connection exceptions, shutting down, out of resources). The request
+    /// may be tried again shortly.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) => true,
+            StoreError::Postgres(e) => match e.code() {
+                None => e.as_db_error().is_none(),
+                Some(code) => ["08", "53", "57P"].iter().any(|class| code.code().starts_with(class)),
+            },
+            _ => false,
+        }
+    }
+}
+
 /// A submitted batch of room writes, until it has been applied.
 pub type PendingWrites = std::pin::Pin<Box<dyn std::future::Future<Output = RoomWritesApplied> + Send + 'static>>;
 

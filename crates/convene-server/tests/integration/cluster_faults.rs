@@ -21,7 +21,7 @@ use crate::cluster_takeover::{node_of, ok_retried, RESUME_WITHIN};
 use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
 use crate::crash::webhook_receiver::Receiver;
-use crate::postgres_node::{assert_ended_once, live_sessions};
+use crate::postgres_node::{assert_ended_once, live_sessions, open_stays};
 
 /// The session end `c` learned: an event, or a resume refused because the session had ended.
 fn end_of(c: &Client) -> Option<String> {
@@ -279,4 +279,45 @@ async fn a_redis_restart_mid_session_loses_nothing_and_the_bus_carries_commands_
     assert_ended_once(&cluster.db, &meeting_id, &session, &receiver).await;
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "no event repeated or out of order: {faults:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_keep_their_connections() {
+    let mut cluster = Cluster::start().await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "postgres outage"}), 6).await;
+    let clients = join_host_first(clients, urls.clone()).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // PostgreSQL goes away (shorter than a node lease): REST asks to try again, changing nothing.
+    cluster.pg.stop();
+    let kick = format!("/meetings/{meeting_id}/active-session/kick");
+    let body = json!({"custom_participant_ids": ["p3"]});
+    for (method, path, body) in [("GET", "/meetings", None), ("POST", kick.as_str(), Some(body.clone()))] {
+        let (status, headers, answer) = cluster.nodes[1].api_with_headers(method, path, body).await;
+        assert_eq!(status, 503, "{method} {path}: {answer}");
+        let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u32>().ok());
+        assert!(retry_after.is_some_and(|s| s > 0), "{method} {path}: Retry-After {headers:?}");
+        assert_eq!(answer["success"], json!(false), "the error envelope: {answer}");
+    }
+    let clients = each(clients, |_, mut c| async move {
+        c.drain(Duration::from_millis(1500)).await;
+        assert!(c.ws.is_some(), "{}: its connection stays open through the outage", c.name);
+        c
+    })
+    .await;
+
+    // It comes back: the refused kick, sent again, goes through; the session is the one it was.
+    cluster.pg.start_again();
+    cluster.db = cluster.pg.connect().await;
+    assert_eq!(open_stays(&cluster.db).await.len(), everyone.len(), "the refused kick changed nothing");
+    ok_retried(&cluster.nodes[2], "POST", &kick, Some(body)).await;
+    let (_, clients): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p3");
+    let staying = peer_ids(&clients);
+    let clients = converge(clients, urls, &staying).await;
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the same session");
+    let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "{faults:?}");
 }

@@ -32,7 +32,7 @@ pub(crate) struct Cluster {
     flags: Vec<Vec<String>>,
     pub(crate) db: tokio_postgres::Client,
     pub(crate) redis: TestRedis,
-    _pg: TestPostgres,
+    pub(crate) pg: TestPostgres,
 }
 
 impl Cluster {
@@ -59,7 +59,7 @@ impl Cluster {
             dirs.push(dir);
             all_flags.push(flags.iter().map(|f| f.to_string()).collect());
         }
-        Self { nodes, dirs, flags: all_flags, db, redis, _pg: pg }
+        Self { nodes, dirs, flags: all_flags, db, redis, pg }
     }
 
     /// Starts node `n` again (after a kill), on the address it had.

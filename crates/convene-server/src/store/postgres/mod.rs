@@ -53,6 +53,9 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<
 /// than an attempt may take ([`PgStore::with_claim_lease`] sets it from the attempt timeout).
 pub(crate) const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
 
+/// How long a request waits for a connection of the pool (or for a new one to open).
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The store on a PostgreSQL database, through a pool of connections, as node `node_id`.
 #[derive(Clone)]
 pub(crate) struct PgStore {
@@ -66,7 +69,16 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`) as node `node_id`,
     /// brings its schema up to date and starts the room writer (on the current tokio runtime).
     pub(crate) async fn connect(url: &str, node_id: &str) -> StoreResult<Self> {
-        let config = deadpool_postgres::Config { url: Some(url.to_owned()), ..Default::default() };
+        // A database that does not answer makes requests fail (503) after a while rather than
+        // wait for ever.
+        let timeouts = deadpool_postgres::Timeouts {
+            wait: Some(POOL_TIMEOUT),
+            create: Some(POOL_TIMEOUT),
+            recycle: Some(POOL_TIMEOUT),
+        };
+        let pool_config = deadpool_postgres::PoolConfig { timeouts, ..Default::default() };
+        let config =
+            deadpool_postgres::Config { url: Some(url.to_owned()), pool: Some(pool_config), ..Default::default() };
         let pool = config
             .create_pool(Some(deadpool_postgres::Runtime::Tokio1), tokio_postgres::NoTls)
             .map_err(|e| StoreError::Pool(e.to_string()))?;

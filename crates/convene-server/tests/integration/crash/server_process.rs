@@ -124,6 +124,17 @@ impl Server {
 
     /// A REST call with the admin token: (status, body); status 0 when the call failed.
     pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, _, body) = self.api_with_headers(method, path, body).await;
+        (status, body)
+    }
+
+    /// As [`Server::api`], with the answer's headers (none when the call failed).
+    pub async fn api_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut req = reqwest::Client::new()
             .request(method.parse().unwrap(), format!("http://{}{}{path}", self.addr, self.kit))
             .header("authorization", format!("Bearer {ADMIN}"))
@@ -134,10 +145,11 @@ impl Server {
         match req.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
                 let text = resp.text().await.unwrap_or_default();
-                (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+                (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
             }
-            Err(e) => (0, Value::String(e.to_string())),
+            Err(e) => (0, reqwest::header::HeaderMap::new(), Value::String(e.to_string())),
         }
     }
 
