@@ -17,6 +17,7 @@ mod cli;
 mod cluster_faults;
 mod cluster_nodes;
 mod cluster_takeover;
+mod cluster_webhooks;
 mod crash;
 mod postgres_node;
 mod rest;

@@ -1,7 +1,8 @@
 //! A webhook receiver that records every delivery (`rtk-uuid` and body), counts the requests in
-//! flight and answers after a delay that the test sets (slow on demand).
+//! flight and answers after a delay that the test sets (slow on demand), or is down (503) on
+//! demand.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ pub struct Receiver {
     pub in_flight: Arc<AtomicUsize>,
     /// How long each answer waits, ms.
     pub delay_ms: Arc<AtomicU64>,
+    /// While set, the receiver is down: it answers 503 and records nothing.
+    pub down: Arc<AtomicBool>,
+    /// Requests answered 503 while down.
+    pub refused: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -29,6 +34,10 @@ impl Receiver {
             post(move |headers: HeaderMap, body: String| {
                 let state = state.clone();
                 async move {
+                    if state.down.load(Ordering::SeqCst) {
+                        state.refused.fetch_add(1, Ordering::SeqCst);
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
                     let uuid = headers.get("rtk-uuid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                     state.got.lock().unwrap().push((uuid, body));
                     state.in_flight.fetch_add(1, Ordering::SeqCst);
