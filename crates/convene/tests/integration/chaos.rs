@@ -54,6 +54,8 @@
 mod checks;
 #[path = "chaos/clients.rs"]
 mod clients;
+#[path = "chaos/cluster.rs"]
+mod cluster;
 #[path = "chaos/context.rs"]
 mod context;
 #[path = "chaos/faults.rs"]
@@ -100,13 +102,20 @@ use rng::Rng;
 use session_actions::{end_session, patches, recording};
 use wire::Wire;
 
-/// One seed: its server, proxy, webhook receiver, meeting and participants, then [`drive`].
-async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
+/// Where a seed runs: one server on SQLite, or three nodes of a cluster on PostgreSQL and Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Servers {
+    One,
+    Cluster,
+}
+
+/// One seed: its servers, proxy, webhook receiver, meeting and participants, then [`drive`].
+async fn run_seed(seed: u64, mode: Mode, servers: Servers) -> Result<Report, String> {
     let started = Instant::now();
     let mut rng = Rng::new(seed);
     let n = rng.range(mode.sizes.0, mode.sizes.1) as usize;
     let chaos_ms = rng.range(mode.chaos_ms.0, mode.chaos_ms.1);
-    let config = ServerConfig {
+    let config = || ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data: DataLocation::Memory,
         admin_token: Some(ADMIN.into()),
@@ -118,10 +127,18 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
         postgres: None,
         redis: None,
     };
-    let server = convene_server::start(config).await.map_err(|e| e.to_string())?;
+    let (mut nodes, engines) = match servers {
+        Servers::One => (vec![convene_server::start(config()).await.map_err(|e| e.to_string())?], None),
+        Servers::Cluster => {
+            let (nodes, engines) = cluster::start(config).await?;
+            (nodes, Some(engines))
+        }
+    };
+    let upstreams = nodes.iter().map(|s| s.addr).collect();
+    let server = nodes.remove(0);
     let (account, app) = server.default_app.clone();
     let wire = Arc::new(Wire::default());
-    let proxy = Proxy::new(server.addr, seed, wire.clone());
+    let proxy = Proxy::new(upstreams, seed, wire.clone());
     let backend_tag = n;
     let backend_url = proxy.listen(backend_tag).await;
     let kit = format!("/client/v4/accounts/{account}/realtime/kit/{app}");
@@ -177,6 +194,7 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
         seed,
         mode,
         server,
+        engines,
         proxy,
         wire,
         rest,
@@ -191,6 +209,9 @@ async fn run_seed(seed: u64, mode: Mode) -> Result<Report, String> {
     });
     let result = drive(&ctx, &mut rng, chaos_ms, &hooks, &webhook_id).await;
     ctx.proxy.shutdown();
+    for node in nodes {
+        node.shutdown().await;
+    }
     let mut report = result?;
     report.seed = seed;
     report.participants = n;
@@ -318,14 +339,14 @@ fn seeds() -> Vec<u64> {
     (1..=count).collect()
 }
 
-/// Runs the seeds one after another (each within 300 s), prints a line per seed and the totals;
-/// panics at the first failing seed, naming it.
-async fn run(mode_for: fn(u64) -> Mode, seeds: Vec<u64>) {
+/// Runs the seeds one after another (each within 300 s) on `servers`, prints a line per seed and
+/// the totals; panics at the first failing seed, naming it.
+async fn run(mode_for: fn(u64) -> Mode, seeds: Vec<u64>, servers: Servers) {
     let started = Instant::now();
     let mut reports = Vec::new();
     for seed in seeds {
         let outcome =
-            tokio::time::timeout(Duration::from_secs(300), tokio::spawn(run_seed(seed, mode_for(seed)))).await;
+            tokio::time::timeout(Duration::from_secs(300), tokio::spawn(run_seed(seed, mode_for(seed), servers))).await;
         let failure = match outcome {
             Ok(Ok(Ok(report))) => {
                 println!("{}", report.line());
@@ -343,7 +364,20 @@ async fn run(mode_for: fn(u64) -> Mode, seeds: Vec<u64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_sessions() {
-    run(Mode::default_for, seeds()).await;
+    run(Mode::default_for, seeds(), Servers::One).await;
+}
+
+/// The same chaos against three nodes of a cluster (PostgreSQL and Redis of the seed's own),
+/// participant `i` on node `i % 3`: `CHAOS_CLUSTER_SEEDS=k` runs seeds 1..=k (default 3), or
+/// `CHAOS_SEED=n` one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_sessions_on_three_nodes() {
+    let seeds = match std::env::var("CHAOS_CLUSTER_SEEDS").ok().and_then(|s| s.parse().ok()) {
+        Some(count) => (1..=count).collect(),
+        None if std::env::var("CHAOS_SEED").is_ok() => seeds(),
+        None => (1..=3).collect(),
+    };
+    run(Mode::default_for, seeds, Servers::Cluster).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,5 +388,5 @@ async fn chaos_sessions_long() {
     } else {
         (1..=5).collect()
     };
-    run(Mode::long_for, seeds).await;
+    run(Mode::long_for, seeds, Servers::One).await;
 }

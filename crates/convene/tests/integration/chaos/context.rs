@@ -41,8 +41,10 @@ pub struct Ctx {
     pub seed: u64,
     /// How big and how hard the run is.
     pub mode: Mode,
-    /// The server, in this process.
+    /// The server, in this process (on a cluster, its first node; REST goes to it directly).
     pub server: RunningServer,
+    /// On a cluster, its PostgreSQL and Redis.
+    pub engines: Option<super::cluster::Engines>,
     /// The fault-injecting proxy between the clients and the server.
     pub proxy: Proxy,
     /// What the proxy forwarded.
@@ -82,6 +84,9 @@ impl Ctx {
     /// The outcome the store recorded for each stay of the session: peer id → (participant id,
     /// outcome, left_at).
     pub async fn stays(&self, session_id: &str) -> BTreeMap<String, (String, Option<String>, Option<String>)> {
+        if let Some(engines) = &self.engines {
+            return super::cluster::stays(&engines.db, session_id).await;
+        }
         let session_id = session_id.to_owned();
         let rows = self
             .server

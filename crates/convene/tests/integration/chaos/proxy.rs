@@ -59,7 +59,8 @@ struct Conn {
 }
 
 struct Inner {
-    upstream: SocketAddr,
+    /// The servers: a connection of tag `t` goes to `upstreams[t % len]`.
+    upstreams: Vec<SocketAddr>,
     seed: u64,
     next_conn: AtomicU64,
     conns: Mutex<BTreeMap<u64, Conn>>,
@@ -78,10 +79,12 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// A proxy to `upstream`; per-connection decisions are seeded from `seed`.
-    pub fn new(upstream: SocketAddr, seed: u64, wire: Arc<Wire>) -> Self {
+    /// A proxy to `upstreams` (the connections of tag `t` go to `upstreams[t % len]`: a cluster's
+    /// nodes); per-connection decisions are seeded from `seed`.
+    pub fn new(upstreams: Vec<SocketAddr>, seed: u64, wire: Arc<Wire>) -> Self {
+        assert!(!upstreams.is_empty(), "a proxy needs a server");
         let inner = Inner {
-            upstream,
+            upstreams,
             seed,
             next_conn: AtomicU64::new(1),
             conns: Mutex::new(BTreeMap::new()),
@@ -242,7 +245,7 @@ impl Inner {
         let mut cut_rx = cut.subscribe();
         self.conns.lock().unwrap().insert(conn, Conn { tag, cut: cut.clone(), hang: hang.clone() });
         if self.unpaused(&mut cut_rx).await {
-            if let Ok(server) = TcpStream::connect(self.upstream).await {
+            if let Ok(server) = TcpStream::connect(self.upstreams[tag % self.upstreams.len()]).await {
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 let wire = self.wire.open(tag, conn);
