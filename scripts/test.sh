@@ -73,6 +73,8 @@ $load floor --participants 50
 $load join-storm --participants 50
 $load churn --participants 50 --duration 5 --rate 10
 $load big-room --participants 50
+$load kick-all --participants 50 --nodes 3
+$load takeover --participants 50 --nodes 3
 
 step "soak, one minute: 1,000 participants join and leave; open files, tasks and heap back to baseline"
 $load soak --participants 1000 --duration 60

@@ -49,6 +49,11 @@ impl ChildServer {
         Ok(Self { child, stdin, stdout, ready })
     }
 
+    /// Kills the child at once (`SIGKILL`).
+    pub fn kill(&mut self) -> Result<(), String> {
+        self.child.start_kill().map_err(|e| format!("killing a child: {e}"))
+    }
+
     /// The child's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
@@ -90,10 +95,24 @@ impl ProcStats {
     }
 }
 
-/// The child side of `serve`: an in-memory convene-server on an ephemeral loopback port.
-pub async fn serve_convene() -> Result<(), String> {
+/// What makes a `serve` child a node of a cluster.
+pub struct NodeOptions {
+    pub postgres: String,
+    pub redis: String,
+    pub node_id: String,
+    pub admin_token: String,
+}
+
+/// The child side of `serve`: an in-memory convene-server on an ephemeral loopback port, or with
+/// `node` a cluster node on its PostgreSQL and Redis.
+pub async fn serve_convene(node: Option<NodeOptions>) -> Result<(), String> {
     crate::alloc::count_process_heap();
     let mut config = convene_server::ServerConfig::ephemeral();
+    if let Some(node) = node {
+        config.postgres = Some(convene_server::PostgresNode { url: node.postgres, node_id: node.node_id });
+        config.redis = Some(node.redis);
+        config.admin_token = Some(node.admin_token);
+    }
     config.timings.outgoing_queue = 4096;
     // One client IP makes every request and connection here: no rate limits.
     config.limits = convene_server::limits::Limits::off();

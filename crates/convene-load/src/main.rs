@@ -11,17 +11,29 @@
 //! convene-load big-room --participants 10000
 //! convene-load soak --participants 1000 --duration 600
 //! convene-load ... --server URL --admin-token T      # a running server
+//! convene-load kick-all --participants 1000 --nodes 3 # three nodes (and one, in the same run)
+//! convene-load join-storm --participants 1000 --nodes 3
+//! convene-load takeover --participants 1000 --nodes 3 # SIGKILL of the owner, time to resume
+//! convene-load ... --nodes 3 --postgres URL --redis URL  # on given engines (else throwaway ones)
 //! ```
 
 mod alloc;
 mod big_room;
 mod child;
 mod churn;
+mod cluster;
 mod newcomer;
 mod plot;
 mod soak;
 mod stats;
 mod target;
+// The server tests' throwaway PostgreSQL and Redis, for `--nodes` without given engines.
+#[allow(dead_code)]
+#[path = "../../convene-server/src/store/postgres/test_postgres.rs"]
+mod test_postgres;
+#[allow(dead_code)]
+#[path = "../../convene-server/src/cluster/test_redis.rs"]
+mod test_redis;
 mod workloads;
 
 use std::process::ExitCode;
@@ -53,6 +65,10 @@ enum Workload {
     /// server's open files, tasks and rooms must be back to their baseline, with no error.
     /// Server in a child process.
     Soak,
+    /// (`--nodes` 2 or more) N participants spread over the nodes in one session; the meeting's
+    /// owner is killed; the time until every client has resumed on a node that lives, in the
+    /// same session, holding everyone.
+    Takeover,
     /// (Internal) an in-memory convene-server for a parent convene-load.
     #[value(hide = true)]
     Serve,
@@ -96,6 +112,20 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// kick-all, join-storm, takeover: run against this many cluster nodes (child processes on
+    /// one PostgreSQL and one Redis), client i on node i % N; kick-all and join-storm then also
+    /// run against one node in the same run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    nodes: u16,
+    /// With --nodes: the cluster's PostgreSQL (default: a throwaway one started here).
+    #[arg(long, env = "CONVENE_POSTGRES_URL", hide_env_values = true)]
+    postgres: Option<String>,
+    /// With --nodes: the cluster's Redis (default: a throwaway one started here).
+    #[arg(long, env = "CONVENE_REDIS_URL")]
+    redis: Option<String>,
+    /// serve: this node's name in a cluster (with --postgres, --redis and --admin-token).
+    #[arg(long, hide = true)]
+    node_id: Option<String>,
     /// serve-floor: the frame's length in bytes.
     #[arg(long, default_value_t = 160, hide = true)]
     frame_len: usize,
@@ -125,7 +155,20 @@ fn server_mode(cli: &Cli, isolate: bool) -> Result<ServerMode, String> {
 async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
     let n = cli.participants;
     match cli.workload {
-        Workload::Serve => child::serve_convene().await.map(|_| serde_json::Value::Null),
+        Workload::Serve => {
+            let node = match (&cli.postgres, &cli.redis, &cli.node_id, &cli.admin_token) {
+                (Some(postgres), Some(redis), Some(node_id), Some(admin_token)) => Some(child::NodeOptions {
+                    postgres: postgres.clone(),
+                    redis: redis.clone(),
+                    node_id: node_id.clone(),
+                    admin_token: admin_token.clone(),
+                }),
+                _ => None,
+            };
+            child::serve_convene(node).await.map(|_| serde_json::Value::Null)
+        }
+        Workload::KickAll | Workload::JoinStorm | Workload::Takeover if cli.nodes > 1 => on_cluster(cli).await,
+        Workload::Takeover => Err("takeover needs --nodes 2 or more".into()),
         Workload::ServeFloor => child::serve_floor(cli.frame_len).await.map(|_| serde_json::Value::Null),
         Workload::Floor => {
             let p = stats::Percentiles::of(&workloads::floor(n, cli.frame_len, cli.server_process).await?);
@@ -141,11 +184,11 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
                 listless: cli.no_participant_list,
                 plot: cli.plot.clone(),
             };
-            workloads::kick_all(&target, n, opts).await
+            workloads::kick_all(&target, n, opts, None).await
         }
         Workload::JoinStorm => {
             let target = Target::new(server_mode(cli, cli.server_process)?).await?;
-            workloads::join_storm(&target, n).await
+            workloads::join_storm(&target, n, None).await
         }
         Workload::Churn => {
             if cli.rate <= 0.0 || cli.duration == 0 {
@@ -170,6 +213,29 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
     }
 }
 
+/// kick-all, join-storm or takeover on `--nodes` cluster nodes; kick-all and join-storm then
+/// also against one node (in a child process, as the nodes are) in the same run.
+async fn on_cluster(cli: &Cli) -> Result<serde_json::Value, String> {
+    let n = cli.participants;
+    let engines = cluster::Engines { postgres: cli.postgres.clone(), redis: cli.redis.clone() };
+    let (mut nodes, target) = cluster::Cluster::start(usize::from(cli.nodes), engines).await?;
+    let opts = || workloads::KickAllOptions { isolate: true, listless: cli.no_participant_list, plot: None };
+    let (on_nodes, one) = match cli.workload {
+        Workload::Takeover => return cluster::takeover(&mut nodes, &target, n).await,
+        Workload::KickAll => {
+            let on_nodes = workloads::kick_all(&target, n, opts(), Some(&nodes)).await?;
+            let one = Target::new(ServerMode::Child).await?;
+            (on_nodes, workloads::kick_all(&one, n, opts(), None).await?)
+        }
+        _ => {
+            let on_nodes = workloads::join_storm(&target, n, Some(&nodes)).await?;
+            let one = Target::new(ServerMode::Child).await?;
+            (on_nodes, workloads::join_storm(&one, n, None).await?)
+        }
+    };
+    Ok(serde_json::json!({ "nodes": cli.nodes, "on_nodes": on_nodes, "one_node": one }))
+}
+
 fn main() -> ExitCode {
     // Logs of the clients and the server in this process, to stderr, only when asked for
     // (`RUST_LOG=convene=debug,convene_server=debug`): a run's own output stays its figures.
@@ -180,12 +246,14 @@ fn main() -> ExitCode {
     let limit = raise_fd_limit();
     let serving = matches!(cli.workload, Workload::Serve | Workload::ServeFloor);
     // In one process each participant needs two sockets (client and server side).
-    let per_participant =
-        if cli.server_process || matches!(cli.workload, Workload::Churn | Workload::BigRoom | Workload::Soak) {
-            1
-        } else {
-            2
-        };
+    // On a cluster the servers are children, but each connection passes a front door here (two).
+    let per_participant = if cli.nodes > 1 {
+        3
+    } else if cli.server_process || matches!(cli.workload, Workload::Churn | Workload::BigRoom | Workload::Soak) {
+        1
+    } else {
+        2
+    };
     let needed = cli.participants as u64 * per_participant + 256;
     if !serving && limit.is_some_and(|l| l < needed) {
         eprintln!("convene-load: the open-file limit ({limit:?}) is below the {needed} this run needs");

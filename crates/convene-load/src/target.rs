@@ -17,6 +17,10 @@ const SETUP_CONCURRENCY: usize = 128;
 
 pub struct Target {
     pub base: String,
+    /// Where client `i` connects: `client_bases[i % len]` (the base alone, or a cluster's nodes).
+    pub client_bases: Vec<String>,
+    /// How the clients reconnect.
+    pub reconnect: ReconnectPolicy,
     kit: String,
     token: String,
     http: reqwest::Client,
@@ -91,7 +95,9 @@ impl Target {
                 (url.trim_end_matches('/').to_owned(), admin_token, "local".to_owned(), None, None, None)
             }
         };
-        let mut t = Self { base, kit: String::new(), token, http, _server: server, child };
+        let reconnect = ReconnectPolicy { max_attempts: 3, ..ReconnectPolicy::default() };
+        let client_bases = vec![base.clone()];
+        let mut t = Self { base, client_bases, reconnect, kit: String::new(), token, http, _server: server, child };
         let app = match app {
             Some(app) => app,
             None => {
@@ -199,11 +205,12 @@ impl Target {
         let bar = bar(tokens.len() as u64, "clients");
         let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
         let mut tasks = Vec::with_capacity(tokens.len());
-        for token in tokens {
+        for (i, token) in tokens.iter().enumerate() {
             let gate = gate.clone();
-            let mut options = InitOptions::new(self.base.clone(), token.clone());
+            let base = &self.client_bases[i % self.client_bases.len()];
+            let mut options = InitOptions::new(base.clone(), token.clone());
             options.request_timeout = Duration::from_secs(60);
-            options.reconnect = ReconnectPolicy { max_attempts: 3, ..ReconnectPolicy::default() };
+            options.reconnect = self.reconnect;
             let bar = bar.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;

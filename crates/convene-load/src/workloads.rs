@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::child::{spawn_floor_server, ChildServer};
+use crate::cluster::Cluster;
 use crate::stats::Percentiles;
 use crate::target::{bar, Target};
 
@@ -31,7 +32,7 @@ const DEADLINE: Duration = Duration::from_secs(120);
 
 /// `kick-all`: N joined participants; one REST kick-all; the time from the request to each
 /// participant observing `roomLeft { state: "ended" }`. Then the floor with the same N.
-pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result<Value, String> {
+pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions, bus: Option<&Cluster>) -> Result<Value, String> {
     let preset = if opts.listless { target.listless_preset().await? } else { "group_call_participant".to_owned() };
     let (meeting, tokens) = target.meeting_with(n, &preset).await?;
     let clients = target.clients(&tokens).await?;
@@ -54,6 +55,10 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result
     }
     drop(tx);
     profiler_pause().await;
+    let published = match bus {
+        Some(cluster) => Some(cluster.publishes().await?),
+        None => None,
+    };
     let t0 = Instant::now();
     let answer = target.rest("POST", &format!("/meetings/{meeting}/active-session/kick-all"), None).await?;
     let rest_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -74,6 +79,10 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result
             latencies.len()
         ));
     }
+    let bus_messages = match (bus, published) {
+        (Some(cluster), Some(before)) => Some(cluster.publishes().await? - before),
+        _ => None,
+    };
     drop(clients);
     let convene = Percentiles::of(&latencies);
     let floor_samples = floor(n, frame_len(), opts.isolate).await?;
@@ -93,6 +102,7 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions) -> Result
         "rest_answer_ms": (rest_ms * 1000.0).round() / 1000.0,
         "server": if opts.isolate { "child process" } else { "in-process" },
         "participant_list": !opts.listless,
+        "bus_messages": bus_messages,
     }))
 }
 
@@ -205,10 +215,14 @@ pub async fn floor(n: usize, len: usize, isolate: bool) -> Result<Vec<Duration>,
 }
 
 /// `join-storm`: N initialised participants call join at once; the time until all are joined.
-pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
+pub async fn join_storm(target: &Target, n: usize, bus: Option<&Cluster>) -> Result<Value, String> {
     let (_, tokens) = target.meeting_with(n, "group_call_participant").await?;
     let clients = target.clients(&tokens).await?;
     profiler_pause().await;
+    let published = match bus {
+        Some(cluster) => Some(cluster.publishes().await?),
+        None => None,
+    };
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for c in &clients {
@@ -226,6 +240,10 @@ pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
     }
     progress.finish_and_clear();
     let all = t0.elapsed();
+    let bus_messages = match (bus, published) {
+        (Some(cluster), Some(before)) => Some(cluster.publishes().await? - before),
+        _ => None,
+    };
     let joined = clients.iter().filter(|c| c.meeting.self_().room_joined()).count();
     if joined != n {
         return Err(format!("{joined} of {n} joined"));
@@ -239,5 +257,6 @@ pub async fn join_storm(target: &Target, n: usize) -> Result<Value, String> {
         "joins_per_second": (n as f64 / all.as_secs_f64()).round(),
         "process_peak_rss_kib": crate::stats::peak_rss_kib(),
         "server_rss_kib": target.server_stats().map(|s| s.rss_kib),
+        "bus_messages": bus_messages,
     }))
 }
