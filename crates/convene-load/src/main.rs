@@ -163,7 +163,10 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
                     node_id: node_id.clone(),
                     admin_token: admin_token.clone(),
                 }),
-                _ => None,
+                (None, None, None, _) => None,
+                _ => {
+                    return Err("serve as a cluster node needs --postgres, --redis, --node-id and --admin-token".into())
+                }
             };
             child::serve_convene(node).await.map(|_| serde_json::Value::Null)
         }

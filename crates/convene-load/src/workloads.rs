@@ -80,7 +80,7 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions, bus: Opti
         ));
     }
     let bus_messages = match (bus, published) {
-        (Some(cluster), Some(before)) => Some(cluster.publishes().await? - before),
+        (Some(cluster), Some(before)) => Some(cluster.publishes().await?.saturating_sub(before)),
         _ => None,
     };
     drop(clients);
@@ -241,7 +241,7 @@ pub async fn join_storm(target: &Target, n: usize, bus: Option<&Cluster>) -> Res
     progress.finish_and_clear();
     let all = t0.elapsed();
     let bus_messages = match (bus, published) {
-        (Some(cluster), Some(before)) => Some(cluster.publishes().await? - before),
+        (Some(cluster), Some(before)) => Some(cluster.publishes().await?.saturating_sub(before)),
         _ => None,
     };
     let joined = clients.iter().filter(|c| c.meeting.self_().room_joined()).count();

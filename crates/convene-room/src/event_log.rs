@@ -6,7 +6,7 @@
 //! each peer's replay buffer from the log, so that a client that resumes on it gets exactly what
 //! it missed, under the same sequence numbers.
 
-use convene_core::proto::{decode_server, ServerMessage};
+use convene_core::proto::{decode_server, ServerMessage, SessionEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::output::{Frame, Output};
@@ -18,7 +18,7 @@ use crate::room::{Room, REPLAY_AWAY};
 const EXCEPT_AT_MOST: usize = 8;
 
 /// Who an event went to, as compactly as the log can say it: most events go to every joined
-/// peer, or to all of them but one or two.
+/// peer, or to all of them but one or two; an event to one peer names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Recipients {
@@ -97,17 +97,25 @@ impl Room {
     fn recipients(&self, recipients: &[String]) -> Recipients {
         let joined = |id: &String| self.peers.get(id).is_some_and(|p| p.status == PeerStatus::Joined);
         let joined_count = self.peers.values().filter(|p| p.status == PeerStatus::Joined).count();
-        let all_joined = recipients.iter().all(joined);
-        if all_joined && joined_count - recipients.len() <= EXCEPT_AT_MOST {
-            let except = self
-                .peers
-                .iter()
-                .filter(|(id, p)| p.status == PeerStatus::Joined && !recipients.contains(id))
-                .map(|(id, _)| id.clone())
-                .collect();
-            return Recipients::JoinedExcept(except);
+        // An event to one peer (its snapshot, say) names it: a takeover finds each peer's join
+        // by it, and replays nothing from before.
+        if recipients.len() == 1
+            || !recipients.iter().all(joined)
+            || joined_count - recipients.len() > EXCEPT_AT_MOST
+        {
+            return Recipients::Only(recipients.to_vec());
         }
-        Recipients::Only(recipients.to_vec())
+        if joined_count == recipients.len() {
+            return Recipients::JoinedExcept(Vec::new());
+        }
+        let to: std::collections::HashSet<&str> = recipients.iter().map(String::as_str).collect();
+        let except = self
+            .peers
+            .iter()
+            .filter(|(id, p)| p.status == PeerStatus::Joined && !to.contains(id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        Recipients::JoinedExcept(except)
     }
 
     /// A digest of what the peers hold of the room (everyone in the session and in the waiting
@@ -146,21 +154,21 @@ impl Room {
 
     /// Fills the restored peers' replay buffers from the log; a peer that resumes from before
     /// the log's oldest event gets a snapshot, and so does every peer after its replay when the
-    /// restored room differs from the one that logged ([`Room::view_digest`]).
+    /// restored room differs from the one that logged ([`Room::view_digest`]). A peer whose own
+    /// first snapshot (its join) is in the log is replayed nothing from before it: what came
+    /// before went to the others.
     pub(crate) fn replay_from_log(&mut self, log: RestoredLog) {
         let resync = log.view.is_none() || log.view != self.view_digest();
         if resync {
             tracing::info!(meeting = %self.config.meeting.id, "the restored room differs from the logged one; resuming peers get a snapshot after their replay");
         }
-        for p in self.peers.values_mut() {
-            p.resync = resync;
-        }
         let oldest = log.events.first().map_or(log.top, |e| e.seq.saturating_sub(1));
-        for p in self.peers.values_mut() {
-            p.evicted_up_to = oldest;
-        }
-        for event in log.events {
-            for (id, p) in self.peers.iter_mut() {
+        let joins = first_snapshots(&log.events);
+        for (id, p) in self.peers.iter_mut() {
+            p.resync = resync;
+            let start = joins.get(id.as_str()).copied();
+            p.evicted_up_to = start.map_or(oldest, |i| log.events[i].seq.saturating_sub(1));
+            for event in &log.events[start.unwrap_or(0)..] {
                 if !event.to.includes(id) {
                     continue;
                 }
@@ -173,6 +181,25 @@ impl Room {
             }
         }
     }
+}
+
+/// For each peer whose first snapshot (`joined`, sent to it alone) is in `events`, where it is.
+fn first_snapshots(events: &[LoggedEvent]) -> std::collections::HashMap<&str, usize> {
+    let mut first = std::collections::HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        let Recipients::Only(only) = &event.to else { continue };
+        let [peer] = only.as_slice() else { continue };
+        if first.contains_key(peer.as_str()) {
+            continue;
+        }
+        if matches!(
+            decode_server(event.frame.as_str()),
+            Ok(ServerMessage::Event { event: SessionEvent::Joined { .. }, .. })
+        ) {
+            first.insert(peer.as_str(), i);
+        }
+    }
+    first
 }
 
 /// FNV-1a, 64 bits; each write is length-prefixed so that fields cannot run into each other.

@@ -4,7 +4,7 @@
 //! a snapshot.
 
 use convene_core::permissions::PermissionsPatch;
-use convene_core::proto::{ServerMessage, SessionEvent};
+use convene_core::proto::{ClientMessage, Resume, ServerMessage, SessionEvent, PROTOCOL_VERSION};
 use convene_core::Command;
 
 use crate::harness::World;
@@ -105,4 +105,35 @@ fn a_resume_from_before_what_the_log_still_holds_gets_a_snapshot() {
     assert!(resumed(&received));
     assert!(matches!(got.as_slice(), [(_, SessionEvent::Joined { .. })]), "one snapshot: {got:?}");
     assert!(w.server.violations.is_empty(), "{:?}", w.server.violations);
+}
+
+#[test]
+fn after_a_takeover_a_peer_is_never_replayed_what_went_to_the_others_before_it_joined() {
+    let mut w = World::with_event_log(60_000, 4096);
+    w.add("host", "group_call_host", None);
+    for alias in ["bob", "carol", "dave"] {
+        w.add(alias, "group_call_participant", None);
+    }
+    for alias in ["host", "bob", "carol"] {
+        w.run(alias, Command::Join).expect("join");
+    }
+    w.run("dave", Command::Join).expect("dave joins last");
+    let dave = w.server.peer_id_of("dave").expect("dave is in");
+    let joined_at = events(&w.client("dave").received)
+        .iter()
+        .find_map(|(seq, e)| matches!(e, SessionEvent::Joined { .. }).then_some(*seq))
+        .expect("dave's snapshot");
+    let now = w.now;
+    w.server.restart(now);
+    // A resume that claims to have seen nothing (no client of dave's would; a forged one may).
+    w.settle();
+    w.server.outbox.clear();
+    let conn = w.server.open().expect("online");
+    let token = w.server.token_of("dave");
+    let resume = Some(Resume { peer_id: dave, last_seq: 0 });
+    w.server.handle(now, conn, ClientMessage::Hello { protocol: PROTOCOL_VERSION, token, resume });
+    let sent: Vec<ServerMessage> = w.server.outbox.iter().filter(|(c, _)| *c == conn).map(|(_, m)| m.clone()).collect();
+    let before_its_join: Vec<(u64, SessionEvent)> = events(&sent).into_iter().filter(|(seq, _)| *seq < joined_at).collect();
+    assert!(before_its_join.is_empty(), "replayed what went to the others: {before_its_join:?}");
+    assert!(events(&sent).iter().any(|(_, e)| matches!(e, SessionEvent::Joined { .. })), "a snapshot instead: {sent:?}");
 }

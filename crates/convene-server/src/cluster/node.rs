@@ -62,7 +62,10 @@ impl ClusterNode {
         settings: LeaseSettings,
     ) -> Result<Arc<Self>, ClusterError> {
         let bus = Bus::connect(redis_url, node_id).await?;
-        let log_conn = redis::Client::open(redis_url)?.get_connection_manager().await?;
+        // An append gives up after a second (the room's frames wait for it); a takeover's read of
+        // a whole log may take longer.
+        let log_config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(3)));
+        let log_conn = redis::Client::open(redis_url)?.get_connection_manager_with_config(log_config).await?;
         let event_log = EventLog::new(log_conn, LOG_LIMITS);
         let policy = LeasePolicy { lease: settings.lease, margin: settings.margin };
         let beat = Beat {
@@ -119,6 +122,21 @@ impl ClusterNode {
         let rows =
             client.query("SELECT meeting_id, epoch FROM meeting_owners WHERE node_id = $1", &[&self.node_id()]).await?;
         Ok(rows.iter().map(|r| Fence { meeting_id: r.get(0), epoch: r.get(1) }).collect())
+    }
+
+    /// The meetings this node owns by the database, each with its fence and, if it has a live
+    /// session, the app of that session.
+    pub(crate) async fn owned_here_with_live_session(&self) -> Result<Vec<(Fence, Option<String>)>, ClusterError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT o.meeting_id, o.epoch, s.app_id FROM meeting_owners o
+                 LEFT JOIN sessions s ON s.meeting_id = o.meeting_id AND s.status = 'LIVE'
+                 WHERE o.node_id = $1",
+                &[&self.node_id()],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (Fence { meeting_id: r.get(0), epoch: r.get(1) }, r.get(2))).collect())
     }
 
     /// The meetings of app `app_id` another node owns.

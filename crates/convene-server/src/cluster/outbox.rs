@@ -166,7 +166,13 @@ pub(crate) async fn listen(url: &str) -> Result<mpsc::Receiver<()>, tokio_postgr
     tokio::spawn(async move {
         let _kept = kept;
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+        loop {
+            // Ends, closing the connection, once nobody takes the wake-ups any more.
+            let message = tokio::select! {
+                message = futures_util::StreamExt::next(&mut messages) => message,
+                _ = wake.closed() => return,
+            };
+            let Some(message) = message else { return };
             match message {
                 Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
                     let _ = wake.try_send(());

@@ -3,10 +3,11 @@
 //! ([`EventLog`]) in order, one batch per group of turns, and the turn's frames wait for the
 //! batch as they wait for its store writes. An append refused by the log's fence stops the room
 //! like a refused store write. An append that fails (Redis away, too slow, or a log that does not
-//! follow) is not waited on again: its events go out unlogged, so the writer first records in
+//! follow) is not waited on again: its events go out unlogged once the writer has recorded in
 //! PostgreSQL that the session's events went past the log (a node that takes the meeting over
-//! then sends snapshots rather than trust the log), and starts the log afresh with the next
-//! batch.
+//! then sends snapshots rather than trust the log), and the log starts afresh with the next
+//! batch. If that record fails too ([`StoreError::Unrecorded`]), the turn lets nothing out and
+//! the room stops: its clients resume on a room that knows what they saw.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -127,7 +128,19 @@ impl Writer {
         tracing::warn!(meeting = %self.fence.meeting_id, error = %why, "events not logged; the log starts afresh");
         self.following.remove(session_id);
         let write = touched(session_id, events);
-        self.store.submit_room_writes(&self.app_id, Some(self.fence.clone()), vec![write]).await
+        let recorded = self.store.submit_room_writes(&self.app_id, Some(self.fence.clone()), vec![write.clone()]).await;
+        let fenced = recorded.failed.iter().any(|(_, e)| matches!(e, StoreError::Fenced { .. }));
+        let unrecorded = recorded.unreached.as_ref().map(ToString::to_string).or_else(|| {
+            recorded.failed.iter().find(|(_, e)| !matches!(e, StoreError::Fenced { .. })).map(|(_, e)| e.to_string())
+        });
+        match unrecorded {
+            Some(e) if !fenced => {
+                let why = format!("{why}; then {e}");
+                let failed = StoreError::Unrecorded { session_id: session_id.to_owned(), why };
+                RoomWritesApplied { failed: vec![(write, failed)], ..RoomWritesApplied::default() }
+            }
+            _ => recorded,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! serialised in one place and fan-out needs no locks. The task owns only what does IO: the
 //! connections' queues, the clock, the store, the webhook outbox and the recording files.
 
+mod clustered;
 mod driver;
 mod files;
 mod log_writer;
@@ -24,12 +25,12 @@ use convene_core::permissions::Permissions;
 use convene_core::proto::{ClientMessage, CloseCode, ErrorCode};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::cluster::event_log::TakenOver;
 use crate::cluster::node::ClusterNode;
-use crate::cluster::ownership::Claim;
 use crate::model::Meeting;
 use crate::store::Store;
 
+use clustered::Elsewhere;
+pub(crate) use clustered::ORPHAN_SWEEP_EVERY;
 pub(crate) use convene_room::{ApiCommand, ApiReply, Arrival, RecordingAction, Refusal, Restored, RestoredPeer};
 pub(crate) use files::recording_path;
 
@@ -265,18 +266,6 @@ pub(crate) struct Rooms {
 /// command came, or moved to another node).
 const ASK_TRIES: u32 = 3;
 
-/// How often a cluster node looks for live sessions that no live node runs.
-pub(crate) const ORPHAN_SWEEP_EVERY: Duration = Duration::from_secs(2);
-
-/// What a cluster node starting a meeting's room does when another node owns the meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Elsewhere {
-    /// Relays to the owner (a connection or a REST command wants the meeting).
-    Relay,
-    /// Nothing (a sweep or a start-up wanted to run it only if nobody does).
-    Leave,
-}
-
 /// Commands a room may have queued.
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
@@ -361,123 +350,11 @@ impl Rooms {
         tx
     }
 
-    /// Cluster mode: listens on the meeting's channel and claims it. Owned, its room starts
-    /// here (restoring its live session from the store if it has one: the meeting was taken over,
-    /// or this node restarted); owned elsewhere, a relay to the owner starts instead.
-    async fn start_clustered(
-        &self,
-        node: &Arc<ClusterNode>,
-        app_id: &str,
-        meeting: Meeting,
-        elsewhere: Elsewhere,
-    ) -> Result<mpsc::Sender<RoomCommand>, NoRoom> {
-        let _one_at_a_time = self.starting.lock().await;
-        if let Some(tx) = self.registry.open(&meeting.id) {
-            return Ok(tx);
-        }
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-            tracing::warn!(error = %e, meeting = %meeting.id, "{what}");
-            NoRoom::Unavailable
-        };
-        // Listening before claiming: a relay that learns of the claim finds the owner listening.
-        let inbound = node.bus.serve(&meeting.id).await.map_err(|e| unavailable("could not listen on the bus", &e))?;
-        let relay_epoch = match node.claim(&meeting.id).await {
-            Ok(Claim::Owned(fence)) => match live_session_of(&*self.deps.store, app_id, &meeting.id).await {
-                Ok(mut restored) => {
-                    if let Some(restored) = restored.as_mut() {
-                        if !take_log_over(node, &fence, restored).await {
-                            let _ = node.release(&fence).await;
-                            return Err(NoRoom::Unavailable);
-                        }
-                    }
-                    tracing::debug!(meeting = %meeting.id, epoch = fence.epoch, restored = restored.is_some(), "meeting claimed");
-                    let owner = owned::Owner::new(node.clone(), fence, inbound);
-                    return Ok(self.start(app_id, meeting, restored, Some(owner)));
-                }
-                Err(e) => {
-                    // Not kept with no room to run it: other nodes would wait on it.
-                    let _ = node.release(&fence).await;
-                    Err(unavailable("could not read the meeting's live session", &e))
-                }
-            },
-            Ok(Claim::OwnedBy { epoch, .. }) => Ok(epoch),
-            Err(e) => Err(unavailable("could not claim the meeting", &e)),
-        };
-        drop(inbound);
-        let _ = node.bus.stop_serving(&meeting.id).await;
-        match elsewhere {
-            Elsewhere::Relay => relay_epoch.map(|epoch| self.start_relay(node, &meeting.id, epoch)),
-            Elsewhere::Leave => Err(NoRoom::Unavailable),
-        }
-    }
-
-    /// Cluster mode, every [`ORPHAN_SWEEP_EVERY`]: takes over the live sessions no live node
-    /// runs ([`ClusterNode::orphaned`]: their owner died and none of their clients came back to
-    /// bring them to another node), so that their away peers' grace and their keep-alive run
-    /// out and abandoned sessions end. A meeting another node claims first is left to it.
-    /// Returns how many this node took.
-    pub(crate) async fn adopt_orphans(&self) -> usize {
-        let Some(node) = self.deps.cluster.clone().filter(|node| node.holds()) else { return 0 };
-        let orphans = match node.orphaned().await {
-            Ok(orphans) => orphans,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for sessions nobody runs");
-                return 0;
-            }
-        };
-        let mut adopted = 0;
-        for (app_id, meeting_id) in orphans {
-            if self.registry.open(&meeting_id).is_some() {
-                continue;
-            }
-            let Ok(Some(meeting)) = self.deps.store.get_meeting(&app_id, &meeting_id).await else { continue };
-            if self.start_clustered(&node, &app_id, meeting, Elsewhere::Leave).await.is_ok() {
-                tracing::info!(meeting = %meeting_id, "took over a session whose owner is gone");
-                adopted += 1;
-            }
-        }
-        adopted
-    }
-
-    fn start_relay(&self, node: &Arc<ClusterNode>, meeting_id: &str, epoch: i64) -> mpsc::Sender<RoomCommand> {
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        self.registry.lock().insert(meeting_id.to_owned(), tx.clone());
-        relay::spawn(node.clone(), self.registry.clone(), meeting_id.to_owned(), epoch, rx);
-        tx
-    }
-
     /// Starts the room of a session that was live when the server stopped: its peers are away
     /// and may resume within the grace period. On one node only; in cluster mode, see
     /// [`Rooms::restore_owned`].
     pub(crate) fn restore(&self, app_id: &str, meeting: Meeting, restored: Restored) {
         self.start(app_id, meeting, Some(restored), None);
-    }
-
-    /// Cluster mode, at start: the rooms of the meetings this node owned when it stopped, if it
-    /// still owns them (nobody took them over meanwhile); no other node's meeting is touched.
-    /// A meeting it owns with no live session is given up.
-    pub(crate) async fn restore_owned(&self) -> Result<usize, crate::StartError> {
-        let Some(node) = self.deps.cluster.clone() else { return Ok(0) };
-        let live = self.deps.store.live_sessions().await?;
-        let mut started = 0;
-        for fence in node.owned_here().await? {
-            let session = live.iter().find(|(s, _)| s.meeting_id == fence.meeting_id).map(|(s, _)| s);
-            let meeting = match session {
-                Some(s) => self.deps.store.get_meeting(&s.app_id, &s.meeting_id).await?.map(|m| (s.app_id.clone(), m)),
-                None => None,
-            };
-            match meeting {
-                Some((app_id, meeting)) => {
-                    if self.start_clustered(&node, &app_id, meeting, Elsewhere::Leave).await.is_ok() {
-                        started += 1;
-                    }
-                }
-                None => {
-                    node.release(&fence).await?;
-                }
-            }
-        }
-        Ok(started)
     }
 
     /// Tells every live meeting of `app_id` something (a preset change, say), as [`Rooms::tell_live`]:
@@ -536,28 +413,6 @@ impl Rooms {
     /// the writes it submitted and lets their answers out first.
     pub(crate) async fn all_stopped(&self) {
         self.deps.tasks.all_stopped().await;
-    }
-}
-
-/// Takes the event log of the session being restored over for `fence` (no earlier owner can
-/// add to it now) and hands what it holds to the room: its peers then resume with an exact
-/// replay. Without a usable log (none, or Redis away) they resume with snapshots. `false` when a
-/// newer owner has the log: this claim is stale.
-async fn take_log_over(node: &ClusterNode, fence: &crate::cluster::ownership::Fence, restored: &mut Restored) -> bool {
-    let mut log = node.event_log.clone();
-    match log.take_over(&restored.session_id, fence.epoch).await {
-        Ok(TakenOver::Fenced { epoch }) => {
-            tracing::warn!(meeting = %fence.meeting_id, epoch, "a newer owner has the session's log");
-            false
-        }
-        Ok(taken) => {
-            restored.log = log_writer::restored_log(&restored.session_id, taken);
-            true
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, meeting = %fence.meeting_id, "could not read the session's log; its peers get snapshots");
-            true
-        }
     }
 }
 

@@ -227,6 +227,11 @@ impl Driver {
             self.fenced = true;
             return;
         }
+        if let Some((_, e)) = applied.failed.iter().find(|(_, e)| matches!(e, StoreError::Unrecorded { .. })) {
+            tracing::error!(meeting = %self.room.meeting().id, error = %e, "this room stops; its clients resume");
+            self.fenced = true;
+            return;
+        }
         if applied.deliveries_queued > 0 {
             self.deps.webhook_wake.notify_one();
         }

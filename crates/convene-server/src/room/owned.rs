@@ -67,7 +67,10 @@ impl Owner {
     /// brings in `inbound`.
     pub(super) fn new(node: Arc<ClusterNode>, fence: Fence, inbound: mpsc::Receiver<RoomInbound>) -> Self {
         let (gone_tx, gone) = mpsc::unbounded_channel();
-        let lease = node.lease_watch();
+        let mut lease = node.lease_watch();
+        // From now on: a lapse before this room started (and since healed) is not this room's.
+        // A lease that does not hold now stops the room at once ([`Owner::next`]).
+        lease.borrow_and_update();
         Self { fence, node, inbound, lease, links: HashMap::new(), relayed: HashMap::new(), gone_tx, gone, log: None }
     }
 

@@ -288,6 +288,16 @@ pub enum StoreError {
         /// The epoch the writer held.
         epoch: i64,
     },
+    /// Events of a session could be neither logged (Redis) nor recorded as gone past the log
+    /// (PostgreSQL) (cluster mode): the turn that sent them must let nothing out and its room
+    /// must stop, so that its clients resume on a room that knows what they saw.
+    #[error("events of session {session_id} were neither logged nor recorded: {why}")]
+    Unrecorded {
+        /// The session.
+        session_id: String,
+        /// What failed.
+        why: String,
+    },
     /// The PostgreSQL schema could not be brought up to date (cluster mode).
     #[error("database migration failed: {0}")]
     PostgresMigration(#[from] refinery::Error),
@@ -389,9 +399,12 @@ impl StoreError {
     pub fn is_unreachable(&self) -> bool {
         match self {
             StoreError::Pool(_) => true,
-            StoreError::Postgres(e) => match e.code() {
-                None => e.as_db_error().is_none(),
-                Some(code) => ["08", "53", "57P"].iter().any(|class| code.code().starts_with(class)),
+            StoreError::Postgres(e) => match e.as_db_error() {
+                Some(db) => ["08", "53", "57P"].iter().any(|class| db.code().code().starts_with(class)),
+                // Not the database's answer: a connection that closed or could not be made (an IO
+                // error underneath); anything else (a row that is not there, a type that does not
+                // match) is a bug, not an outage.
+                None => e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
             },
             _ => false,
         }

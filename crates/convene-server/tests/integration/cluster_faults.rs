@@ -321,3 +321,41 @@ async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_longer_than_the_lease_stops_the_rooms_and_they_run_again_once_it_is_back() {
+    let mut cluster = Cluster::start().await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "long outage"}), 6).await;
+    let clients = join_host_first(clients, urls.clone()).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+
+    // Longer than the lease's margin: every node lets go of its rooms, and their clients are
+    // told to come back later.
+    cluster.pg.stop();
+    let clients = each(clients, |_, mut c| async move {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while c.ws.is_some() {
+            assert!(Instant::now() < deadline, "{}: its room let go of it", c.name);
+            c.recv(Duration::from_millis(200)).await;
+        }
+        c
+    })
+    .await;
+
+    // Back: the nodes hold their leases again, the clients resume into a room that runs again
+    // (not one that stops at once over the lapse it was started after), and commands go through.
+    cluster.pg.start_again();
+    cluster.db = cluster.pg.connect().await;
+    let clients = converge(clients, urls.clone(), &everyone).await;
+    let body = json!({"custom_participant_ids": ["p4"]});
+    ok_retried(&cluster.nodes[2], "POST", &format!("/meetings/{meeting_id}/active-session/kick"), Some(body)).await;
+    let (_, clients): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p4");
+    let staying = peer_ids(&clients);
+    let clients = converge(clients, urls, &staying).await;
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the same session");
+    let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "{faults:?}");
+}

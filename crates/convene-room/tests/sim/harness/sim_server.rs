@@ -154,7 +154,7 @@ impl SimServer {
 
     pub fn register(&mut self, alias: &str, preset: &str, permissions: Permissions) -> Registration {
         let reg = Registration {
-            token: format!("token-{alias}"),
+            token: self.token_of(alias),
             info: SelfInfo {
                 user_id: format!("user-{alias}"),
                 name: alias.to_owned(),
@@ -205,6 +205,11 @@ impl SimServer {
     /// Joined peer ids.
     pub fn joined_peer_ids(&self) -> BTreeSet<String> {
         self.room.peers().filter(|p| p.status == PeerStatus::Joined).map(|p| p.peer.id).collect()
+    }
+
+    /// The participant token of `alias`.
+    pub fn token_of(&self, alias: &str) -> String {
+        format!("token-{alias}")
     }
 
     pub fn open(&mut self) -> Option<ConnId> {
