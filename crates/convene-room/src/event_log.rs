@@ -99,10 +99,7 @@ impl Room {
         let joined_count = self.peers.values().filter(|p| p.status == PeerStatus::Joined).count();
         // An event to one peer (its snapshot, say) names it: a takeover finds each peer's join
         // by it, and replays nothing from before.
-        if recipients.len() == 1
-            || !recipients.iter().all(joined)
-            || joined_count - recipients.len() > EXCEPT_AT_MOST
-        {
+        if recipients.len() == 1 || !recipients.iter().all(joined) || joined_count - recipients.len() > EXCEPT_AT_MOST {
             return Recipients::Only(recipients.to_vec());
         }
         if joined_count == recipients.len() {

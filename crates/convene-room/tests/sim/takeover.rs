@@ -133,7 +133,11 @@ fn after_a_takeover_a_peer_is_never_replayed_what_went_to_the_others_before_it_j
     let resume = Some(Resume { peer_id: dave, last_seq: 0 });
     w.server.handle(now, conn, ClientMessage::Hello { protocol: PROTOCOL_VERSION, token, resume });
     let sent: Vec<ServerMessage> = w.server.outbox.iter().filter(|(c, _)| *c == conn).map(|(_, m)| m.clone()).collect();
-    let before_its_join: Vec<(u64, SessionEvent)> = events(&sent).into_iter().filter(|(seq, _)| *seq < joined_at).collect();
+    let before_its_join: Vec<(u64, SessionEvent)> =
+        events(&sent).into_iter().filter(|(seq, _)| *seq < joined_at).collect();
     assert!(before_its_join.is_empty(), "replayed what went to the others: {before_its_join:?}");
-    assert!(events(&sent).iter().any(|(_, e)| matches!(e, SessionEvent::Joined { .. })), "a snapshot instead: {sent:?}");
+    assert!(
+        events(&sent).iter().any(|(_, e)| matches!(e, SessionEvent::Joined { .. })),
+        "a snapshot instead: {sent:?}"
+    );
 }

@@ -232,6 +232,14 @@ impl Driver {
             self.fenced = true;
             return;
         }
+        if self.owner.is_some() && unreachable(&applied) {
+            // Answering a turn whose writes the database did not take would lose what was
+            // answered: nothing of it goes out, and the room stops (its clients resume once the
+            // database is back, on a room that reads what it holds).
+            tracing::error!(meeting = %self.room.meeting().id, "the database is unreachable; this room stops and answers nothing more");
+            self.fenced = true;
+            return;
+        }
         if applied.deliveries_queued > 0 {
             self.deps.webhook_wake.notify_one();
         }
@@ -242,6 +250,12 @@ impl Driver {
             tracing::error!(error = %e, "a batch of writes was not applied whole; some of the turn's writes may be lost");
         }
     }
+}
+
+/// Whether a batch of writes failed because the database could not be reached.
+fn unreachable(applied: &RoomWritesApplied) -> bool {
+    applied.unreached.as_ref().is_some_and(StoreError::is_unreachable)
+        || applied.failed.iter().any(|(_, e)| e.is_unreachable())
 }
 
 /// A group of turns whose writes are being applied, and the outputs it holds until then.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene_core::proto::{ResumeRefusal, ServerMessage};
+use convene_core::proto::{ClientMessage, ResumeRefusal, ServerMessage};
 use serde_json::json;
 
 use crate::cluster_nodes::{
@@ -357,5 +357,41 @@ async fn a_postgres_outage_longer_than_the_lease_stops_the_rooms_and_they_run_ag
     let clients = converge(clients, urls, &staying).await;
     assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the same session");
     let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+    assert!(faults.is_empty(), "{faults:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leave_the_database_cannot_take_is_not_answered_and_nothing_answered_is_lost() {
+    let mut cluster = Cluster::start().await;
+    let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
+    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "a leave in an outage"}), 6).await;
+    let clients = join_host_first(clients, urls.clone()).await;
+    let everyone = peer_ids(&clients);
+    let clients = until_everyone_sees(clients, &everyone).await;
+    let (mut leaver, others): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p3");
+    let mut leaver = leaver.remove(0);
+    let p3 = leaver.peer_id.clone().unwrap();
+
+    // p3 (on the owner's node) leaves while PostgreSQL is away: its stay cannot be closed, so the
+    // leave is not answered (the room stops rather than answer what it could not write).
+    cluster.pg.stop();
+    let answer = leaver.call(|req| ClientMessage::Leave { req }).await;
+    assert!(!matches!(answer, Some(ServerMessage::Reply { .. })), "an unwritten leave was answered: {answer:?}");
+    cluster.pg.start_again();
+    cluster.db = cluster.pg.connect().await;
+    assert!(
+        open_stays(&cluster.db).await.contains_key(&p3),
+        "p3 is still in the session, as nobody was told otherwise"
+    );
+
+    // Back: p3 resumes and leaves, answered this time; the others hold everyone but p3.
+    resume_on_own_node(&mut leaver, &urls).await;
+    let answer = leaver.call(|req| ClientMessage::Leave { req }).await;
+    assert!(matches!(answer, Some(ServerMessage::Reply { .. })), "the leave, once it can be written: {answer:?}");
+    let staying = &everyone - &BTreeSet::from([p3.clone()]);
+    let others = converge(others, urls, &staying).await;
+    assert!(!open_stays(&cluster.db).await.contains_key(&p3), "p3's stay is closed");
+    assert_eq!(live_sessions(&cluster.db, &meeting_id).await.len(), 1, "the session goes on");
+    let faults: Vec<&String> = others.iter().chain([&leaver]).flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
 }
