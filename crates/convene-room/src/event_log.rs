@@ -105,7 +105,7 @@ impl Room {
         if joined_count == recipients.len() {
             return Recipients::JoinedExcept(Vec::new());
         }
-        let to: std::collections::HashSet<&str> = recipients.iter().map(String::as_str).collect();
+        let to: std::collections::BTreeSet<&str> = recipients.iter().map(String::as_str).collect();
         let except = self
             .peers
             .iter()
@@ -181,8 +181,8 @@ impl Room {
 }
 
 /// For each peer whose first snapshot (`joined`, sent to it alone) is in `events`, where it is.
-fn first_snapshots(events: &[LoggedEvent]) -> std::collections::HashMap<&str, usize> {
-    let mut first = std::collections::HashMap::new();
+fn first_snapshots(events: &[LoggedEvent]) -> std::collections::BTreeMap<&str, usize> {
+    let mut first = std::collections::BTreeMap::new();
     for (i, event) in events.iter().enumerate() {
         let Recipients::Only(only) = &event.to else { continue };
         let [peer] = only.as_slice() else { continue };

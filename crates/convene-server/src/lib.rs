@@ -27,7 +27,7 @@ pub mod api;
 mod api;
 pub mod auth;
 mod bootstrap;
-// Cluster mode is being built (issue 13).
+// Cluster mode (issue 13): docs/cluster.md.
 mod cluster;
 pub mod files;
 pub mod limits;

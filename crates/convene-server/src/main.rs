@@ -66,8 +66,8 @@ struct Cli {
     outbox_retention_days: u64,
     /// Keep everything in this PostgreSQL database (`postgres://user[:password]@host:port/db`)
     /// instead of SQLite in --data (which then holds only recordings). Its schema is migrated at
-    /// start. Needs --node-id. Several nodes on one database need --redis as well (cluster mode,
-    /// being built: see docs/cluster.md).
+    /// start. Needs --node-id. Several nodes on one database need --redis as well (cluster mode:
+    /// see docs/cluster.md).
     #[arg(long, env = "CONVENE_POSTGRES_URL", hide_env_values = true, requires = "node_id", global = true)]
     postgres: Option<String>,
     /// This node's name on the PostgreSQL database: the same across its restarts.

@@ -1,21 +1,23 @@
-//! Cluster mode (issue 13), being built: several nodes on one PostgreSQL. What is here so far:
+//! Cluster mode (issue 13): several nodes on one PostgreSQL and one Redis. The parts:
 //!
 //! - the PostgreSQL schema, applied through numbered migrations
 //!   ([`crate::store::postgres::migrate`]);
 //! - one owner per live meeting, fenced by an epoch ([`ownership`]);
 //! - the node's own judgement of whether its lease still holds ([`lease`]), kept by a heartbeat
 //!   task that tells the node when to stop its rooms ([`liveness`]);
-//! - each live session's event log in Redis, appended under the owner's epoch ([`event_log`]);
+//! - each live session's event log in Redis, appended under the owner's epoch and taken over
+//!   (fenced and read) by the node that restores the session after the owner's death
+//!   ([`event_log`]);
 //! - the bus between nodes: requests to a meeting's owner and their replies, relayed clients'
 //!   traffic ([`bus`]);
 //! - the webhook outbox shared by the nodes, claimed with `FOR UPDATE SKIP LOCKED` and a lease,
 //!   woken by `LISTEN`/`NOTIFY` ([`outbox`]);
-//! - this node's end of it: its bus, its lease, the meetings it owns ([`node`]), which the rooms
-//!   use with `--redis` (`crate::room`: owning rooms and relays).
+//! - this node's end of it: its bus, its lease, its event log connection, the meetings it owns
+//!   and the sessions nobody runs ([`node`]), which the rooms use with `--redis` (`crate::room`:
+//!   owning rooms, their log writer, relays, takeover and the orphan sweep).
 //!
-//! Three real nodes together are tested in `tests/integration/cluster_nodes.rs`. Not yet here:
-//! takeover after the owner's death with an exact replay from the event log, and the orphan
-//! sweep.
+//! Three real nodes together, with the owner killed or paused, Redis restarted and PostgreSQL
+//! away, are tested in `tests/integration/cluster_*.rs` (see `docs/cluster.md`).
 
 pub(crate) mod bus;
 pub(crate) mod event_log;

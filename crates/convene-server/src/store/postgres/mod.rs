@@ -1,4 +1,4 @@
-//! The PostgreSQL store of cluster mode (issue 13), being built. Its schema, applied through
+//! The PostgreSQL store of cluster mode (issue 13). Its schema, applied through
 //! numbered migrations that every node runs at start, also holds the cluster's own tables
 //! (meeting owners, node heartbeats, the shared webhook outbox: `crate::cluster`).
 //!
@@ -7,8 +7,8 @@
 //! (a `seq` column), a room's writes applied in order before any later call reads
 //! ([`room_writes`]), webhook deliveries claimed per node from the shared outbox
 //! ([`crate::cluster::outbox`]). Preset permissions are not cached (another node may change
-//! them). Room writes are not yet conditional on the meeting owner's epoch: that comes with
-//! ownership in the server.
+//! them). A cluster node's room writes are each conditional on the meeting owner's epoch (a
+//! fence checked in the write's transaction).
 
 mod apps;
 mod meetings;
