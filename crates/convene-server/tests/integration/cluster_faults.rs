@@ -15,7 +15,7 @@ use convene_core::proto::{ClientMessage, ResumeRefusal, ServerMessage};
 use serde_json::json;
 
 use crate::cluster_nodes::{
-    join_host_first, join_on, meeting_with, owner_of, peer_ids, roster, until_everyone_sees, Cluster, NODES,
+    join_on, meeting_with, owner_of, peer_ids, roster, until_everyone_sees, Cluster, InSession, NODES,
 };
 use crate::cluster_takeover::{node_of, ok_retried, RESUME_WITHIN};
 use crate::crash::all_clients::{each, join_all, read_on};
@@ -71,12 +71,8 @@ async fn the_owner_killed_0_to_3_ms_after_a_kick_all_leaves_one_end_that_every_c
     // (the node the kick-all is sent to, the delay): 0 to 3 ms, through another node and to the
     // owner itself, and a little later so that some kills come after the owner ran it.
     for (via, delay_ms) in [(1, 0), (1, 3), (0, 0), (0, 3), (0, 15), (0, 40)] {
-        let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "kick-all, then a kill"}), 6).await;
-        let clients = join_host_first(clients, urls.clone()).await;
-        let everyone = peer_ids(&clients);
-        let clients = until_everyone_sees(clients, &everyone).await;
-        assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
-        let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+        let InSession { meeting_id, clients, session, .. } =
+            cluster.in_session(json!({"title": "kick-all, then a kill"}), 6, &urls).await;
 
         // The kick-all goes to the owner (through node `via`), which is killed `delay_ms` after
         // the request set off (the `kill` command itself takes a moment more).
@@ -245,11 +241,8 @@ async fn a_redis_restart_mid_session_loses_nothing_and_the_bus_carries_commands_
     let (receiver, hook_url) = Receiver::start().await;
     let hook = json!({"name": "redis", "url": hook_url, "events": ["meeting.ended"]});
     cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
-    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "redis restart"}), 9).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, everyone, session } =
+        cluster.in_session(json!({"title": "redis restart"}), 9, &urls).await;
 
     // Redis restarts empty: every subscription and the event logs are gone.
     cluster.redis.restart().await;
@@ -285,11 +278,8 @@ async fn a_redis_restart_mid_session_loses_nothing_and_the_bus_carries_commands_
 async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_keep_their_connections() {
     let mut cluster = Cluster::start().await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
-    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "postgres outage"}), 6).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, everyone, session } =
+        cluster.in_session(json!({"title": "postgres outage"}), 6, &urls).await;
 
     // PostgreSQL goes away (shorter than a node lease): REST asks to try again, changing nothing.
     cluster.pg.stop();
@@ -326,11 +316,8 @@ async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_
 async fn a_postgres_outage_longer_than_the_lease_stops_the_rooms_and_they_run_again_once_it_is_back() {
     let mut cluster = Cluster::start().await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
-    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "long outage"}), 6).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, everyone, session } =
+        cluster.in_session(json!({"title": "long outage"}), 6, &urls).await;
 
     // Longer than the lease's margin: every node lets go of its rooms, and their clients are
     // told to come back later.
@@ -364,10 +351,8 @@ async fn a_postgres_outage_longer_than_the_lease_stops_the_rooms_and_they_run_ag
 async fn a_leave_the_database_cannot_take_is_not_answered_and_nothing_answered_is_lost() {
     let mut cluster = Cluster::start().await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
-    let (meeting_id, clients, _) = meeting_with(&cluster, json!({"title": "a leave in an outage"}), 6).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
+    let InSession { meeting_id, clients, everyone, .. } =
+        cluster.in_session(json!({"title": "a leave in an outage"}), 6, &urls).await;
     let (mut leaver, others): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p3");
     let mut leaver = leaver.remove(0);
     let p3 = leaver.peer_id.clone().unwrap();

@@ -254,6 +254,33 @@ pub(crate) async fn meeting_with(
     (meeting_id, clients, participant_ids)
 }
 
+/// A meeting in session on the cluster ([`Cluster::in_session`]).
+pub(crate) struct InSession {
+    pub(crate) meeting_id: String,
+    /// Its participants, every one joined and seeing all the others.
+    pub(crate) clients: Vec<Client>,
+    /// Their peer ids.
+    pub(crate) everyone: BTreeSet<String>,
+    /// The live session.
+    pub(crate) session: String,
+}
+
+impl Cluster {
+    /// A meeting made with `body` and `count` participants, client `i` on `urls[i % 3]`: the host
+    /// joins first (node 0 then owns the meeting), then everyone else at once, until everyone sees
+    /// everyone.
+    pub(crate) async fn in_session(&self, body: serde_json::Value, count: usize, urls: &Arc<Vec<String>>) -> InSession {
+        let (meeting_id, clients, _) = meeting_with(self, body, count).await;
+        let clients = join_host_first(clients, urls.clone()).await;
+        let everyone = peer_ids(&clients);
+        let clients = until_everyone_sees(clients, &everyone).await;
+        assert_eq!(owner_of(&self.db, &meeting_id).await.as_deref(), Some("node-0"), "the host's node owns it");
+        let sessions = live_sessions(&self.db, &meeting_id).await;
+        assert_eq!(sessions.len(), 1, "one live session");
+        InSession { meeting_id, clients, everyone, session: sessions[0].clone() }
+    }
+}
+
 /// The host (the first client) joins first, so that its node claims the meeting, then the others
 /// at once, as [`join_on`].
 pub(crate) async fn join_host_first(mut clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec<Client> {

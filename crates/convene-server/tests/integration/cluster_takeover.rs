@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use convene_core::proto::{ClientMessage, ServerMessage, SessionEvent};
 use serde_json::{json, Value};
 
-use crate::cluster_nodes::{
-    join_host_first, meeting_on, meeting_with, owner_of, peer_ids, read_until, until_everyone_sees, Cluster, NODES,
-};
+use crate::cluster_nodes::{owner_of, read_until, until_everyone_sees, Cluster, InSession, NODES};
 use crate::crash::all_clients::{each, join_all, read_on};
 use crate::crash::raw_client::Client;
 use crate::crash::server_process::Server;
@@ -82,12 +80,8 @@ async fn a_killed_owner_is_taken_over_and_every_client_resumes_with_an_exact_rep
     let (receiver, hook_url) = Receiver::start().await;
     let hook = json!({"name": "takeover", "url": hook_url, "events": ["meeting.started", "meeting.ended"]});
     cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
-    let (meeting_id, clients, _) = meeting_on(&cluster).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, everyone, session } =
+        cluster.in_session(json!({"title": "three nodes"}), 9, &urls).await;
 
     // p3, p4 and p5 (one on each node) stop reading: they miss what comes next. A REST kick of p1
     // through node 2 reaches the owner and everyone else.
@@ -160,12 +154,7 @@ async fn a_session_whose_owner_died_and_whose_clients_never_came_back_is_ended_b
     let hook = json!({"name": "orphans", "url": hook_url, "events": ["meeting.ended"]});
     cluster.nodes[1].ok("POST", "/webhooks", Some(hook)).await;
     let body = json!({"title": "abandoned", "session_keep_alive_time_in_secs": 1});
-    let (meeting_id, clients, _) = meeting_with(&cluster, body, 9).await;
-    let clients = join_host_first(clients, urls).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, session, .. } = cluster.in_session(body, 9, &urls).await;
 
     // The owner dies and every client goes away for good.
     let mut cluster = cluster;
@@ -189,12 +178,8 @@ async fn a_session_whose_owner_died_and_whose_clients_never_came_back_is_ended_b
 async fn a_paused_owner_is_taken_over_and_once_it_wakes_it_emits_nothing_and_writes_nothing() {
     let cluster = Cluster::start().await;
     let urls: Arc<Vec<String>> = Arc::new((0..NODES).map(|n| cluster.ws_url(n)).collect());
-    let (meeting_id, clients, _) = meeting_on(&cluster).await;
-    let clients = join_host_first(clients, urls.clone()).await;
-    let everyone = peer_ids(&clients);
-    let clients = until_everyone_sees(clients, &everyone).await;
-    assert_eq!(owner_of(&cluster.db, &meeting_id).await.as_deref(), Some("node-0"));
-    let session = live_sessions(&cluster.db, &meeting_id).await[0].clone();
+    let InSession { meeting_id, clients, everyone, session } =
+        cluster.in_session(json!({"title": "three nodes"}), 9, &urls).await;
 
     // The owner is paused; its host p0 asks it to kick p8, a frame the paused node has yet to read.
     let (mut host, others): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p0");
