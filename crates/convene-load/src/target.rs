@@ -43,6 +43,23 @@ pub struct Client {
     pub meeting: Meeting,
 }
 
+/// Times a join whose connection dropped before the server answered is tried again.
+const JOIN_ATTEMPTS: u32 = 5;
+
+/// Joins as an application would: a join that fails with `0012` (the connection dropped, or
+/// the welcome did not come within the attempt timeout, before the server answered) is
+/// retryable, and is tried again up to [`JOIN_ATTEMPTS`] times. Returns how many retries it took.
+pub async fn join_retrying(meeting: &Meeting) -> Result<u32, String> {
+    let mut retries = 0;
+    loop {
+        match meeting.join().await {
+            Ok(()) => return Ok(retries),
+            Err(convene::ClientError::ConnectionLost) if retries + 1 < JOIN_ATTEMPTS => retries += 1,
+            Err(e) => return Err(format!("join failed after {} attempts: {e}", retries + 1)),
+        }
+    }
+}
+
 /// A client's events.
 pub type Events = Box<dyn futures_util::Stream<Item = Event> + Send + Unpin>;
 
@@ -227,8 +244,9 @@ impl Target {
         Ok(clients)
     }
 
-    /// Joins every client, a bounded number at a time.
-    pub async fn join_all(&self, clients: &[Client]) -> Result<(), String> {
+    /// Joins every client, a bounded number at a time (retrying as [`join_retrying`] does).
+    /// Returns how many retries the joins took in all.
+    pub async fn join_all(&self, clients: &[Client]) -> Result<u32, String> {
         let bar = bar(clients.len() as u64, "joining");
         let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
         let mut tasks = Vec::with_capacity(clients.len());
@@ -238,16 +256,17 @@ impl Target {
             let bar = bar.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let r = m.join().await.map_err(|e| e.to_string());
+                let r = join_retrying(&m).await;
                 bar.inc(1);
                 r
             }));
         }
+        let mut retries = 0;
         for t in tasks {
-            t.await.map_err(|e| e.to_string())??;
+            retries += t.await.map_err(|e| e.to_string())??;
         }
         bar.finish_and_clear();
-        Ok(())
+        Ok(retries)
     }
 
     /// Waits until every client's next event stream yields an event matching `pred`.

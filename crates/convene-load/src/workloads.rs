@@ -49,7 +49,7 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions, bus: Opti
             }
         });
     }
-    target.join_all(&clients).await?;
+    let retried = target.join_all(&clients).await?;
     if !opts.listless {
         settle(&clients, n).await?;
     }
@@ -103,6 +103,7 @@ pub async fn kick_all(target: &Target, n: usize, opts: KickAllOptions, bus: Opti
         "server": if opts.isolate { "child process" } else { "in-process" },
         "participant_list": !opts.listless,
         "bus_messages": bus_messages,
+        "setup_joins_retried": retried,
     }))
 }
 
@@ -228,14 +229,17 @@ pub async fn join_storm(target: &Target, n: usize, bus: Option<&Cluster>) -> Res
     for c in &clients {
         let m = c.meeting.clone();
         tasks.push(tokio::spawn(async move {
-            m.join().await.map_err(|e| e.to_string())?;
-            Ok::<Duration, String>(t0.elapsed())
+            let retries = crate::target::join_retrying(&m).await?;
+            Ok::<(Duration, u32), String>((t0.elapsed(), retries))
         }));
     }
     let progress = bar(n as u64, "joined");
     let mut latencies = Vec::with_capacity(n);
+    let mut retried = 0;
     for t in tasks {
-        latencies.push(t.await.map_err(|e| e.to_string())??);
+        let (latency, retries) = t.await.map_err(|e| e.to_string())??;
+        latencies.push(latency);
+        retried += retries;
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -258,5 +262,6 @@ pub async fn join_storm(target: &Target, n: usize, bus: Option<&Cluster>) -> Res
         "process_peak_rss_kib": crate::stats::peak_rss_kib(),
         "server_rss_kib": target.server_stats().map(|s| s.rss_kib),
         "bus_messages": bus_messages,
+        "joins_retried": retried,
     }))
 }
