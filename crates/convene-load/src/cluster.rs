@@ -39,7 +39,7 @@ pub struct Engines {
 }
 
 impl Cluster {
-    /// Starts `count` nodes (the first alone: it makes the schema and the keys) and a target whose
+    /// Starts `count` nodes (one after the other) and a target whose
     /// REST goes to the first node's front door and whose clients are spread over the doors.
     pub async fn start(count: usize, engines: Engines) -> Result<(Self, Target), String> {
         let (pg, pg_url) = match engines.postgres {

@@ -45,6 +45,27 @@ pub struct Prepared {
     pub default_app: (String, String),
 }
 
+/// [`prepare`], once at a time across every node on the database: on PostgreSQL (`pg_pool`),
+/// under an advisory lock, so that nodes starting together on an empty database make one default
+/// app and one first admin token between them.
+pub(crate) async fn prepare_shared(
+    store: &dyn Store,
+    pg_pool: Option<&deadpool_postgres::Pool>,
+    admin_token: Option<&str>,
+) -> StoreResult<Prepared> {
+    match pg_pool {
+        Some(pool) => {
+            crate::store::postgres::holding_lock(
+                pool,
+                crate::store::postgres::BOOTSTRAP_LOCK,
+                prepare(store, admin_token),
+            )
+            .await?
+        }
+        None => prepare(store, admin_token).await,
+    }
+}
+
 /// Makes sure there is an admin token and a default app.
 pub(crate) async fn prepare(store: &dyn Store, admin_token: Option<&str>) -> StoreResult<Prepared> {
     let mut new_admin_token = None;
@@ -71,4 +92,32 @@ pub(crate) async fn prepare(store: &dyn Store, admin_token: Option<&str>) -> Sto
         other_admin_tokens,
         default_app: (DEFAULT_ACCOUNT.to_owned(), app_id),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres::test_postgres::TestPostgres;
+    use crate::store::postgres::PgStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_preparing_an_empty_postgres_database_together_make_one_default_app_and_one_admin_token() {
+        let pg = TestPostgres::start();
+        let mut nodes = Vec::new();
+        for n in 0..3 {
+            nodes.push(PgStore::connect(&pg.url(), &format!("node-{n}")).await.unwrap());
+        }
+        let prepared =
+            futures_util::future::join_all(nodes.iter().map(|store| prepare_shared(store, Some(store.pool()), None)))
+                .await;
+        let prepared: Vec<Prepared> = prepared.into_iter().map(Result::unwrap).collect();
+        let apps: Vec<&str> = prepared.iter().map(|p| p.default_app.1.as_str()).collect();
+        assert!(apps.iter().all(|a| *a == apps[0]), "one default app for every node: {apps:?}");
+        let made = prepared.iter().filter(|p| p.new_admin_token.is_some()).count();
+        assert_eq!(made, 1, "one node made the first admin token");
+        assert_eq!(nodes[0].admin_token_count().await.unwrap(), 1);
+        let db = pg.connect().await;
+        let stored: i64 = db.query_one("SELECT count(*) FROM apps", &[]).await.unwrap().get(0);
+        assert_eq!(stored, 1, "one app stored");
+    }
 }

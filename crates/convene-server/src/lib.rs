@@ -341,7 +341,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         _ => None,
     };
     let store = opened.store;
-    let prepared = bootstrap::prepare(&*store, config.admin_token.as_deref()).await?;
+    let prepared = bootstrap::prepare_shared(&*store, opened.pg_pool.as_ref(), config.admin_token.as_deref()).await?;
     let failed = store.fail_unfinished_recordings().await?;
     if failed > 0 {
         tracing::warn!(failed, "recordings interrupted by the last stop were marked ERRORED");

@@ -36,8 +36,8 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    /// Starts PostgreSQL and Redis, then the first node alone (it makes the schema and the keys),
-    /// then the others.
+    /// Starts PostgreSQL and Redis, then the three nodes together (so that every cluster test
+    /// starts its nodes at once on an empty database, as a deployment may).
     pub(crate) async fn start() -> Self {
         Self::start_with(&[]).await
     }
@@ -48,17 +48,26 @@ impl Cluster {
         let redis = TestRedis::start().await;
         let db = pg.connect().await;
         let (pg_url, redis_url) = (pg.url(), redis.url());
-        let (mut nodes, mut dirs, mut all_flags) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut dirs, mut all_flags) = (Vec::new(), Vec::<Vec<String>>::new());
         for n in 0..NODES {
-            let dir = std::env::temp_dir().join(format!("convene-cluster-{n}-{}", uuid::Uuid::new_v4()));
+            dirs.push(std::env::temp_dir().join(format!("convene-cluster-{n}-{}", uuid::Uuid::new_v4())));
             let node_id = format!("node-{n}");
-            let mut flags =
-                vec!["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", node_id.as_str()];
+            let mut flags = vec!["--postgres", pg_url.as_str(), "--redis", redis_url.as_str(), "--node-id", &node_id];
             flags.extend_from_slice(extra);
-            nodes.push(Server::start_with(&dir, "127.0.0.1:0", &flags));
-            dirs.push(dir);
             all_flags.push(flags.iter().map(|f| f.to_string()).collect());
         }
+        let nodes = std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..NODES)
+                .map(|n| {
+                    let (dir, flags) = (&dirs[n], &all_flags[n]);
+                    scope.spawn(move || {
+                        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+                        Server::start_with(dir, "127.0.0.1:0", &flags)
+                    })
+                })
+                .collect();
+            starting.into_iter().map(|s| s.join().expect("a node's start")).collect()
+        });
         Self { nodes, dirs, flags: all_flags, db, redis, pg }
     }
 
@@ -308,6 +317,24 @@ pub(crate) async fn join_on(clients: Vec<Client>, urls: Arc<Vec<String>>) -> Vec
 pub(crate) async fn owner_of(db: &tokio_postgres::Client, meeting_id: &str) -> Option<String> {
     let row = db.query_opt("SELECT node_id FROM meeting_owners WHERE meeting_id = $1", &[&meeting_id]).await.unwrap();
     row.and_then(|r| r.get(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_started_together_on_an_empty_database_serve_one_default_app() {
+    let cluster = Cluster::start().await;
+    let kits: BTreeSet<&str> = cluster.nodes.iter().map(|n| n.kit.as_str()).collect();
+    assert_eq!(kits.len(), 1, "every node serves the same default app: {kits:?}");
+    let apps: Vec<String> =
+        cluster.db.query("SELECT id FROM apps", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(apps.len(), 1, "one app made: {apps:?}");
+    let kit = kits.into_iter().next().unwrap_or_default();
+    assert!(kit.ends_with(&format!("/realtime/kit/{}", apps[0])), "{kit} is app {}", apps[0]);
+    let default: String =
+        cluster.db.query_one("SELECT value FROM kv WHERE key = 'default_app'", &[]).await.unwrap().get(0);
+    assert_eq!(default, apps[0]);
+    let admin_tokens: i64 =
+        cluster.db.query_one("SELECT count(*) FROM api_tokens WHERE scope = 'admin'", &[]).await.unwrap().get(0);
+    assert_eq!(admin_tokens, 1, "the one --admin-token, stored once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

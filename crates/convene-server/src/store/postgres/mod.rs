@@ -39,6 +39,11 @@ use super::{StoreError, StoreResult};
 /// after the other (any fixed number; this one is "convene" in ASCII).
 const MIGRATION_LOCK: i64 = 0x63_6f_6e_76_65_6e_65;
 
+/// The advisory lock nodes take while they make the database's first contents (the default app
+/// and the first admin token: [`crate::bootstrap::prepare`]), so that nodes starting together on
+/// an empty database make them once.
+pub(crate) const BOOTSTRAP_LOCK: i64 = MIGRATION_LOCK + 1;
+
 /// Brings the schema up to date. Nodes starting at once take turns (a PostgreSQL advisory lock),
 /// and the migrations table makes a later run a no-op.
 pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<()> {
@@ -47,6 +52,21 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
     ran?;
     Ok(())
+}
+
+/// Runs `work` while this node holds the advisory lock `key`, on a pool connection kept for the
+/// whole of `work`: nodes doing the same take turns. The lock goes with the connection, so a node
+/// that dies holding it holds it no more.
+pub(crate) async fn holding_lock<T>(
+    pool: &deadpool_postgres::Pool,
+    key: i64,
+    work: impl std::future::Future<Output = T>,
+) -> StoreResult<T> {
+    let client = pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&key]).await?;
+    let done = work.await;
+    client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await?;
+    Ok(done)
 }
 
 /// How long a node holds a webhook delivery it claimed before another node may take it: longer
