@@ -301,6 +301,17 @@ pub enum StoreError {
     /// The PostgreSQL schema could not be brought up to date (cluster mode).
     #[error("database migration failed: {0}")]
     PostgresMigration(#[from] refinery::Error),
+    /// The connection to PostgreSQL went while a room write was committing (cluster mode): it may
+    /// or may not have been applied, so it is not tried again.
+    #[error(
+        "the connection to PostgreSQL went while a write was committing; whether it was applied is not known: {0}"
+    )]
+    CommitUnknown(tokio_postgres::Error),
+    /// A room write not tried because an earlier write of its batch could not reach PostgreSQL
+    /// (cluster mode): the writes of a batch are applied in order or not at all from the first
+    /// that failed.
+    #[error("not tried: an earlier write of its batch could not reach the database")]
+    NotTried,
 }
 
 /// Result of store calls.
@@ -398,7 +409,7 @@ impl StoreError {
     /// may be tried again shortly.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            StoreError::Pool(_) => true,
+            StoreError::Pool(_) | StoreError::CommitUnknown(_) | StoreError::NotTried => true,
             StoreError::Postgres(e) => match e.as_db_error() {
                 Some(db) => ["08", "53", "57P"].iter().any(|class| db.code().code().starts_with(class)),
                 // Not the database's answer: a connection that closed or could not be made (an IO

@@ -283,6 +283,7 @@ async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_
 
     // PostgreSQL goes away (shorter than a node lease): REST asks to try again, changing nothing.
     cluster.pg.stop();
+    let outage = Instant::now();
     let kick = format!("/meetings/{meeting_id}/active-session/kick");
     let body = json!({"custom_participant_ids": ["p3"]});
     for (method, path, body) in [("GET", "/meetings", None), ("POST", kick.as_str(), Some(body.clone()))] {
@@ -299,16 +300,50 @@ async fn a_short_postgres_outage_answers_503_with_retry_after_and_live_sessions_
     })
     .await;
 
-    // It comes back: the refused kick, sent again, goes through; the session is the one it was.
+    // p0 (on the owner's node) leaves while it is still away: its stay must be closed before the
+    // leave is answered, so the room holds the answer while its writer tries again.
+    let (mut leaver, clients): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p0");
+    let mut leaver = leaver.remove(0);
+    let p0 = leaver.peer_id.clone().unwrap();
+    const LEAVE: u64 = 900;
+    assert!(leaver.send(&ClientMessage::Leave { req: LEAVE }).await);
+
+    // It comes back: the leave is answered, and its departure reaches everyone over connections
+    // that stayed open.
     cluster.pg.start_again();
+    eprintln!("PostgreSQL was away for {:?}", outage.elapsed());
     cluster.db = cluster.pg.connect().await;
-    assert_eq!(open_stays(&cluster.db).await.len(), everyone.len(), "the refused kick changed nothing");
+    let answered = loop {
+        match leaver.recv(Duration::from_secs(5)).await {
+            Some(ServerMessage::Reply { req: LEAVE, .. }) => break true,
+            Some(_) => continue,
+            None => break false,
+        }
+    };
+    assert!(answered, "the leave is answered once it is written");
+    assert!(!open_stays(&cluster.db).await.contains_key(&p0), "p0's stay is closed");
+    let clients = each(clients, |_, mut c| {
+        let p0 = p0.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while roster(&c).contains(&p0) {
+                assert!(c.ws.is_some(), "{}: its connection stays open while the write waits", c.name);
+                assert!(Instant::now() < deadline, "{}: sees p0 leave", c.name);
+                c.recv(Duration::from_millis(200)).await;
+            }
+            c
+        }
+    })
+    .await;
+
+    // The refused kick, sent again, goes through; the session is the one it was.
+    assert_eq!(open_stays(&cluster.db).await.len(), everyone.len() - 1, "the refused kick changed nothing");
     ok_retried(&cluster.nodes[2], "POST", &kick, Some(body)).await;
     let (_, clients): (Vec<Client>, Vec<Client>) = clients.into_iter().partition(|c| c.name == "p3");
     let staying = peer_ids(&clients);
     let clients = converge(clients, urls, &staying).await;
     assert_eq!(live_sessions(&cluster.db, &meeting_id).await, vec![session], "the same session");
-    let faults: Vec<&String> = clients.iter().flat_map(|c| &c.faults).collect();
+    let faults: Vec<&String> = clients.iter().chain([&leaver]).flat_map(|c| &c.faults).collect();
     assert!(faults.is_empty(), "{faults:?}");
 }
 
@@ -357,11 +392,13 @@ async fn a_leave_the_database_cannot_take_is_not_answered_and_nothing_answered_i
     let mut leaver = leaver.remove(0);
     let p3 = leaver.peer_id.clone().unwrap();
 
-    // p3 (on the owner's node) leaves while PostgreSQL is away: its stay cannot be closed, so the
-    // leave is not answered (the room stops rather than answer what it could not write).
+    // p3 (on the owner's node) leaves while PostgreSQL is away for longer than the writer tries
+    // again: its stay cannot be closed, so the leave is not answered (the room stops rather than
+    // answer what it could not write).
     cluster.pg.stop();
     let answer = leaver.call(|req| ClientMessage::Leave { req }).await;
     assert!(!matches!(answer, Some(ServerMessage::Reply { .. })), "an unwritten leave was answered: {answer:?}");
+    assert!(leaver.ws.is_none(), "the room stopped and closed the connection: {answer:?}");
     cluster.pg.start_again();
     cluster.db = cluster.pg.connect().await;
     assert!(

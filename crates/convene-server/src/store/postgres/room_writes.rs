@@ -2,16 +2,37 @@
 //! submitted, each write in a transaction of its own, and every other call of [`PgStore`] waits
 //! until the batches submitted before it are applied, so that a lookup a room makes after
 //! submitting its writes reads what they wrote (as on SQLite's single thread).
+//!
+//! A write that could not reach the database before its commit (no connection, or one that went
+//! mid-transaction: PostgreSQL rolled it back) is tried again, on a fresh connection, for up to
+//! [`RETRY_FOR`]: a short outage holds the room's answers back rather than stop the room. One
+//! whose connection went during the commit is not ([`StoreError::CommitUnknown`]), nor is a write
+//! refused by its fence or by the database itself. Once a write of a batch has failed for want of
+//! the database, the batch's later writes are not tried ([`StoreError::NotTried`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use convene_room::StoreWrite;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{outbox, recordings, sessions};
+use crate::cluster::node::NODE_LEASE;
 use crate::cluster::ownership;
 use crate::store::{Fence, PendingWrites, RoomWrite, RoomWritesApplied, StoreError, StoreResult};
+
+/// How long a write that could not reach the database is tried again: less than the time a node
+/// keeps its rooms without a committed heartbeat ([`NODE_LEASE`] less its margin, 4 s), past
+/// which they stop anyway.
+pub(super) const RETRY_FOR: Duration = Duration::from_secs(3);
+const _: () = assert!(RETRY_FOR.as_millis() < NODE_LEASE.lease.saturating_sub(NODE_LEASE.margin).as_millis());
+
+/// The first wait before a write is tried again; it doubles up to [`RETRY_EVERY_AT_MOST`].
+const RETRY_FIRST_AFTER: Duration = Duration::from_millis(100);
+
+/// The longest wait between two tries of a write.
+const RETRY_EVERY_AT_MOST: Duration = Duration::from_millis(800);
 
 /// A submitted batch.
 struct Batch {
@@ -100,20 +121,60 @@ async fn apply_batch(
     writes: Vec<RoomWrite>,
 ) -> RoomWritesApplied {
     let mut applied = RoomWritesApplied::default();
-    let mut client = match pool.get().await {
-        Ok(client) => client,
-        Err(e) => {
-            applied.failed = writes.into_iter().map(|w| (w, StoreError::Pool(e.to_string()))).collect();
-            return applied;
-        }
-    };
+    let mut client = None;
+    let mut unreachable = false;
     for write in writes {
-        match apply_one(&mut client, app_id, fence, &write).await {
+        if unreachable {
+            applied.failed.push((write, StoreError::NotTried));
+            continue;
+        }
+        match apply_retrying(pool, &mut client, app_id, fence, &write).await {
             Ok(queued) => applied.deliveries_queued += queued,
-            Err(e) => applied.failed.push((write, e)),
+            Err(e) => {
+                unreachable = e.is_unreachable();
+                applied.failed.push((write, e));
+            }
         }
     }
     applied
+}
+
+/// Applies one write, trying it again while the database cannot be reached and it is safe to
+/// (see the module's documentation). `client` is the connection the batch goes on: taken from the
+/// pool when there is none, dropped when it failed.
+async fn apply_retrying(
+    pool: &deadpool_postgres::Pool,
+    client: &mut Option<deadpool_postgres::Object>,
+    app_id: &str,
+    fence: Option<&Fence>,
+    write: &RoomWrite,
+) -> StoreResult<usize> {
+    let give_up_at = tokio::time::Instant::now() + RETRY_FOR;
+    let mut wait = RETRY_FIRST_AFTER;
+    loop {
+        let tried = match client {
+            Some(c) => apply_one(c, app_id, fence, write).await,
+            None => match pool.get().await {
+                Ok(c) => apply_one(client.insert(c), app_id, fence, write).await,
+                Err(e) => Err(StoreError::Pool(e.to_string())),
+            },
+        };
+        let retry = match &tried {
+            Err(e @ (StoreError::Pool(_) | StoreError::Postgres(_))) => e.is_unreachable(),
+            _ => false,
+        };
+        if tried.is_err() {
+            *client = None;
+        }
+        if !retry || tokio::time::Instant::now() + wait > give_up_at {
+            return tried;
+        }
+        if let Err(e) = &tried {
+            tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "a room write could not reach PostgreSQL; it is tried again");
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_EVERY_AT_MOST);
+    }
 }
 
 /// Applies one write in a transaction of its own, if its fence holds; returns the webhook
@@ -138,7 +199,12 @@ async fn apply_one(
         RoomWrite::Webhook(event) => outbox::queue_event(&*tx, app_id, event).await?,
         RoomWrite::Session(write) => apply_session_write(&tx, app_id, write).await?,
     };
-    tx.commit().await?;
+    // Up to here PostgreSQL rolls the transaction back if the connection goes; during the
+    // commit, nobody can tell.
+    tx.commit().await.map_err(|e| match e.as_db_error() {
+        Some(_) => StoreError::Postgres(e), // PostgreSQL's answer: not committed.
+        None => StoreError::CommitUnknown(e),
+    })?;
     Ok(queued)
 }
 
