@@ -445,7 +445,7 @@ async fn sweep_orphans(state: AppState) {
 
 async fn restore_live_sessions(state: &AppState) -> Result<(), StartError> {
     let store = state.store();
-    for (session, peers) in store.live_sessions().await? {
+    for (session, peers) in store.live_sessions(None).await? {
         let Some(meeting) = store.get_meeting(&session.app_id, &session.meeting_id).await? else { continue };
         let app_id = session.app_id.clone();
         let restored = room::restored_from(store, session, peers).await?;

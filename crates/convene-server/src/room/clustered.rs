@@ -39,11 +39,11 @@ impl Rooms {
         meeting: Meeting,
         elsewhere: Elsewhere,
     ) -> Result<mpsc::Sender<RoomCommand>, NoRoom> {
-        let _one_at_a_time = self.starting.lock().await;
+        let _one_at_a_time = self.starting.lock(&meeting.id).await;
         self.start_clustered_locked(node, app_id, meeting, elsewhere).await
     }
 
-    /// [`Rooms::start_clustered`], the start lock held.
+    /// [`Rooms::start_clustered`], the meeting's start lock held.
     async fn start_clustered_locked(
         &self,
         node: &Arc<ClusterNode>,
@@ -136,7 +136,7 @@ impl Rooms {
     /// A meeting it owns with no live session is given up.
     pub(crate) async fn restore_owned(&self) -> Result<usize, crate::StartError> {
         let Some(node) = self.deps.cluster.clone() else { return Ok(0) };
-        let live = self.deps.store.live_sessions().await?;
+        let live = self.deps.store.live_sessions(None).await?;
         let mut started = 0;
         for fence in node.owned_here().await? {
             let session = live.iter().find(|(s, _)| s.meeting_id == fence.meeting_id).map(|(s, _)| s);
@@ -162,8 +162,8 @@ impl Rooms {
     /// room for (its rooms stopped when its lease lapsed, and the lease holds again): one with a
     /// live session gets its room back, one without is given up. Without this, a meeting would
     /// stay owned by a live node that serves it not, and every other node would wait on it.
-    /// Checked under the start lock, so that a room being started is never taken for one of
-    /// these.
+    /// Checked under each meeting's start lock, so that a room being started is never taken for
+    /// one of these.
     async fn mend_stranded(&self, node: &Arc<ClusterNode>) -> usize {
         let stranded = match node.owned_here_with_live_session().await {
             Ok(stranded) => stranded,
@@ -174,7 +174,7 @@ impl Rooms {
         };
         let mut mended = 0;
         for (fence, live_in_app) in stranded {
-            let _one_at_a_time = self.starting.lock().await;
+            let _one_at_a_time = self.starting.lock(&fence.meeting_id).await;
             if self.registry.open(&fence.meeting_id).is_some() {
                 continue;
             }

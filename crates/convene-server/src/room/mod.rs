@@ -13,6 +13,7 @@ mod owned;
 mod refusal;
 mod relay;
 mod relay_wire;
+mod start_locks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -257,9 +258,8 @@ impl Registry {
 pub(crate) struct Rooms {
     registry: Registry,
     deps: RoomDeps,
-    /// In cluster mode, one room start at a time: each subscribes to the meeting's channel and
-    /// claims it, and two starts of one meeting must not interleave.
-    starting: tokio::sync::Mutex<()>,
+    /// In cluster mode, one start at a time per meeting.
+    starting: start_locks::StartLocks,
 }
 
 /// How often a REST command is tried on a room that was restarting (it ended idle as the
@@ -272,7 +272,7 @@ pub(crate) const ROOM_QUEUE: usize = 4096;
 impl Rooms {
     /// No rooms yet; each starts with `deps`.
     pub(crate) fn new(deps: RoomDeps) -> Self {
-        Self { registry: Registry::default(), deps, starting: tokio::sync::Mutex::new(()) }
+        Self { registry: Registry::default(), deps, starting: start_locks::StartLocks::default() }
     }
 
     /// Sends a command to a meeting's room, starting the room if needed. Fails only when the
@@ -422,12 +422,10 @@ pub(crate) async fn live_session_of(
     app_id: &str,
     meeting_id: &str,
 ) -> crate::store::StoreResult<Option<Restored>> {
-    for (session, peers) in store.live_sessions().await? {
-        if session.app_id == app_id && session.meeting_id == meeting_id {
-            return Ok(Some(restored_from(store, session, peers).await?));
-        }
+    match store.live_sessions(Some((app_id, meeting_id))).await?.pop() {
+        Some((session, peers)) => Ok(Some(restored_from(store, session, peers).await?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// A live session and its peers as the store has them, as a room restores them (peers whose

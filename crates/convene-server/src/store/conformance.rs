@@ -184,9 +184,16 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     let live = store.live_session(app, &meeting).await.unwrap().unwrap();
     assert_eq!((live.id.as_str(), live.status.as_str(), live.live_participants), ("s1", "LIVE", 1));
     assert_eq!(live.max_concurrent_participants, 2);
-    let restored = store.live_sessions().await.unwrap();
+    let restored = store.live_sessions(None).await.unwrap();
     let (row, peers) = restored.iter().find(|(s, _)| s.id == "s1").unwrap();
     assert_eq!((row.last_seq, peers.len(), peers[0].peer_id.as_str()), (7, 1, "p1"));
+    let of_meeting = store.live_sessions(Some((app, &meeting))).await.unwrap();
+    let ids_of = |rows: &[(crate::store::LiveSessionRow, Vec<crate::store::LivePeerRow>)]| {
+        rows.iter().map(|(s, p)| (s.id.clone(), p.len())).collect::<Vec<_>>()
+    };
+    assert_eq!(ids_of(&of_meeting), vec![("s1".to_owned(), 1)], "the meeting's own live session");
+    assert!(store.live_sessions(Some((app, "no-such-meeting"))).await.unwrap().is_empty());
+    assert!(store.live_sessions(Some(("another-app", &meeting))).await.unwrap().is_empty(), "not another app's");
     let (stays, total) = store.session_peers("s1", FIRST_PAGE).await.unwrap();
     assert_eq!((ids(&stays, |p| &p.id), total), (vec!["p1".to_owned(), "p2".to_owned()], 2));
     assert_eq!(stays[0].display_name, "A");
@@ -202,7 +209,7 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     assert_eq!(store.ended_stay("p1", "a").await.unwrap(), Some(end.clone()), "the stay ended with the session");
     assert_eq!(store.ended_stay("p1", "b").await.unwrap(), None, "not another participant's");
     assert_eq!(store.ended_stay("p2", "b").await.unwrap(), None, "kicked before the end");
-    assert!(store.live_sessions().await.unwrap().iter().all(|(s, _)| s.id != "s1"));
+    assert!(store.live_sessions(None).await.unwrap().iter().all(|(s, _)| s.id != "s1"));
 
     let (ended_list, n) =
         store.list_sessions(app, Some(&meeting), Some(SessionStatus::Ended), FIRST_PAGE).await.unwrap();

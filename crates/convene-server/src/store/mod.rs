@@ -190,8 +190,12 @@ pub trait Store: Send + Sync {
     /// longer remembers (a restart, or the room task idled out): `None` unless the stay is over
     /// because its session ended.
     async fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>>;
-    /// Live sessions and their present peers, to restore after a restart.
-    async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>>;
+    /// Live sessions and their present peers, to restore after a restart: every one, or only
+    /// the one of `meeting` (`(app_id, meeting_id)`), if it has one.
+    async fn live_sessions(
+        &self,
+        meeting: Option<(&str, &str)>,
+    ) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>>;
 
     // Recordings.
     /// Inserts or replaces a recording's row.

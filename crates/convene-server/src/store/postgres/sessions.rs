@@ -327,12 +327,21 @@ impl PgStore {
         }))
     }
 
-    /// Live sessions and their present peers, to restore after a restart.
-    pub(crate) async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+    /// Live sessions and their present peers, to restore after a restart: every one, or the one
+    /// of `meeting` (`(app_id, meeting_id)`).
+    pub(crate) async fn live_sessions(
+        &self,
+        meeting: Option<(&str, &str)>,
+    ) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
         let client = self.client().await?;
-        let sessions = client
-            .query("SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'", &[])
-            .await?;
+        const LIVE: &str = "SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'";
+        let sessions = match meeting {
+            None => client.query(LIVE, &[]).await?,
+            Some((app_id, meeting_id)) => {
+                let sql = format!("{LIVE} AND meeting_id = $1 AND app_id = $2");
+                client.query(&sql, &[&meeting_id, &app_id]).await?
+            }
+        };
         let mut out = Vec::with_capacity(sessions.len());
         for r in &sessions {
             let s = LiveSessionRow {

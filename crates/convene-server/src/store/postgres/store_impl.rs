@@ -229,8 +229,11 @@ impl Store for PgStore {
         PgStore::ended_stay(self, peer_id, participant_id).await
     }
 
-    async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
-        PgStore::live_sessions(self).await
+    async fn live_sessions(
+        &self,
+        meeting: Option<(&str, &str)>,
+    ) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+        PgStore::live_sessions(self, meeting).await
     }
 
     async fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {

@@ -257,13 +257,20 @@ impl Sqlite {
         Ok(stay.session_end_for(participant_id))
     }
 
-    /// Live sessions and their present peers, to restore after a restart.
-    pub(crate) fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+    /// Live sessions and their present peers, to restore after a restart: every one, or the one
+    /// of `meeting` (`(app_id, meeting_id)`).
+    pub(crate) fn live_sessions(
+        &self,
+        meeting: Option<(&str, &str)>,
+    ) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'")?;
+        let mut stmt = conn.prepare(
+            "SELECT id, app_id, meeting_id, started_at, last_seq FROM sessions WHERE status = 'LIVE'
+             AND (?1 IS NULL OR (meeting_id = ?1 AND app_id = ?2))",
+        )?;
+        let (app_id, meeting_id) = meeting.map_or((None, None), |(app, id)| (Some(app), Some(id)));
         let sessions: Vec<LiveSessionRow> = stmt
-            .query_map([], |r| {
+            .query_map(rusqlite::params![meeting_id, app_id], |r| {
                 Ok(LiveSessionRow {
                     id: r.get(0)?,
                     app_id: r.get(1)?,

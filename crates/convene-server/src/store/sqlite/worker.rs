@@ -414,8 +414,12 @@ impl Store for SqliteStore {
         self.run(move |db| db.ended_stay(&peer_id, &participant_id)).await
     }
 
-    async fn live_sessions(&self) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
-        self.run(move |db| db.live_sessions()).await
+    async fn live_sessions(
+        &self,
+        meeting: Option<(&str, &str)>,
+    ) -> StoreResult<Vec<(LiveSessionRow, Vec<LivePeerRow>)>> {
+        let meeting = meeting.map(|(app, id)| (app.to_owned(), id.to_owned()));
+        self.run(move |db| db.live_sessions(meeting.as_ref().map(|(app, id)| (app.as_str(), id.as_str())))).await
     }
 
     async fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()> {
