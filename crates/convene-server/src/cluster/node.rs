@@ -157,7 +157,7 @@ impl ClusterNode {
     /// session) would never fire unless a node takes them over.
     pub(crate) async fn orphaned(&self) -> Result<Vec<(String, String)>, ClusterError> {
         let client = self.client().await?;
-        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let lease = ownership::millis(self.lease);
         let rows = client
             .query(
                 "SELECT s.app_id, s.meeting_id FROM sessions s
@@ -175,7 +175,7 @@ impl ClusterNode {
     /// check: an owner that is paused still listens on the bus, but its lease runs out).
     pub(crate) async fn owner_holds(&self, meeting_id: &str, epoch: i64) -> Result<bool, ClusterError> {
         let client = self.client().await?;
-        let lease = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let lease = ownership::millis(self.lease);
         let row = client
             .query_opt(
                 "SELECT 1 FROM meeting_owners o JOIN nodes n ON n.node_id = o.node_id

@@ -35,7 +35,9 @@ pub struct Fence {
     pub epoch: i64,
 }
 
-fn millis(d: Duration) -> i64 {
+/// A duration in whole milliseconds, as the lease queries pass it (`$n::bigint * interval '1
+/// millisecond'`, judged by the database's clock).
+pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -103,13 +103,7 @@ impl Rooms {
     pub(crate) async fn adopt_orphans(&self) -> usize {
         let Some(node) = self.deps.cluster.clone().filter(|node| node.holds()) else { return 0 };
         let mended = self.mend_stranded(&node).await;
-        let orphans = match node.orphaned().await {
-            Ok(orphans) => orphans,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for sessions nobody runs");
-                return 0;
-            }
-        };
+        let orphans = found_or_nothing(node.orphaned().await, "could not look for sessions nobody runs");
         let mut adopted = 0;
         for (app_id, meeting_id) in orphans {
             if self.registry.open(&meeting_id).is_some() {
@@ -165,13 +159,8 @@ impl Rooms {
     /// Checked under each meeting's start lock, so that a room being started is never taken for
     /// one of these.
     async fn mend_stranded(&self, node: &Arc<ClusterNode>) -> usize {
-        let stranded = match node.owned_here_with_live_session().await {
-            Ok(stranded) => stranded,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list the meetings this node owns");
-                return 0;
-            }
-        };
+        let stranded =
+            found_or_nothing(node.owned_here_with_live_session().await, "could not list the meetings this node owns");
         let mut mended = 0;
         for (fence, live_in_app) in stranded {
             let _one_at_a_time = self.starting.lock(&fence.meeting_id).await;
@@ -192,6 +181,15 @@ impl Rooms {
         }
         mended
     }
+}
+
+/// What a sweep's query found, or nothing when it failed (logged as `what`): the next sweep asks
+/// again.
+fn found_or_nothing<T>(found: Result<Vec<T>, crate::cluster::ClusterError>, what: &str) -> Vec<T> {
+    found.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "{what}");
+        Vec::new()
+    })
 }
 
 /// Takes the event log of the session being restored over for `fence` (no earlier owner can
