@@ -117,6 +117,10 @@ struct Cli {
     /// run against one node in the same run.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     nodes: u16,
+    /// kick-all, join-storm: with `--nodes 1`, run on one cluster node (PostgreSQL and Redis, no
+    /// relaying) rather than on one plain node.
+    #[arg(long)]
+    cluster: bool,
     /// With --nodes: the cluster's PostgreSQL (default: a throwaway one started here).
     #[arg(long, env = "CONVENE_POSTGRES_URL", hide_env_values = true)]
     postgres: Option<String>,
@@ -170,7 +174,9 @@ async fn run(cli: &Cli) -> Result<serde_json::Value, String> {
             };
             child::serve_convene(node).await.map(|_| serde_json::Value::Null)
         }
-        Workload::KickAll | Workload::JoinStorm | Workload::Takeover if cli.nodes > 1 => on_cluster(cli).await,
+        Workload::KickAll | Workload::JoinStorm | Workload::Takeover if cli.nodes > 1 || cli.cluster => {
+            on_cluster(cli).await
+        }
         Workload::Takeover => Err("takeover needs --nodes 2 or more".into()),
         Workload::ServeFloor => child::serve_floor(cli.frame_len).await.map(|_| serde_json::Value::Null),
         Workload::Floor => {

@@ -122,12 +122,19 @@ impl Room {
     /// participant was deleted, a waiting room or a recording that did not survive), the peers
     /// get a snapshot after their replay, so that they hold the new room's truth. `None` while a
     /// peer still waits for that snapshot: what the peers hold is not known then, and a room that
-    /// takes over next sends snapshots too. FNV-1a, stable across builds and nodes.
+    /// takes over next sends snapshots too. FNV-1a over each peer's fields and its permissions'
+    /// JSON, stable across nodes and builds of one version (a node of another version may find
+    /// a different digest: its resuming peers then get a snapshot, which is safe).
+    ///
+    /// The driver asks for it at every batch, so it is kept cheap: a peer's record is hashed
+    /// field by field, and the permissions, which most peers share with others of their preset,
+    /// are serialised once per distinct set.
     pub fn view_digest(&self) -> Option<u64> {
         if self.peers.values().any(|p| p.resync) {
             return None;
         }
         let mut digest = Fnv::default();
+        let mut permission_digests: Vec<(&convene_core::permissions::Permissions, u64)> = Vec::new();
         for (id, p) in &self.peers {
             let mark: &[u8] = match p.status {
                 PeerStatus::Joining => continue,
@@ -136,8 +143,17 @@ impl Room {
             };
             digest.write(mark);
             digest.write(id.as_bytes());
-            digest.write(&serde_json::to_vec(&p.peer).unwrap_or_default());
-            digest.write(&serde_json::to_vec(&p.permissions).unwrap_or_default());
+            write_peer(&mut digest, &p.peer);
+            let permissions = match permission_digests.iter().find(|(known, _)| **known == p.permissions) {
+                Some((_, d)) => *d,
+                None => {
+                    let mut d = Fnv::default();
+                    d.write(&serde_json::to_vec(&p.permissions).unwrap_or_default());
+                    permission_digests.push((&p.permissions, d.0));
+                    d.0
+                }
+            };
+            digest.write(&permissions.to_le_bytes());
         }
         digest.write(format!("{:?}", self.recording_state()).as_bytes());
         Some(digest.0)
@@ -202,6 +218,20 @@ fn first_snapshots(events: &[LoggedEvent]) -> std::collections::BTreeMap<&str, u
 /// FNV-1a, 64 bits; each write is length-prefixed so that fields cannot run into each other.
 struct Fnv(u64);
 
+/// A peer's record into `digest`, every field (a field added to [`Peer`] does not compile here
+/// until it is hashed too).
+fn write_peer(digest: &mut Fnv, peer: &convene_core::proto::Peer) {
+    let convene_core::proto::Peer { id, user_id, name, picture, custom_participant_id, preset_name, hidden } = peer;
+    for field in [id, user_id, name, custom_participant_id, preset_name] {
+        digest.write(field.as_bytes());
+    }
+    match picture {
+        Some(url) => digest.write(url.as_bytes()),
+        None => digest.write(b"\0none"),
+    }
+    digest.write(&[u8::from(*hidden)]);
+}
+
 impl Default for Fnv {
     fn default() -> Self {
         Self(0xcbf2_9ce4_8422_2325)
@@ -213,6 +243,47 @@ impl Fnv {
         for b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use convene_core::proto::Peer;
+
+    use super::{write_peer, Fnv};
+
+    fn digest(peer: &Peer) -> u64 {
+        let mut d = Fnv::default();
+        write_peer(&mut d, peer);
+        d.0
+    }
+
+    #[test]
+    fn every_field_of_a_peer_record_counts_in_its_digest() {
+        let base = Peer {
+            id: "p1".into(),
+            user_id: "u1".into(),
+            name: "Ada".into(),
+            picture: None,
+            custom_participant_id: "c1".into(),
+            preset_name: "group_call_host".into(),
+            hidden: false,
+        };
+        assert_eq!(digest(&base), digest(&base.clone()), "the same record, the same digest");
+        let changed = [
+            Peer { id: "p2".into(), ..base.clone() },
+            Peer { user_id: "u2".into(), ..base.clone() },
+            Peer { name: "Grace".into(), ..base.clone() },
+            Peer { picture: Some("https://example.com/a.png".into()), ..base.clone() },
+            Peer { custom_participant_id: "c2".into(), ..base.clone() },
+            Peer { preset_name: "group_call_participant".into(), ..base.clone() },
+            Peer { hidden: true, ..base.clone() },
+            // Not the same as moving text from one field to the next.
+            Peer { id: "p1u".into(), user_id: "1".into(), ..base.clone() },
+        ];
+        for peer in changed {
+            assert_ne!(digest(&peer), digest(&base), "{peer:?}");
         }
     }
 }

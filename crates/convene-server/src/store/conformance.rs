@@ -135,7 +135,7 @@ async fn presets(store: &dyn Store, app: &str) {
     assert_eq!(store.preset_permissions(app, "boss").await.unwrap(), convene_core::Permissions::default());
 }
 
-fn info(id: &str) -> ParticipantInfo {
+pub(crate) fn info(id: &str) -> ParticipantInfo {
     ParticipantInfo {
         id: id.into(),
         custom_participant_id: format!("custom-{id}"),

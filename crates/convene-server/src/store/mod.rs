@@ -310,7 +310,7 @@ pub enum StoreError {
     #[error(
         "the connection to PostgreSQL went while a write was committing; whether it was applied is not known: {0}"
     )]
-    CommitUnknown(tokio_postgres::Error),
+    CommitUnknown(String),
     /// A room write not tried because an earlier write of its batch could not reach PostgreSQL
     /// (cluster mode): the writes of a batch are applied in order or not at all from the first
     /// that failed.

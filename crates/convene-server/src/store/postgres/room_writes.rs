@@ -1,5 +1,8 @@
 //! A room's writes in PostgreSQL: one writer task applies the batches in the order they were
-//! submitted, each write in a transaction of its own, and every other call of [`PgStore`] waits
+//! submitted, each batch in one transaction with one check of the owner's fence (if that
+//! transaction fails before its commit, nothing of it is applied, and the batch's writes are
+//! applied again each in a transaction of its own, so that one bad write does not take the
+//! others with it), and every other call of [`PgStore`] waits
 //! until the batches submitted before it are applied, so that a lookup a room makes after
 //! submitting its writes reads what they wrote (as on SQLite's single thread).
 //!
@@ -122,6 +125,20 @@ async fn apply_batch(
 ) -> RoomWritesApplied {
     let mut applied = RoomWritesApplied::default();
     let mut client = None;
+    if writes.len() > 1 {
+        match apply_together(pool, &mut client, app_id, fence, &writes).await {
+            Together::Applied(queued) => {
+                applied.deliveries_queued = queued;
+                return applied;
+            }
+            Together::Refused(why) => {
+                applied.failed = writes.into_iter().map(|w| (w, why())).collect();
+                return applied;
+            }
+            // Rolled back: each write on its own (and tried again if the database is away).
+            Together::RolledBack => client = None,
+        }
+    }
     let mut unreachable = false;
     for write in writes {
         if unreachable {
@@ -137,6 +154,59 @@ async fn apply_batch(
         }
     }
     applied
+}
+
+/// How a batch applied in one transaction went.
+enum Together {
+    /// Every write is applied; the webhook deliveries they queued.
+    Applied(usize),
+    /// None is, and none may be tried again: the fence no longer holds, or the commit's outcome
+    /// is not known. The error of each write.
+    Refused(Box<dyn Fn() -> StoreError + Send>),
+    /// Nothing was applied (PostgreSQL rolled the transaction back, or it never began), so the
+    /// writes may be applied one by one.
+    RolledBack,
+}
+
+/// Applies a batch's writes in one transaction with one check of the fence (a storm of joins
+/// makes batches of hundreds of writes, and a transaction each would cost four round trips a
+/// write).
+async fn apply_together(
+    pool: &deadpool_postgres::Pool,
+    client: &mut Option<deadpool_postgres::Object>,
+    app_id: &str,
+    fence: Option<&Fence>,
+    writes: &[RoomWrite],
+) -> Together {
+    let c = match client {
+        Some(c) => c,
+        None => match pool.get().await {
+            Ok(c) => client.insert(c),
+            Err(_) => return Together::RolledBack,
+        },
+    };
+    let Ok(tx) = c.transaction().await else { return Together::RolledBack };
+    match check_fence(&tx, fence).await {
+        Ok(()) => {}
+        Err(StoreError::Fenced { meeting_id, epoch }) => {
+            return Together::Refused(Box::new(move || StoreError::Fenced { meeting_id: meeting_id.clone(), epoch }))
+        }
+        Err(_) => return Together::RolledBack,
+    }
+    let mut queued = 0;
+    for write in writes {
+        match apply_in(&tx, app_id, write).await {
+            Ok(q) => queued += q,
+            Err(_) => return Together::RolledBack,
+        }
+    }
+    match commit(tx).await {
+        Ok(()) => Together::Applied(queued),
+        Err(StoreError::CommitUnknown(why)) => {
+            Together::Refused(Box::new(move || StoreError::CommitUnknown(why.clone())))
+        }
+        Err(_) => Together::RolledBack,
+    }
 }
 
 /// Applies one write, trying it again while the database cannot be reached and it is safe to
@@ -186,26 +256,42 @@ async fn apply_one(
     write: &RoomWrite,
 ) -> StoreResult<usize> {
     let tx = client.transaction().await?;
-    if let Some(fence) = fence {
-        let holds = ownership::hold_fence(&tx, fence).await.map_err(|e| match e {
-            crate::cluster::ClusterError::Postgres(e) => StoreError::Postgres(e),
-            other => StoreError::Worker(other.to_string()),
-        })?;
-        if !holds {
-            return Err(StoreError::Fenced { meeting_id: fence.meeting_id.clone(), epoch: fence.epoch });
-        }
+    check_fence(&tx, fence).await?;
+    let queued = apply_in(&tx, app_id, write).await?;
+    commit(tx).await?;
+    Ok(queued)
+}
+
+/// Inside a write transaction: fails with [`StoreError::Fenced`] unless `fence` (if any) holds,
+/// and holds it until the transaction ends.
+async fn check_fence(tx: &deadpool_postgres::Transaction<'_>, fence: Option<&Fence>) -> StoreResult<()> {
+    let Some(fence) = fence else { return Ok(()) };
+    let holds = ownership::hold_fence(tx, fence).await.map_err(|e| match e {
+        crate::cluster::ClusterError::Postgres(e) => StoreError::Postgres(e),
+        other => StoreError::Worker(other.to_string()),
+    })?;
+    if holds {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced { meeting_id: fence.meeting_id.clone(), epoch: fence.epoch })
     }
-    let queued = match write {
-        RoomWrite::Webhook(event) => outbox::queue_event(&*tx, app_id, event).await?,
-        RoomWrite::Session(write) => apply_session_write(&tx, app_id, write).await?,
-    };
-    // Up to here PostgreSQL rolls the transaction back if the connection goes; during the
-    // commit, nobody can tell.
+}
+
+/// One write, inside a transaction; returns the webhook deliveries it queued.
+async fn apply_in(tx: &deadpool_postgres::Transaction<'_>, app_id: &str, write: &RoomWrite) -> StoreResult<usize> {
+    match write {
+        RoomWrite::Webhook(event) => outbox::queue_event(&**tx, app_id, event).await,
+        RoomWrite::Session(write) => apply_session_write(tx, app_id, write).await,
+    }
+}
+
+/// Commits: up to here PostgreSQL rolls the transaction back if the connection goes; during the
+/// commit, nobody can tell ([`StoreError::CommitUnknown`]).
+async fn commit(tx: deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
     tx.commit().await.map_err(|e| match e.as_db_error() {
         Some(_) => StoreError::Postgres(e), // PostgreSQL's answer: not committed.
-        None => StoreError::CommitUnknown(e),
-    })?;
-    Ok(queued)
+        None => StoreError::CommitUnknown(e.to_string()),
+    })
 }
 
 async fn apply_session_write(
