@@ -113,6 +113,8 @@ struct Inner {
     waiting: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     /// Meetings this node serves, and where their requests go.
     rooms: Mutex<HashMap<String, mpsc::Sender<RoomInbound>>>,
+    /// Meetings served here whose full queue lost relayed traffic, and from which nodes.
+    lost_ups: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
     /// Meetings owned elsewhere whose clients this node relays, and where the owner's messages go.
     relays: Mutex<HashMap<String, mpsc::Sender<Down>>>,
 }
@@ -146,6 +148,7 @@ impl Bus {
             waiting: Mutex::default(),
             rooms: Mutex::default(),
             relays: Mutex::default(),
+            lost_ups: Mutex::default(),
         });
         tokio::spawn(dispatch(received, Arc::downgrade(&inner)));
         Ok(Self { inner })
@@ -164,6 +167,12 @@ impl Bus {
         Ok(rx)
     }
 
+    /// The nodes whose relayed traffic for `meeting_id` was lost (its queue here was full) since
+    /// the last call.
+    pub(crate) fn take_lost_ups(&self, meeting_id: &str) -> Vec<String> {
+        lock(&self.inner.lost_ups).remove(meeting_id).map(|nodes| nodes.into_iter().collect()).unwrap_or_default()
+    }
+
     /// Stops taking the requests for `meeting_id`, once the receiver [`Bus::serve`] gave is
     /// closed or dropped; if another receiver serves the meeting by then, it is left alone.
     pub(crate) async fn stop_serving(&self, meeting_id: &str) -> Result<(), ClusterError> {
@@ -174,6 +183,7 @@ impl Bus {
             }
             rooms.remove(meeting_id);
         }
+        lock(&self.inner.lost_ups).remove(meeting_id);
         self.inner.conn.clone().unsubscribe(room_channel(meeting_id)).await?;
         Ok(())
     }
@@ -298,8 +308,22 @@ fn to_room(inner: &Inner, channel: &[u8], inbound: RoomInbound) {
     let meeting = meeting.strip_prefix("convene:room:").unwrap_or_default();
     let room = lock(&inner.rooms).get(meeting).cloned();
     if let Some(room) = room {
-        if room.try_send(inbound).is_err() {
-            tracing::warn!(meeting, "a room's bus queue is full or closed: a message was dropped");
+        match room.try_send(inbound) {
+            Ok(()) => {}
+            // Relayed traffic lost: the room learns from which node ([`Bus::take_lost_ups`]),
+            // so that it has that node's clients resume rather than miss what they sent. (A
+            // request lost is not answered: the asking node's wait runs out.)
+            Err(mpsc::error::TrySendError::Full(RoomInbound::Up { from, .. })) => {
+                tracing::warn!(meeting, node = %from, "a room's bus queue is full: relayed traffic was dropped");
+                lock(&inner.lost_ups).entry(meeting.to_owned()).or_default().insert(from);
+            }
+            Err(mpsc::error::TrySendError::Full(RoomInbound::Request(_))) => {
+                tracing::warn!(meeting, "a room's bus queue is full: a request was dropped");
+            }
+            // The room has stopped; its relayed clients are being told to resume.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(meeting, "a message for a room that has stopped was dropped");
+            }
         }
     }
 }

@@ -36,6 +36,9 @@ pub(super) enum OwnerWoke {
     Inbound(RoomInbound),
     /// A relaying node no longer listens: its clients are gone.
     LinkGone(LinkKey),
+    /// Traffic these nodes relayed was lost on its way in (the room's bus queue was full):
+    /// their clients must resume.
+    UpsLost(Vec<String>),
     /// The node's lease no longer holds, or the bus went away: the room must stop.
     MustStop,
 }
@@ -105,6 +108,10 @@ impl Owner {
     pub(super) async fn next(&mut self) -> OwnerWoke {
         if !*self.lease.borrow() {
             return OwnerWoke::MustStop;
+        }
+        let lost = self.node.bus.take_lost_ups(&self.fence.meeting_id);
+        if !lost.is_empty() {
+            return OwnerWoke::UpsLost(lost);
         }
         tokio::select! {
             inbound = self.inbound.recv() => inbound.map_or(OwnerWoke::MustStop, OwnerWoke::Inbound),
@@ -234,9 +241,34 @@ impl Driver {
                     self.room.handle_disconnect(now, id);
                 }
             }
+            OwnerWoke::UpsLost(nodes) => self.relayed_traffic_lost(&nodes),
             OwnerWoke::MustStop => return false,
         }
         true
+    }
+
+    /// Traffic relayed from `nodes` was lost (a frame, a detach, an attach: which is not known):
+    /// each of their connections the room knows is closed with `1013`, so that its client
+    /// resumes and resends what went unanswered, and is away in the room meanwhile. A connection
+    /// whose attach was lost gets no welcome, and its client tries again.
+    fn relayed_traffic_lost(&mut self, nodes: &[String]) {
+        const REASON: &str = "traffic to the meeting's owner was lost; resume";
+        let now = Instant::now();
+        let Some(owner) = self.owner.as_mut() else { return };
+        tracing::warn!(meeting = %owner.fence.meeting_id, ?nodes, "relayed traffic was lost; those nodes' clients resume");
+        for (link, remote) in owner.every_relayed() {
+            if !nodes.contains(&link.0) {
+                continue;
+            }
+            if let Some((id, _)) = owner.relayed.remove(&(link.0.clone(), remote)) {
+                self.conns.remove(&id);
+                self.room.handle_disconnect(now, id);
+            }
+            owner.send(
+                &link,
+                DownOp::Close { conn: remote, code: CloseCode::TryAgainLater.code(), reason: REASON.into() },
+            );
+        }
     }
 
     fn owner_bus(&self) -> Option<Bus> {

@@ -82,3 +82,30 @@ async fn after_a_redis_restart_both_nodes_subscribe_again_and_requests_flow() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn relayed_traffic_a_full_room_queue_loses_is_reported_with_the_node_it_came_from() {
+    let redis = TestRedis::start().await;
+    let (a, c) = (Bus::connect(&redis.url(), "a").await.unwrap(), Bus::connect(&redis.url(), "c").await.unwrap());
+    let b = Bus::connect(&redis.url(), "b").await.unwrap();
+    let mut inbound = b.serve("m1").await.unwrap();
+    c.send_up("m1", json!({ "fits": true })).await.unwrap();
+    let first = tokio::time::timeout(WAIT, inbound.recv()).await.unwrap();
+    assert!(matches!(first, Some(RoomInbound::Up { ref from, .. }) if from == "c"), "{first:?}");
+    assert!(b.take_lost_ups("m1").is_empty(), "nothing lost while the room keeps up");
+    // The room reads nothing now: one message more than its queue holds, from node a.
+    for i in 0..=ROOM_QUEUE {
+        a.send_up("m1", json!({ "n": i })).await.unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    let lost = loop {
+        let lost = b.take_lost_ups("m1");
+        if !lost.is_empty() || Instant::now() > deadline {
+            break lost;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(lost, ["a"], "the node whose traffic was lost");
+    assert!(b.take_lost_ups("m1").is_empty(), "reported once");
+    assert_eq!(inbound.len(), ROOM_QUEUE, "the queue holds what fitted");
+}
