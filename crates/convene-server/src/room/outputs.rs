@@ -43,8 +43,12 @@ impl Driver {
                 self.apply(output).await;
             }
             if !end_group || !self.finish_turn() {
-                return;
+                break;
             }
+        }
+        // The relayed closes released meanwhile, one message per relay.
+        if let Some(owner) = self.owner.as_mut() {
+            owner.flush_closes();
         }
     }
 
@@ -164,7 +168,7 @@ impl Driver {
                 Some(ConnEnd::Relayed { link, remote }) => {
                     if let Some(owner) = self.owner.as_mut() {
                         owner.forget_relayed(&link.0, remote);
-                        owner.send(&link, DownOp::Close { conn: remote, code: code.code(), reason: reason.to_owned() });
+                        owner.close_relayed(&link, remote, code, reason);
                     }
                 }
                 None => {}

@@ -4,7 +4,7 @@
 //! three things that stop it: its node's lease no longer holding, a write refused by its fence,
 //! or the bus going away.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,9 @@ pub(super) struct Owner {
     gone: mpsc::UnboundedReceiver<LinkKey>,
     /// The session's event log writer, once the room has started.
     log: Option<LogWriter>,
+    /// Relayed connections to close, gathered by link, code and reason until
+    /// [`Owner::flush_closes`] sends each group in one message.
+    closing: BTreeMap<(LinkKey, u16, String), Vec<u64>>,
 }
 
 /// The owner's end of one relay: numbers what it sends, and a task publishes it in order.
@@ -74,7 +77,8 @@ impl Owner {
         // From now on: a lapse before this room started (and since healed) is not this room's.
         // A lease that does not hold now stops the room at once ([`Owner::next`]).
         lease.borrow_and_update();
-        Self { fence, node, inbound, lease, links: HashMap::new(), relayed: HashMap::new(), gone_tx, gone, log: None }
+        let (links, relayed, closing) = (HashMap::new(), HashMap::new(), BTreeMap::new());
+        Self { fence, node, inbound, lease, links, relayed, gone_tx, gone, log: None, closing }
     }
 
     /// Starts the writer of the room's event log; `adopted` is the session whose log the room
@@ -142,6 +146,19 @@ impl Owner {
         downlink.sent += 1;
         if downlink.tx.try_send((downlink.sent, Down { link: link.1, op })).is_err() {
             tracing::warn!(node = %link.0, "a relay's downlink is full; its clients will resume");
+        }
+    }
+
+    /// Has the relay of `link` close its connection `remote` at the next
+    /// [`Owner::flush_closes`], after whatever was sent down that link before.
+    pub(super) fn close_relayed(&mut self, link: &LinkKey, remote: u64, code: CloseCode, reason: &str) {
+        self.closing.entry((link.clone(), code.code(), reason.to_owned())).or_default().push(remote);
+    }
+
+    /// Sends the gathered closes: one message per link, code and reason.
+    pub(super) fn flush_closes(&mut self) {
+        for ((link, code, reason), conns) in std::mem::take(&mut self.closing) {
+            self.send(&link, DownOp::Close { conns, code, reason });
         }
     }
 
@@ -264,11 +281,9 @@ impl Driver {
                 self.conns.remove(&id);
                 self.room.handle_disconnect(now, id);
             }
-            owner.send(
-                &link,
-                DownOp::Close { conn: remote, code: CloseCode::TryAgainLater.code(), reason: REASON.into() },
-            );
+            owner.close_relayed(&link, remote, CloseCode::TryAgainLater, REASON);
         }
+        owner.flush_closes();
     }
 
     fn owner_bus(&self) -> Option<Bus> {
@@ -312,11 +327,9 @@ impl Driver {
         const REASON: &str = "the meeting moved to another node; resume";
         if let Some(owner) = self.owner.as_mut() {
             for (link, remote) in owner.every_relayed() {
-                owner.send(
-                    &link,
-                    DownOp::Close { conn: remote, code: CloseCode::TryAgainLater.code(), reason: REASON.into() },
-                );
+                owner.close_relayed(&link, remote, CloseCode::TryAgainLater, REASON);
             }
+            owner.flush_closes();
             owner.relayed.clear();
         }
         for (_, end) in self.conns.drain() {
@@ -332,8 +345,8 @@ impl Driver {
 /// Traffic of a connection the room does not know (its link was given up as gone, say): the
 /// relay is told to close it, and it resumes.
 fn unknown_conn(owner: &mut Owner, link: LinkKey, conn: u64) {
-    let reason = "unknown to the meeting's owner; resume".to_owned();
-    owner.send(&link, DownOp::Close { conn, code: CloseCode::TryAgainLater.code(), reason });
+    owner.close_relayed(&link, conn, CloseCode::TryAgainLater, "unknown to the meeting's owner; resume");
+    owner.flush_closes();
 }
 
 /// Answers what was queued for a room that has stopped: REST commands are refused (the asking

@@ -192,10 +192,12 @@ impl Relay {
                     self.push(id, frame.clone()).await;
                 }
             }
-            DownOp::Close { conn, code, reason } => {
-                if let Some(handle) = self.conns.remove(&conn) {
-                    let code = CloseCode::from_code(code).unwrap_or(CloseCode::TryAgainLater);
-                    handle.close(code, reason);
+            DownOp::Close { conns, code, reason } => {
+                let code = CloseCode::from_code(code).unwrap_or(CloseCode::TryAgainLater);
+                for conn in conns {
+                    if let Some(handle) = self.conns.remove(&conn) {
+                        handle.close(code, reason.clone());
+                    }
                 }
             }
         }

@@ -70,10 +70,11 @@ pub(crate) enum DownOp {
         /// The frame.
         text: String,
     },
-    /// Close a connection.
+    /// Close these connections (the closes of one turn of the room, for one relay, with one
+    /// code and reason, go in one message: a kick-all's are one per relay).
     Close {
-        /// The connection.
-        conn: u64,
+        /// The connections, by the relaying node's ids.
+        conns: Vec<u64>,
         /// The close code ([`convene_core::proto::CloseCode`]).
         code: u16,
         /// Why.
