@@ -115,6 +115,9 @@ meeting=$(api POST /meetings '{"title":"schemathesis seed"}' id)
 join "$meeting" seed
 participant=$joined
 session=$(api GET "/meetings/$meeting/active-session" '' id)
+# The seeded participant's stay in that session: its peer id.
+peer=$(curl -sS --fail-with-body -H "Authorization: Bearer $token" "$kit/sessions/$session/participants" |
+  "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["data"]["participants"][0]["id"])')
 # Two recordings of that session: one stopped (UPLOADED: its download answers 200), one running.
 recording=$(api POST /recordings "{\"meeting_id\":\"$meeting\"}" id)
 api PUT "/recordings/$recording" '{"action":"stop"}' status >/dev/null
@@ -126,11 +129,11 @@ join "$ending" ending
 kicking=$(api POST /meetings '{"title":"schemathesis kick"}' id)
 join "$kicking" kicked
 kicked=$joined
-echo "meeting $meeting (session $session, recordings $recording $running), participant $participant,"
+echo "meeting $meeting (session $session, peer $peer, recordings $recording $running), participant $participant,"
 echo "preset $preset, webhook $webhook, kick-all meeting $ending, kick meeting $kicking (participant $kicked)"
 sed -e "s/@ACCOUNT@/$account/g" -e "s/@APP_ID@/$app/g" -e "s/@MEETING_ID@/$meeting/g" \
   -e "s/@PARTICIPANT_ID@/$participant/g" -e "s/@PRESET_ID@/$preset/g" -e "s/@WEBHOOK_ID@/$webhook/g" \
-  -e "s/@SESSION_ID@/$session/g" -e "s/@RECORDING_ID@/$recording/g" -e "s/@RUNNING_RECORDING_ID@/$running/g" \
+  -e "s/@SESSION_ID@/$session/g" -e "s/@PEER_ID@/$peer/g" -e "s/@RECORDING_ID@/$recording/g" -e "s/@RUNNING_RECORDING_ID@/$running/g" \
   -e "s/@ENDING_MEETING_ID@/$ending/g" -e "s/@KICK_MEETING_ID@/$kicking/g" -e "s/@KICKED_ID@/$kicked/g" \
   -e "s/@PRESET_NAME@/$preset_name/g" \
   scripts/schemathesis/schemathesis.toml >"$work/schemathesis.toml"

@@ -265,10 +265,14 @@ fn router(state: AppState) -> Router {
     let meeting = format!("{app}/meetings/{{meeting_id}}");
     Router::new()
         .route(&format!("{kit}/apps"), get(apps::list).post(apps::create))
+        .route(&format!("{kit}/apps/{{app_id}}"), get(apps::get))
         .route(&format!("{app}/presets"), get(presets::list).post(presets::create))
-        .route(&format!("{app}/presets/{{preset_id}}"), get(presets::get).patch(presets::patch).delete(presets::delete))
+        .route(
+            &format!("{app}/presets/{{preset_id}}"),
+            get(presets::get).patch(presets::patch).put(presets::replace).delete(presets::delete),
+        )
         .route(&format!("{app}/meetings"), get(meetings::list).post(meetings::create))
-        .route(&meeting, get(meetings::get).patch(meetings::patch))
+        .route(&meeting, get(meetings::get).patch(meetings::patch).put(meetings::replace))
         .route(&format!("{meeting}/active-session"), get(meetings::active_session))
         .route(&format!("{meeting}/active-session/kick"), post(meetings::kick))
         .route(&format!("{meeting}/active-session/kick-all"), post(meetings::kick_all))
@@ -281,13 +285,16 @@ fn router(state: AppState) -> Router {
         .route(&format!("{app}/sessions"), get(sessions::list))
         .route(&format!("{app}/sessions/{{session_id}}"), get(sessions::get))
         .route(&format!("{app}/sessions/{{session_id}}/participants"), get(sessions::participants))
+        .route(&format!("{app}/sessions/{{session_id}}/participants/{{participant_id}}"), get(sessions::participant))
+        .route(&format!("{app}/sessions/peer-report/{{peer_id}}"), get(sessions::peer_report))
         .route(&format!("{app}/recordings"), get(recordings::list).post(recordings::start))
         .route(&format!("{app}/recordings/{{recording_id}}"), get(recordings::get).put(recordings::action))
         .route(&format!("{app}/recordings/{{recording_id}}/download"), get(recordings::download))
+        .route(&format!("{app}/recordings/active-recording/{{meeting_id}}"), get(recordings::active))
         .route(&format!("{app}/webhooks"), get(webhooks::list).post(webhooks::create))
         .route(
             &format!("{app}/webhooks/{{webhook_id}}"),
-            get(webhooks::get).patch(webhooks::patch).delete(webhooks::delete),
+            get(webhooks::get).patch(webhooks::patch).put(webhooks::replace).delete(webhooks::delete),
         )
         .route("/client/v4/openapi.json", get(api::openapi::serve))
         .route("/.well-known/webhooks.json", get(participant_api::webhook_key))

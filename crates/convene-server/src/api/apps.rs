@@ -1,12 +1,12 @@
-//! `GET/POST /apps`.
+//! `GET/POST /apps` and `GET /apps/{app_id}`.
 
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ListEnvelope};
-use super::{created, valid_account, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
+use super::{app_for, ok, valid_account, ApiError, ApiJson, ApiPath, ApiResult, Caller, Resource};
 use crate::model::App;
 use crate::state::AppState;
 use crate::store::Page;
@@ -20,11 +20,19 @@ pub struct CreateApp {
     pub name: String,
 }
 
+/// `data` of `POST /apps`, as Cloudflare answers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApp {
+    /// The new app.
+    pub app: App,
+}
+
 /// Creates an app with the default presets (`group_call_host`, `group_call_participant`,
-/// `webinar_presenter`, `webinar_viewer`).
+/// `webinar_presenter`, `webinar_viewer`). Answers `200` with the app in `data.app`, as
+/// Cloudflare's does.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/apps", tag = "apps",
     params(("account_id" = String, Path)), request_body = CreateApp,
-    responses((status = 201, body = Envelope<App>), (status = 400, body = super::envelope::ErrorEnvelope),
+    responses((status = 200, body = Envelope<CreatedApp>), (status = 400, body = super::envelope::ErrorEnvelope),
         (status = 401, body = super::envelope::ErrorEnvelope), (status = 403, body = super::envelope::ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -48,7 +56,7 @@ pub async fn create(
         Ok(crate::bootstrap::create_app_with_presets(state.store(), &account_id, &name).await?)
     })
     .await?;
-    Ok(created(app))
+    Ok(ok(CreatedApp { app }))
 }
 
 /// Lists the account's apps (only the token's app for an app-scoped token).
@@ -73,4 +81,18 @@ pub async fn list(
         .collect();
     let total = apps.len() as u64;
     Ok(super::list(apps, Page { page_no: 1, per_page: total.max(1) }, total))
+}
+
+/// Gets one app of the account (404 for another account's, or for another app than an
+/// app-scoped token's).
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/apps/{app_id}", tag = "apps",
+    params(("account_id" = String, Path), ("app_id" = String, Path)),
+    responses((status = 200, body = Envelope<App>), (status = 404, body = super::envelope::ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(ok(app_for(&state, &caller, &account_id, &app_id, Resource::Apps, false).await?))
 }

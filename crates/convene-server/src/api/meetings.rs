@@ -13,7 +13,7 @@ use super::{
 use crate::model::{Meeting, MeetingStatus, Session};
 use crate::room::{ApiCommand, ApiReply};
 use crate::state::AppState;
-use crate::store::now_rfc3339;
+use crate::store::{now_rfc3339, MeetingFilter};
 
 /// Body of `POST /meetings` and `PATCH /meetings/{id}`. Fields RealtimeKit accepts but this server
 /// does not act on (AI, transcription, storage settings) are accepted and ignored.
@@ -92,8 +92,16 @@ pub struct MeetingListQuery {
     /// Items per page, 1..=100.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
-    /// Only meetings whose title contains this.
+    /// Only meetings whose title or id contains this.
     pub search: Option<String>,
+    /// Only meetings of this status.
+    pub status: Option<MeetingStatus>,
+    /// Only meetings created at or after this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub start_time: Option<String>,
+    /// Only meetings created at or before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub end_time: Option<String>,
 }
 
 /// Creates a meeting.
@@ -126,7 +134,9 @@ pub async fn list(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
     let page = PageQuery { page_no: q.page_no, per_page: q.per_page }.page()?;
-    let (items, total) = state.store().list_meetings(&app_id, q.search.as_deref(), page).await?;
+    let created = super::time_range(q.start_time.as_deref(), q.end_time.as_deref())?;
+    let filter = MeetingFilter { search: q.search, status: q.status, created };
+    let (items, total) = state.store().list_meetings(&app_id, &filter, page).await?;
     Ok(super::list(items, page, total))
 }
 
@@ -169,15 +179,37 @@ pub async fn patch(
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let mut m = find(&state, &app_id, &meeting_id).await?;
     body.apply(&mut m)?;
+    Ok(ok(save(state, app_id, m).await?))
+}
+
+/// Replaces a meeting: what the body leaves out takes its default again (as on create).
+#[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}", tag = "meetings",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = MeetingBody,
+    responses((status = 200, body = Envelope<Meeting>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<MeetingBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let old = find(&state, &app_id, &meeting_id).await?;
+    let mut m = Meeting { id: old.id, created_at: old.created_at, ..Meeting::with_defaults(None) };
+    body.apply(&mut m)?;
+    Ok(ok(save(state, app_id, m).await?))
+}
+
+/// Stores a changed meeting and tells its running room; if none runs, the next one reads the
+/// store. Runs to its end even if the caller hangs up.
+async fn save(state: AppState, app_id: String, mut m: Meeting) -> ApiResult<Meeting> {
     m.updated_at = now_rfc3339();
-    let m = super::to_completion(async move {
+    super::to_completion(async move {
         state.store().update_meeting(&app_id, &m).await?;
-        // Tell a running room; if none runs, the next one reads the store.
-        let _ = state.0.rooms.tell_live(&app_id, &meeting_id, ApiCommand::MeetingUpdated(m.settings())).await;
+        let _ = state.0.rooms.tell_live(&app_id, &m.id, ApiCommand::MeetingUpdated(m.settings())).await;
         Ok(m)
     })
-    .await?;
-    Ok(ok(m))
+    .await
 }
 
 /// Gets the live session of a meeting (404 when there is none).

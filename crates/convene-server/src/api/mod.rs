@@ -17,7 +17,7 @@ pub mod recordings;
 pub mod sessions;
 pub mod webhooks;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -168,22 +168,53 @@ fn path_message(e: &PathRejection) -> String {
     e.body_text()
 }
 
-/// Query parameters whose rejections answer in the envelope.
+/// Query parameters whose rejections answer in the envelope. A parameter may repeat where its
+/// field is a list (`status=UPLOADED&status=ERRORED`, as Cloudflare's SDKs send lists).
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(e) => Err(ApiError::bad_request(query_message(&e))),
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        // A parameter given without a value (`page_no=`) is refused rather than read as absent.
+        if let Some(empty) =
+            query.split('&').find(|p| !p.is_empty() && p.split_once('=').is_none_or(|(_, v)| v.is_empty()))
+        {
+            let name = empty.split_once('=').map_or(empty, |(k, _)| k);
+            return Err(ApiError::bad_request(format!("query parameter {} has no value", quoted(name))));
+        }
+        let deserializer = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(v) => Ok(ApiQuery(v)),
+            Err(e) => Err(ApiError::bad_request(format!("Failed to deserialize query string: {e}"))),
         }
     }
 }
 
-fn query_message(e: &QueryRejection) -> String {
-    e.body_text()
+/// A time range of a list's query (`start_time`, `end_time`: RFC 3339), in the stores' form.
+pub fn time_range(start_time: Option<&str>, end_time: Option<&str>) -> ApiResult<crate::store::TimeRange> {
+    let read = |field: &str, v: Option<&str>| match v {
+        None => Ok(None),
+        Some(s) => match crate::store::parse_rfc3339(s) {
+            Some(t) => Ok(Some(crate::store::rfc3339(t))),
+            None => Err(ApiError::bad_request(format!(
+                "{field} must be an RFC 3339 time such as 2026-01-01T00:00:00Z, not {}",
+                quoted(s)
+            ))),
+        },
+    };
+    Ok(crate::store::TimeRange { from: read("start_time", start_time)?, until: read("end_time", end_time)? })
+}
+
+/// `sort_order`: `ASC` or `DESC` (default: `DESC`).
+pub fn sort_order(v: Option<&str>) -> ApiResult<crate::store::Direction> {
+    use crate::store::Direction;
+    match v {
+        None | Some("DESC") => Ok(Direction::Descending),
+        Some("ASC") => Ok(Direction::Ascending),
+        Some(other) => Err(ApiError::bad_request(format!("sort_order is ASC or DESC, not {}", quoted(other)))),
+    }
 }
 
 /// Paging query parameters.
@@ -335,14 +366,14 @@ pub async fn app_for(
     app_id: &str,
     resource: Resource,
     write: bool,
-) -> ApiResult<()> {
+) -> ApiResult<crate::model::App> {
     valid_account(account_id)?;
     valid_id("app_id", app_id)?;
     caller.require(resource, write)?;
     caller.require_account(account_id)?;
     caller.require_app(app_id)?;
     match state.store().get_app(account_id, app_id).await? {
-        Some(_) => Ok(()),
+        Some(app) => Ok(app),
         None => Err(ApiError::not_found(format!("no app {app_id} in account {account_id}"))),
     }
 }

@@ -110,16 +110,19 @@ fn describe_parameter(parameter: &mut Parameter) {
     info(title = "Convene server API", description = "RealtimeKit-compatible REST API of convene-server."),
     modifiers(&BearerAuth, &CommonResponses),
     paths(
-        super::apps::create, super::apps::list,
-        super::presets::create, super::presets::list, super::presets::get, super::presets::patch, super::presets::delete,
-        super::meetings::create, super::meetings::list, super::meetings::get, super::meetings::patch,
+        super::apps::create, super::apps::list, super::apps::get,
+        super::presets::create, super::presets::list, super::presets::get, super::presets::patch, super::presets::replace,
+        super::presets::delete,
+        super::meetings::create, super::meetings::list, super::meetings::get, super::meetings::patch, super::meetings::replace,
         super::meetings::active_session, super::meetings::kick, super::meetings::kick_all,
         super::participants::add, super::participants::list, super::participants::get, super::participants::patch,
         super::participants::delete, super::participants::refresh_token,
-        super::sessions::list, super::sessions::get, super::sessions::participants,
-        super::recordings::start, super::recordings::list, super::recordings::get, super::recordings::action,
+        super::sessions::list, super::sessions::get, super::sessions::participants, super::sessions::participant,
+        super::sessions::peer_report,
+        super::recordings::start, super::recordings::list, super::recordings::active, super::recordings::get, super::recordings::action,
         super::recordings::download,
-        super::webhooks::create, super::webhooks::list, super::webhooks::get, super::webhooks::patch, super::webhooks::delete,
+        super::webhooks::create, super::webhooks::list, super::webhooks::get, super::webhooks::patch, super::webhooks::replace,
+        super::webhooks::delete,
     )
 )]
 pub struct ApiDoc;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
@@ -142,7 +142,8 @@ pub async fn get(
     Ok(ok(find(&state, &app_id, &meeting_id, &id).await?))
 }
 
-/// Edits a participant's name, picture or preset.
+/// Edits a participant's name, picture or preset. The answer carries a new auth `token` (as
+/// Cloudflare's does; older tokens stay valid).
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
     request_body = EditParticipant,
@@ -169,7 +170,8 @@ pub async fn patch(
         p.picture = body.picture;
     }
     p.updated_at = now_rfc3339();
-    let p = super::to_completion(async move {
+    let token = state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs());
+    let mut p = super::to_completion(async move {
         state.store().update_participant(&app_id, &meeting_id, &p).await?;
         // Live peers of the participant take a new preset's permissions at once (the check first
         // saves reading the preset when no room runs).
@@ -181,13 +183,14 @@ pub async fn patch(
         Ok(p)
     })
     .await?;
+    p.token = Some(token);
     Ok(ok(p))
 }
 
 /// Deletes a participant: every token of it stops working at once.
 #[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
-    responses((status = 200, body = Envelope<Participant>), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = Envelope<DeletedParticipant>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -196,6 +199,10 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let p = find(&state, &app_id, &meeting_id, &id).await?;
+    let preset_id = match state.store().preset_by_name(&app_id, &p.preset_name).await? {
+        Some(preset) => preset.id,
+        None => p.preset_name.clone(),
+    };
     super::to_completion(async move {
         state.store().delete_participant(&app_id, &meeting_id, &id).await?;
         // Its tokens are dead; every peer of it goes too: joined ones are kicked by the API,
@@ -205,7 +212,17 @@ pub async fn delete(
         Ok(())
     })
     .await?;
-    Ok(ok(p))
+    Ok(ok(DeletedParticipant { participant: p, preset_id }))
+}
+
+/// `data` of a participant's delete: the participant as it was, and its preset's id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedParticipant {
+    /// The participant.
+    #[serde(flatten)]
+    pub participant: Participant,
+    /// Its preset's id (the preset's name, when it is a built-in preset the app has no record of).
+    pub preset_id: String,
 }
 
 /// Issues a new token for a participant; older tokens stay valid.

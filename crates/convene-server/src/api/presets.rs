@@ -16,7 +16,8 @@ use crate::room::ApiCommand;
 use crate::state::AppState;
 use crate::store::now_rfc3339;
 
-/// Body of `POST /presets` (and, all optional, `PATCH`).
+/// Body of `POST /presets` and `PUT` (and, all optional, `PATCH`: each object given merges
+/// into the preset's, field by field).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresetBody {
@@ -151,12 +152,41 @@ pub async fn patch(
         merge(&mut merged, p);
         preset.permissions = checked_permissions(merged)?;
     }
+    // `config` and `ui` patches merge field by field too (Cloudflare's partial types).
     if let Some(c) = body.config {
-        preset.config = object_or_empty(Some(c), "config")?;
+        merge(&mut preset.config, object_or_empty(Some(c), "config")?);
     }
     if let Some(u) = body.ui {
-        preset.ui = object_or_empty(Some(u), "ui")?;
+        merge(&mut preset.ui, object_or_empty(Some(u), "ui")?);
     }
+    save(state, app_id, preset, old_name).await
+}
+
+/// Replaces a preset, keeping its id: `name` is required, and what the body leaves out takes
+/// its default again (as on create).
+#[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)), request_body = PresetBody,
+    responses((status = 200, body = Envelope<Preset>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, preset_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<PresetBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
+    let mut preset = find(&state, &app_id, &preset_id).await?;
+    let old_name = std::mem::take(&mut preset.name);
+    preset.name = valid_name(body.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
+    preset.permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
+    preset.config = object_or_empty(body.config, "config")?;
+    preset.ui = object_or_empty(body.ui, "ui")?;
+    save(state, app_id, preset, old_name).await
+}
+
+/// Stores a changed preset (409 when its new name is taken), and has the live peers of its old
+/// and new names follow. Runs to its end even if the caller hangs up.
+async fn save(state: AppState, app_id: String, mut preset: Preset, old_name: String) -> ApiResult<Response> {
     preset.updated_at = now_rfc3339();
     super::to_completion(async move {
         match state.store().update_preset(&app_id, &preset).await? {
@@ -183,7 +213,7 @@ async fn live_peers_follow(state: &AppState, app_id: &str, names: Vec<String>) {
     state.0.rooms.ask_live(app_id, command).await;
 }
 
-/// Merges a permissions patch into the current set (objects recursively; anything else replaces).
+/// Merges a patch into the current value (objects recursively; anything else replaces).
 pub fn merge(into: &mut Value, patch: Value) {
     match (into, patch) {
         (Value::Object(a), Value::Object(b)) => {

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::store::now_rfc3339;
 use crate::webhook::TargetPolicy;
 
-/// Body of `POST /webhooks` (all fields) and `PATCH` (any of them).
+/// Body of `POST /webhooks` and `PUT` (all fields but `enabled`) and `PATCH` (any of them).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
@@ -149,26 +149,60 @@ pub async fn patch(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
     let mut w = find(&state, &app_id, &id).await?;
-    if let Some(name) = body.name {
-        check_name(&name)?;
-        w.name = name;
+    body.apply(&mut w, state.0.webhooks.policy())?;
+    Ok(ok(save(&state, &app_id, w).await?))
+}
+
+/// Replaces a webhook: `name`, `url` and `events` are required (as on create), and `enabled`
+/// left out is `true` again.
+#[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)), request_body = WebhookBody,
+    responses((status = 200, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<WebhookBody>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    if body.name.is_none() || body.url.is_none() || body.events.is_none() {
+        return Err(ApiError::bad_request("name, url and events are required"));
     }
-    if let Some(url) = body.url {
-        check_url(&url, state.0.webhooks.policy())?;
-        w.url = url;
+    let mut w = find(&state, &app_id, &id).await?;
+    w.enabled = true;
+    body.apply(&mut w, state.0.webhooks.policy())?;
+    Ok(ok(save(&state, &app_id, w).await?))
+}
+
+impl WebhookBody {
+    /// Checks the fields the body has and sets them on `w` (nothing is stored here).
+    fn apply(self, w: &mut Webhook, policy: TargetPolicy) -> ApiResult<()> {
+        if let Some(name) = self.name {
+            check_name(&name)?;
+            w.name = name;
+        }
+        if let Some(url) = self.url {
+            check_url(&url, policy)?;
+            w.url = url;
+        }
+        if let Some(events) = self.events {
+            check_events(&events)?;
+            w.events = events;
+        }
+        if let Some(enabled) = self.enabled {
+            w.enabled = enabled;
+        }
+        Ok(())
     }
-    if let Some(events) = body.events {
-        check_events(&events)?;
-        w.events = events;
-    }
-    if let Some(enabled) = body.enabled {
-        w.enabled = enabled;
-    }
+}
+
+async fn save(state: &AppState, app_id: &str, mut w: Webhook) -> ApiResult<Webhook> {
     w.updated_at = now_rfc3339();
-    state.store().update_webhook(&app_id, &w).await?;
+    state.store().update_webhook(app_id, &w).await?;
     // A webhook enabled again (or pointed elsewhere) may have a backlog due now.
     state.0.webhooks.wake();
-    Ok(ok(w))
+    Ok(w)
 }
 
 /// Deletes a webhook (pending deliveries to it are dropped).

@@ -7,6 +7,7 @@ use convene_room::{ParticipantInfo, RecordingStatus, StayOutcome, StoreWrite, We
 use serde_json::json;
 
 use super::{now_ms, now_rfc3339, DeliveryStatus, Page, RoomWrite, SessionStatus, Store};
+use super::{Direction, MeetingFilter, RecordingFilter, SessionFilter, SessionOrder, TimeRange};
 use crate::auth::Scope;
 use crate::model::{Meeting, MeetingStatus, Recording};
 
@@ -21,6 +22,7 @@ pub(crate) async fn every_store_answers_alike(store: &dyn Store) {
     Box::pin(meetings_and_participants(store, &app)).await;
     Box::pin(presets(store, &app)).await;
     Box::pin(sessions_and_stays(store, &app)).await;
+    Box::pin(session_lists(store)).await;
     Box::pin(recordings(store, &app)).await;
     Box::pin(webhooks_and_the_outbox(store, &app)).await;
 }
@@ -57,13 +59,28 @@ async fn meetings_and_participants(store: &dyn Store, app: &str) {
     let second = store.create_meeting(app, Meeting::with_defaults(Some("retro".into()))).await.unwrap();
     store.create_meeting("other-app", Meeting::with_defaults(Some("retro".into()))).await.unwrap();
     assert!(!first.id.is_empty() && !first.created_at.is_empty());
-    let (all, total) = store.list_meetings(app, None, FIRST_PAGE).await.unwrap();
+    let all_meetings = MeetingFilter::default();
+    let (all, total) = store.list_meetings(app, &all_meetings, FIRST_PAGE).await.unwrap();
     assert_eq!((ids(&all, |m| &m.id), total), (vec![first.id.clone(), second.id.clone()], 2), "oldest first");
-    let (found, _) = store.list_meetings(app, Some("100% _"), FIRST_PAGE).await.unwrap();
+    let (found, _) = store.list_meetings(app, &searching("100% _"), FIRST_PAGE).await.unwrap();
     assert_eq!(ids(&found, |m| &m.id), std::slice::from_ref(&first.id), "wildcards in a search match themselves");
-    let (none, n) = store.list_meetings(app, Some("1_0"), FIRST_PAGE).await.unwrap();
+    let (by_id, _) = store.list_meetings(app, &searching(&second.id[..8]), FIRST_PAGE).await.unwrap();
+    assert_eq!(ids(&by_id, |m| &m.id), std::slice::from_ref(&second.id), "a search matches ids too");
+    let (none, n) = store.list_meetings(app, &searching("1_0"), FIRST_PAGE).await.unwrap();
     assert!(none.is_empty() && n == 0);
-    let (page2, total) = store.list_meetings(app, None, Page { page_no: 2, per_page: 1 }).await.unwrap();
+    let since_second = TimeRange { from: Some(second.created_at.clone()), until: None };
+    let (newer, _) = store
+        .list_meetings(app, &MeetingFilter { created: since_second, ..Default::default() }, FIRST_PAGE)
+        .await
+        .unwrap();
+    assert!(newer.iter().all(|m| m.created_at >= second.created_at) && newer.iter().any(|m| m.id == second.id));
+    let until_first = TimeRange { from: None, until: Some(first.created_at.clone()) };
+    let (older, _) = store
+        .list_meetings(app, &MeetingFilter { created: until_first, ..Default::default() }, FIRST_PAGE)
+        .await
+        .unwrap();
+    assert!(older.iter().any(|m| m.id == first.id) && older.iter().all(|m| m.created_at <= first.created_at));
+    let (page2, total) = store.list_meetings(app, &all_meetings, Page { page_no: 2, per_page: 1 }).await.unwrap();
     assert_eq!((ids(&page2, |m| &m.id), total), (vec![second.id.clone()], 2));
 
     let mut changed = first.clone();
@@ -78,6 +95,9 @@ async fn meetings_and_participants(store: &dyn Store, app: &str) {
         (MeetingStatus::Inactive, 600, true, None)
     );
     assert!(store.get_meeting("other-app", &first.id).await.unwrap().is_none(), "another app's");
+    let inactive = MeetingFilter { status: Some(MeetingStatus::Inactive), ..Default::default() };
+    let (only, n) = store.list_meetings(app, &inactive, FIRST_PAGE).await.unwrap();
+    assert_eq!((ids(&only, |m| &m.id), n), (vec![first.id.clone()], 1), "the status filter");
 
     let m = &second.id;
     let ann = store.create_participant(app, m, "ann", "group_call_host", Some("Ann"), None).await.unwrap();
@@ -198,6 +218,10 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     assert_eq!((ids(&stays, |p| &p.id), total), (vec!["p1".to_owned(), "p2".to_owned()], 2));
     assert_eq!(stays[0].display_name, "A");
     assert!(stays[1].left_at.is_some());
+    let (of_session, p2) = store.session_peer(app, "p2").await.unwrap().expect("the stay of p2");
+    assert_eq!((of_session.as_str(), p2.id.as_str(), p2.left_at.is_some()), ("s1", "p2", true));
+    assert!(store.session_peer("another-app", "p2").await.unwrap().is_none(), "not another app's");
+    assert!(store.session_peer(app, "no-such-peer").await.unwrap().is_none());
 
     let end = SessionEnd { session_id: "s1".into(), reason: EndReason::HostEndedMeeting, ended_by: Actor::Api };
     let event = WebhookEvent { kind: WebhookKind::MeetingEnded, payload: json!({"event": "meeting.ended"}), at_ms: 0 };
@@ -211,11 +235,71 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     assert_eq!(store.ended_stay("p2", "b").await.unwrap(), None, "kicked before the end");
     assert!(store.live_sessions(None).await.unwrap().iter().all(|(s, _)| s.id != "s1"));
 
-    let (ended_list, n) =
-        store.list_sessions(app, Some(&meeting), Some(SessionStatus::Ended), FIRST_PAGE).await.unwrap();
+    let ended_of_meeting =
+        SessionFilter { meeting_id: Some(meeting.clone()), status: Some(SessionStatus::Ended), ..Default::default() };
+    let (ended_list, n) = store.list_sessions(app, &ended_of_meeting, FIRST_PAGE).await.unwrap();
     assert_eq!((ids(&ended_list, |s| &s.id), n), (vec!["s1".to_owned()], 1));
-    assert_eq!(store.list_sessions(app, None, Some(SessionStatus::Live), FIRST_PAGE).await.unwrap().1, 0);
+    let live = SessionFilter { status: Some(SessionStatus::Live), ..Default::default() };
+    assert_eq!(store.list_sessions(app, &live, FIRST_PAGE).await.unwrap().1, 0);
     assert!(store.get_session("other-app", "s1").await.unwrap().is_none());
+}
+
+fn searching(text: &str) -> MeetingFilter {
+    MeetingFilter { search: Some(text.to_owned()), ..Default::default() }
+}
+
+/// Lists of sessions: searched, in a time range, by minutes (an app of their own, so that no
+/// other session counts).
+async fn session_lists(store: &dyn Store) {
+    let app = store.create_app("acct", "session lists").await.unwrap().id;
+    let app = app.as_str();
+    // A short session (one stay of 1 minute) and a long one (one stay of 10), a day apart.
+    for (id, title, day, minutes) in [("short", "stand-up", "01", 1), ("long", "planning", "02", 10)] {
+        let meeting = store.create_meeting(app, Meeting::with_defaults(Some(title.into()))).await.unwrap().id;
+        let at = |minute: u32| format!("2026-01-{day}T00:{minute:02}:00.000Z");
+        let writes = vec![
+            session_write(StoreWrite::SessionStarted {
+                session_id: id.into(),
+                meeting_id: meeting,
+                title: Some(title.into()),
+                started_at: at(0),
+            }),
+            session_write(StoreWrite::PeerJoined {
+                session_id: id.into(),
+                peer_id: format!("{id}-peer"),
+                participant: info("a"),
+                at: at(0),
+            }),
+            session_write(StoreWrite::PeerLeft {
+                peer_id: format!("{id}-peer"),
+                outcome: StayOutcome::Left,
+                at: at(minutes),
+            }),
+        ];
+        let applied = store.submit_room_writes(app, None, writes).await;
+        assert!(applied.failed.is_empty() && applied.unreached.is_none(), "{applied:?}");
+    }
+    let session_ids = |filter: SessionFilter| async move {
+        let (found, _) = store.list_sessions(app, &filter, FIRST_PAGE).await.unwrap();
+        ids(&found, |s| &s.id)
+    };
+    assert_eq!(session_ids(SessionFilter::default()).await, ["long", "short"], "newest first");
+    let oldest_first = SessionFilter { order: SessionOrder::CreatedAt(Direction::Ascending), ..Default::default() };
+    assert_eq!(session_ids(oldest_first).await, ["short", "long"]);
+    let fewest = SessionFilter { order: SessionOrder::MinutesConsumed(Direction::Ascending), ..Default::default() };
+    assert_eq!(session_ids(fewest).await, ["short", "long"], "by minutes");
+    let most = SessionFilter { order: SessionOrder::MinutesConsumed(Direction::Descending), ..Default::default() };
+    assert_eq!(session_ids(most).await, ["long", "short"]);
+    assert_eq!(session_ids(SessionFilter { search: Some("stand".into()), ..Default::default() }).await, ["short"]);
+    assert_eq!(
+        session_ids(SessionFilter { search: Some("lon".into()), ..Default::default() }).await,
+        ["long"],
+        "by id"
+    );
+    let second_day = TimeRange { from: Some("2026-01-02T00:00:00.000Z".into()), until: None };
+    assert_eq!(session_ids(SessionFilter { created: second_day, ..Default::default() }).await, ["long"]);
+    let first_day = TimeRange { from: None, until: Some("2026-01-01T23:59:59.999Z".into()) };
+    assert_eq!(session_ids(SessionFilter { created: first_day, ..Default::default() }).await, ["short"]);
 }
 
 fn recording(id: &str, meeting: &str, status: RecordingStatus, invoked: &str) -> Recording {
@@ -248,9 +332,30 @@ async fn recordings(store: &dyn Store, app: &str) {
     store.save_recording(app, &done).await.unwrap();
     let read = store.get_recording(app, "r2").await.unwrap().unwrap();
     assert_eq!((read.file_size, read.stop_reason.clone()), (Some(42), done.stop_reason.clone()), "replaced");
-    let (all, total) = store.list_recordings(app, None, FIRST_PAGE).await.unwrap();
+    let (all, total) = store.list_recordings(app, &RecordingFilter::default(), FIRST_PAGE).await.unwrap();
     assert_eq!((ids(&all, |r| &r.id), total), (vec!["r2".to_owned(), "r1".to_owned()], 2), "newest first");
-    assert_eq!(store.list_recordings(app, Some("m1"), FIRST_PAGE).await.unwrap().1, 1);
+    let of_m1 = RecordingFilter { meeting_id: Some("m1".into()), ..Default::default() };
+    assert_eq!(store.list_recordings(app, &of_m1, FIRST_PAGE).await.unwrap().1, 1);
+    let recording_ids = |filter: RecordingFilter| async move {
+        let (found, _) = store.list_recordings(app, &filter, FIRST_PAGE).await.unwrap();
+        ids(&found, |r| &r.id)
+    };
+    let uploaded = RecordingFilter { statuses: vec![RecordingStatus::Uploaded], ..Default::default() };
+    assert_eq!(recording_ids(uploaded).await, ["r2"], "the status filter");
+    let either =
+        RecordingFilter { statuses: vec![RecordingStatus::Uploaded, RecordingStatus::Recording], ..Default::default() };
+    assert_eq!(recording_ids(either).await, ["r2", "r1"]);
+    let oldest_first = RecordingFilter { order: Direction::Ascending, ..Default::default() };
+    assert_eq!(recording_ids(oldest_first).await, ["r1", "r2"]);
+    let since = TimeRange { from: Some("2026-01-02T00:00:00.000Z".into()), until: None };
+    assert_eq!(recording_ids(RecordingFilter { invoked: since, ..Default::default() }).await, ["r2"], "the time range");
+    let until = TimeRange { from: None, until: Some("2026-01-01T12:00:00.000Z".into()) };
+    assert_eq!(recording_ids(RecordingFilter { invoked: until, ..Default::default() }).await, ["r1"]);
+    assert_eq!(
+        recording_ids(RecordingFilter { search: Some("m2".into()), ..Default::default() }).await,
+        ["r2"],
+        "by meeting id"
+    );
     assert_eq!(store.fail_unfinished_recordings().await.unwrap(), 1);
     let failed = store.get_recording(app, "r1").await.unwrap().unwrap();
     assert_eq!(failed.status, RecordingStatus::Errored);

@@ -15,6 +15,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 mod encoding;
+mod list_filters;
 pub(crate) mod postgres;
 mod rows;
 mod sqlite;
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::auth::Scope;
 pub use crate::cluster::ownership::Fence;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
+pub use list_filters::{Direction, MeetingFilter, RecordingFilter, SessionFilter, SessionOrder, TimeRange};
 pub use rows::{LivePeerRow, LiveSessionRow, OutboxRow, ParticipantHome, TokenRecord, TokenRow};
 pub use sqlite::SqliteStore;
 
@@ -84,8 +86,9 @@ pub trait Store: Send + Sync {
     async fn create_meeting(&self, app_id: &str, meeting: Meeting) -> StoreResult<Meeting>;
     /// A meeting of an app.
     async fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>>;
-    /// A page of an app's meetings (optionally whose title contains `search`) and the total.
-    async fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)>;
+    /// A page of an app's meetings that `filter` keeps, oldest first, and the total.
+    async fn list_meetings(&self, app_id: &str, filter: &MeetingFilter, page: Page)
+        -> StoreResult<(Vec<Meeting>, u64)>;
     /// Writes a meeting's fields back.
     async fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()>;
     /// Adds a participant to a meeting.
@@ -172,20 +175,17 @@ pub trait Store: Send + Sync {
     /// without the counts and minutes that [`Store::live_session`] adds up over every stay (which
     /// grow with the session's history). Every client start asks for it.
     async fn live_session_start(&self, app_id: &str, meeting_id: &str) -> StoreResult<Option<(String, String)>>;
-    /// A page of an app's sessions, filtered by meeting and status, newest first, and the total.
-    async fn list_sessions(
-        &self,
-        app_id: &str,
-        meeting_id: Option<&str>,
-        status: Option<SessionStatus>,
-        page: Page,
-    ) -> StoreResult<(Vec<Session>, u64)>;
+    /// A page of an app's sessions that `filter` keeps, in its order, and the total.
+    async fn list_sessions(&self, app_id: &str, filter: &SessionFilter, page: Page)
+        -> StoreResult<(Vec<Session>, u64)>;
     /// Records a peer entering a session at `at`.
     async fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()>;
     /// Records a peer leaving a session at `at`.
     async fn peer_left(&self, peer_id: &str, outcome: StayOutcome, at: &str) -> StoreResult<()>;
     /// A page of a session's peers and the total.
     async fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)>;
+    /// One stay (a peer) of a session of the app, by its peer id, with its session's id.
+    async fn session_peer(&self, app_id: &str, peer_id: &str) -> StoreResult<Option<(String, SessionPeer)>>;
     /// How the session of a stay of `participant_id` ended, for a resume that its room no
     /// longer remembers (a restart, or the room task idled out): `None` unless the stay is over
     /// because its session ended.
@@ -202,11 +202,11 @@ pub trait Store: Send + Sync {
     async fn save_recording(&self, app_id: &str, rec: &Recording) -> StoreResult<()>;
     /// A recording of an app.
     async fn get_recording(&self, app_id: &str, id: &str) -> StoreResult<Option<Recording>>;
-    /// A page of an app's recordings (optionally of one meeting), newest first, and the total.
+    /// A page of an app's recordings that `filter` keeps, in its order, and the total.
     async fn list_recordings(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
+        filter: &RecordingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Recording>, u64)>;
     /// Recordings left `INVOKED`/`RECORDING` by a crash: marked `ERRORED` at start-up.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use support::{RawClient, TestServer};
 
 /// Asserts a success envelope with this status and returns `data`.
-fn data(status: u16, v: &Value, expected: u16) -> Value {
+pub(crate) fn data(status: u16, v: &Value, expected: u16) -> Value {
     assert_eq!(status, expected, "{v}");
     assert_eq!(v["success"], json!(true), "{v}");
     assert!(v.get("data").is_some(), "no data: {v}");
@@ -26,7 +26,7 @@ fn items(status: u16, v: &Value) -> (Vec<Value>, (u64, u64, u64)) {
 }
 
 /// Asserts the error envelope, exactly `{"success":false,"error":{"code","message"}}`.
-fn err(status: u16, v: &Value, expected: u16) {
+pub(crate) fn err(status: u16, v: &Value, expected: u16) {
     assert_eq!(status, expected, "{v}");
     let top: Vec<&String> = v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().collect();
     assert_eq!(top, ["error", "success"], "{v}");
@@ -73,10 +73,14 @@ async fn apps_and_presets_end_to_end() {
     assert_eq!(apps[0]["id"], json!(s.app));
 
     let (st, v) = s.api("POST", &apps_path, Some(json!({"name": "Second app"}))).await;
-    let app = data(st, &v, 201);
+    let app = data(st, &v, 200)["app"].clone();
     assert_eq!(app["name"], "Second app");
     let app_id = app["id"].as_str().unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&app_id).is_ok(), "{app_id}");
+    let (st, v) = s.api("GET", &format!("{apps_path}/{app_id}"), None).await;
+    assert_eq!(data(st, &v, 200), app, "one app, as it was created");
+    let (st, v) = s.api("GET", &format!("{apps_path}/{}", uuid::Uuid::new_v4()), None).await;
+    err(st, &v, 404);
     let (st, v) = s.api("POST", &apps_path, Some(json!({"name": "  "}))).await;
     err(st, &v, 400);
     let (st, v) = s.api("GET", &apps_path, None).await;
@@ -254,7 +258,9 @@ async fn participants_end_to_end() {
 
     let body = json!({"name": "Alicia", "picture": "https://example.com/b.png", "preset_name": "webinar_viewer"});
     let (st, v) = s.api("PATCH", &format!("{path}/{id}"), Some(body)).await;
-    let patched = data(st, &v, 200);
+    let mut patched = data(st, &v, 200);
+    let edit_token = patched.as_object_mut().unwrap().remove("token").expect("an edit answers a new token");
+    assert!(edit_token.as_str().is_some_and(|t| t.split('.').count() == 3 && t != token), "{edit_token}");
     assert_eq!(
         (patched["name"].clone(), patched["picture"].clone(), patched["preset_name"].clone()),
         (json!("Alicia"), json!("https://example.com/b.png"), json!("webinar_viewer"))
@@ -271,8 +277,12 @@ async fn participants_end_to_end() {
     let (st, v) = s.api_as(&fresh, "GET", "/v1/participant/me", None).await;
     assert_eq!(data(st, &v, 200)["participant"]["id"], json!(id));
 
+    let (st, v) = s.api("GET", "/presets?per_page=100", None).await;
+    let (presets, _) = items(st, &v);
+    let viewer = presets.iter().find(|p| p["name"] == "webinar_viewer").expect("the viewer preset")["id"].clone();
     let (st, v) = s.api("DELETE", &format!("{path}/{id}"), None).await;
-    assert_eq!(data(st, &v, 200)["id"], json!(id));
+    let deleted = data(st, &v, 200);
+    assert_eq!((&deleted["id"], &deleted["preset_id"]), (&json!(id), &viewer), "the participant and its preset's id");
     let (st, v) = s.api("GET", &format!("{path}/{id}"), None).await;
     err(st, &v, 404);
     let (st, v) = s.api("DELETE", &format!("{path}/{id}"), None).await;
@@ -326,11 +336,29 @@ async fn active_session_sessions_and_recordings() {
     let (st, v) = s.api("GET", &format!("/sessions/{sid}"), None).await;
     assert_eq!(data(st, &v, 200)["id"], json!(sid));
     let (st, v) = s.api("GET", &format!("/sessions/{sid}/participants"), None).await;
-    let (peers, paging) = items(st, &v);
-    assert_eq!((peers[0]["user_id"].clone(), paging), (json!(pid), (1, 1, 1)));
+    let peers = data(st, &v, 200)["participants"].clone();
+    assert_eq!((peers[0]["user_id"].clone(), v["paging"]["total_count"].clone()), (json!(pid), json!(1)));
+    let peer_id = peers[0]["id"].as_str().unwrap().to_owned();
+    let (st, v) = s.api("GET", &format!("/sessions/{sid}/participants/{peer_id}"), None).await;
+    let stay = data(st, &v, 200)["participant"].clone();
+    assert_eq!(
+        (&stay["id"], &stay["user_id"], &stay["joined_at"]),
+        (&peers[0]["id"], &json!(pid), &peers[0]["joined_at"])
+    );
+    let (st, v) = s.api("GET", &format!("/sessions/{sid}/participants/{}", uuid::Uuid::new_v4()), None).await;
+    err(st, &v, 404);
+    let (st, v) = s.api("GET", &format!("/sessions/peer-report/{peer_id}?filters=events"), None).await;
+    let report = data(st, &v, 200)["participant"].clone();
+    assert_eq!((report["user_id"].clone(), report["session_id"].clone()), (json!(pid), json!(sid)));
+    let (st, v) = s.api("GET", &format!("/sessions/peer-report/{peer_id}?filters=bogus"), None).await;
+    err(st, &v, 400);
 
+    let (st, v) = s.api("GET", &format!("/recordings/active-recording/{m}"), None).await;
+    err(st, &v, 404);
     let (st, v) = s.api("POST", "/recordings", Some(json!({"meeting_id": m}))).await;
-    let rec = data(st, &v, 201);
+    let rec = data(st, &v, 200);
+    let (st, v) = s.api("GET", &format!("/recordings/active-recording/{m}"), None).await;
+    assert_eq!(data(st, &v, 200)["id"], rec["id"], "the recording under way");
     assert_eq!((rec["meeting_id"].clone(), rec["session_id"].clone()), (json!(m), json!(sid)));
     let (st, v) = s.api("POST", "/recordings", Some(json!({"meeting_id": m}))).await;
     err(st, &v, 409);
@@ -388,8 +416,9 @@ async fn webhooks_end_to_end() {
 }
 
 /// Every route of `convene_server::router` under `/client/v4/accounts/...`.
-const ROUTES: [&str; 19] = [
+const ROUTES: [&str; 23] = [
     "apps",
+    "apps/{app_id}",
     "{app_id}/presets",
     "{app_id}/presets/{preset_id}",
     "{app_id}/meetings",
@@ -403,7 +432,10 @@ const ROUTES: [&str; 19] = [
     "{app_id}/sessions",
     "{app_id}/sessions/{session_id}",
     "{app_id}/sessions/{session_id}/participants",
+    "{app_id}/sessions/{session_id}/participants/{participant_id}",
+    "{app_id}/sessions/peer-report/{peer_id}",
     "{app_id}/recordings",
+    "{app_id}/recordings/active-recording/{meeting_id}",
     "{app_id}/recordings/{recording_id}",
     "{app_id}/recordings/{recording_id}/download",
     "{app_id}/webhooks",
@@ -423,7 +455,7 @@ async fn openapi_document_and_webhook_key() {
     }
     assert_eq!(paths.len(), ROUTES.len(), "no paths beyond the router's: {:?}", paths.keys());
     let meeting = &paths["/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}"];
-    assert!(meeting.get("get").is_some() && meeting.get("patch").is_some(), "{meeting}");
+    assert!(["get", "patch", "put"].iter().all(|m| meeting.get(m).is_some()), "{meeting}");
 
     let (st, v) = raw(&s, "GET", "/.well-known/webhooks.json", None, None).await;
     let key = data(st, &v, 200)["publicKey"].as_str().unwrap().to_owned();

@@ -182,7 +182,7 @@ async fn realtime_token_writes_realtime_resources_only() {
 async fn app_limited_tokens_stay_in_their_app() {
     let s = TestServer::start().await;
     let (status, v) = s.api("POST", &apps_path(&s), Some(json!({"name": "Other"}))).await;
-    let other = data(status, &v, 201)["id"].as_str().unwrap().to_owned();
+    let other = data(status, &v, 200)["app"]["id"].as_str().unwrap().to_owned();
     let other_kit = format!("/client/v4/accounts/{}/realtime/kit/{other}", s.account);
     let m = s.meeting(json!({"title": "Home"})).await;
     let before = snapshot(&s, &m).await;
@@ -224,7 +224,7 @@ async fn app_limited_tokens_stay_in_their_app() {
 async fn apps_and_accounts_are_isolated() {
     let s = TestServer::start().await;
     let (status, v) = s.api("POST", &apps_path(&s), Some(json!({"name": "B"}))).await;
-    let b = data(status, &v, 201)["id"].as_str().unwrap().to_owned();
+    let b = data(status, &v, 200)["app"]["id"].as_str().unwrap().to_owned();
     let b_kit = format!("/client/v4/accounts/{}/realtime/kit/{b}", s.account);
     let m = s.meeting(json!({"title": "In A"})).await;
     let (p, _) = s.participant(&m, "alice", "group_call_host").await;

@@ -48,8 +48,8 @@ async fn a_token_of_one_account_cannot_reach_another_accounts_apps() {
             Some(serde_json::json!({"name": "acme app"})),
         )
         .await;
-    assert_eq!(status, 201, "{v}");
-    let acme_app = v["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(status, 200, "{v}");
+    let acme_app = v["data"]["app"]["id"].as_str().unwrap().to_owned();
     let (status, v) = s.api_as(acme_admin, "GET", &format!("{root}/acme/realtime/kit/{acme_app}/meetings"), None).await;
     assert_eq!(status, 200, "{v}");
     // Another account's: nothing, whatever the route.

@@ -3,9 +3,10 @@
 use tokio_postgres::Row;
 
 use super::{count, PgStore};
+use crate::model::MeetingStatus;
 use crate::model::{Meeting, Participant};
 use crate::store::encoding::{contains_pattern, meeting_status};
-use crate::store::{new_id, now_rfc3339, Page, ParticipantHome, StoreResult};
+use crate::store::{new_id, now_rfc3339, MeetingFilter, Page, ParticipantHome, StoreResult};
 
 const MEETING_COLUMNS: &str =
     "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start, created_at, updated_at";
@@ -77,19 +78,22 @@ impl PgStore {
     pub(crate) async fn list_meetings(
         &self,
         app_id: &str,
-        search: Option<&str>,
+        filter: &MeetingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Meeting>, u64)> {
-        let pattern = contains_pattern(search);
-        let filter = "app_id = $1 AND COALESCE(title, '') LIKE $2 ESCAPE '\\'";
+        let pattern = contains_pattern(filter.search.as_deref());
+        let status = filter.status.map(MeetingStatus::as_str);
+        let (from, until) = (&filter.created.from, &filter.created.until);
+        let kept = "app_id = $1 AND (COALESCE(title, '') LIKE $2 ESCAPE '\\' OR id LIKE $2 ESCAPE '\\')
+             AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR created_at >= $4)
+             AND ($5::text IS NULL OR created_at <= $5)";
         let client = self.client().await?;
-        let total =
-            count(&client, &format!("SELECT count(*) FROM meetings WHERE {filter}"), &[&app_id, &pattern]).await?;
+        let values: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&app_id, &pattern, &status, from, until];
+        let total = count(&client, &format!("SELECT count(*) FROM meetings WHERE {kept}"), &values).await?;
         let (limit, offset) = page.limit_offset();
-        let sql = format!(
-            "SELECT {MEETING_COLUMNS} FROM meetings WHERE {filter} ORDER BY created_at, seq LIMIT $3 OFFSET $4"
-        );
-        let rows = client.query(&sql, &[&app_id, &pattern, &limit, &offset]).await?;
+        let sql =
+            format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE {kept} ORDER BY created_at, seq LIMIT $6 OFFSET $7");
+        let rows = client.query(&sql, &[&app_id, &pattern, &status, from, until, &limit, &offset]).await?;
         Ok((rows.iter().map(meeting).collect(), total))
     }
 

@@ -5,8 +5,9 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{count, PgStore};
 use crate::model::Recording;
+use crate::store::encoding::contains_pattern;
 use crate::store::encoding::{INTERRUPTED_STOP_REASON, UNFINISHED_RECORDING_STATUSES};
-use crate::store::{Page, StoreError, StoreResult};
+use crate::store::{Page, RecordingFilter, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, meeting_id, session_id, status, invoked_time, started_time, stopped_time, output_file_name,
   file_size, duration, start_reason, stop_reason";
@@ -80,18 +81,27 @@ impl PgStore {
     pub(crate) async fn list_recordings(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
+        filter: &RecordingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Recording>, u64)> {
-        let filter = "app_id = $1 AND ($2::text IS NULL OR meeting_id = $2)";
+        let statuses = filter.status_names();
+        let pattern = contains_pattern(filter.search.as_deref());
+        let (meeting_id, from, until) = (&filter.meeting_id, &filter.invoked.from, &filter.invoked.until);
+        let kept = "r.app_id = $1 AND ($2::text IS NULL OR r.meeting_id = $2) AND r.status = ANY($3)
+             AND (r.meeting_id LIKE $4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM meetings m
+                  WHERE m.app_id = r.app_id AND m.id = r.meeting_id AND COALESCE(m.title, '') LIKE $4 ESCAPE '\\'))
+             AND ($5::text IS NULL OR r.invoked_time >= $5) AND ($6::text IS NULL OR r.invoked_time <= $6)";
         let client = self.client().await?;
-        let total =
-            count(&client, &format!("SELECT count(*) FROM recordings WHERE {filter}"), &[&app_id, &meeting_id]).await?;
+        let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&app_id, meeting_id, &statuses, &pattern, from, until];
+        let total = count(&client, &format!("SELECT count(*) FROM recordings r WHERE {kept}"), &values).await?;
         let (limit, offset) = page.limit_offset();
         let sql = format!(
-            "SELECT {COLUMNS} FROM recordings WHERE {filter} ORDER BY invoked_time DESC, seq DESC LIMIT $3 OFFSET $4"
+            "SELECT {COLUMNS} FROM recordings r WHERE {kept} ORDER BY r.invoked_time {0}, r.seq {0} LIMIT $7 OFFSET $8",
+            filter.order.sql()
         );
-        let rows = client.query(&sql, &[&app_id, &meeting_id, &limit, &offset]).await?;
+        let rows =
+            client.query(&sql, &[&app_id, meeting_id, &statuses, &pattern, from, until, &limit, &offset]).await?;
         Ok((rows.iter().map(recording).collect::<StoreResult<_>>()?, total))
     }
 

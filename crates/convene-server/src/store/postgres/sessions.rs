@@ -6,8 +6,9 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{count, PgStore};
 use crate::model::{Session, SessionPeer};
-use crate::store::encoding::{end_reason_name, minutes_between, EndedStay};
-use crate::store::{now_rfc3339, LivePeerRow, LiveSessionRow, Page, SessionStatus, StoreResult};
+use crate::store::encoding::{contains_pattern, end_reason_name, minutes_between, EndedStay};
+use crate::store::StoreResult;
+use crate::store::{now_rfc3339, LivePeerRow, LiveSessionRow, Page, SessionFilter, SessionOrder, SessionStatus};
 
 const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
   s.ended_at, s.end_reason, s.created_at, s.updated_at,
@@ -266,26 +267,33 @@ impl PgStore {
     pub(crate) async fn list_sessions(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
-        status: Option<SessionStatus>,
+        filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
-        let status = status.map(SessionStatus::as_str);
-        let filter =
-            "s.app_id = $1 AND ($2::text IS NULL OR s.meeting_id = $2) AND ($3::text IS NULL OR s.status = $3)";
+        let (meeting_id, status) = (&filter.meeting_id, filter.status.map(SessionStatus::as_str));
+        let pattern = contains_pattern(filter.search.as_deref());
+        let (from, until) = (&filter.created.from, &filter.created.until);
+        let kept = "s.app_id = $1 AND ($2::text IS NULL OR s.meeting_id = $2) AND ($3::text IS NULL OR s.status = $3)
+             AND (COALESCE(s.meeting_title, '') LIKE $4 ESCAPE '\\' OR s.meeting_id LIKE $4 ESCAPE '\\'
+                  OR s.id LIKE $4 ESCAPE '\\')
+             AND ($5::text IS NULL OR s.created_at >= $5) AND ($6::text IS NULL OR s.created_at <= $6)";
+        let order = match filter.order {
+            SessionOrder::CreatedAt(d) => format!("s.created_at {0}, s.seq {0}", d.sql()),
+            // The stays' minutes as `minutes_between` counts them (a stay still on: until now).
+            SessionOrder::MinutesConsumed(d) => format!(
+                "(SELECT COALESCE(SUM(GREATEST(EXTRACT(EPOCH FROM
+                      COALESCE(p.left_at::timestamptz, now()) - p.joined_at::timestamptz), 0)), 0)
+                  FROM session_peers p WHERE p.session_id = s.id) {}, s.created_at DESC, s.seq DESC",
+                d.sql()
+            ),
+        };
         let client = self.client().await?;
-        let total = count(
-            &client,
-            &format!("SELECT count(*) FROM sessions s WHERE {filter}"),
-            &[&app_id, &meeting_id, &status],
-        )
-        .await?;
+        let values: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&app_id, meeting_id, &status, &pattern, from, until];
+        let total = count(&client, &format!("SELECT count(*) FROM sessions s WHERE {kept}"), &values).await?;
         let (limit, offset) = page.limit_offset();
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter}
-             ORDER BY s.created_at DESC, s.seq DESC LIMIT $4 OFFSET $5"
-        );
-        let rows = client.query(&sql, &[&app_id, &meeting_id, &status, &limit, &offset]).await?;
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE {kept} ORDER BY {order} LIMIT $7 OFFSET $8");
+        let rows = client.query(&sql, &[&app_id, meeting_id, &status, &pattern, from, until, &limit, &offset]).await?;
         let mut sessions = Vec::with_capacity(rows.len());
         for r in &rows {
             sessions.push(with_minutes(&**client, session(r)).await?);
@@ -299,6 +307,22 @@ impl PgStore {
         let total = all.len() as u64;
         let (limit, offset) = page.limit_offset();
         Ok((all.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+    }
+
+    /// One stay of a session of the app, by its peer id, with its session's id.
+    pub(crate) async fn session_peer(&self, app_id: &str, peer_id: &str) -> StoreResult<Option<(String, SessionPeer)>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT p.session_id FROM session_peers p JOIN sessions s ON s.id = p.session_id
+                 WHERE p.peer_id = $1 AND s.app_id = $2",
+                &[&peer_id, &app_id],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session_id: String = row.get(0);
+        let peer = all_peers(&**client, &session_id).await?.into_iter().find(|p| p.id == peer_id);
+        Ok(peer.map(|p| (session_id, p)))
     }
 
     /// How the session of a stay of `participant_id` ended, for a resume its room no longer

@@ -9,8 +9,8 @@ use super::PgStore;
 use crate::auth::Scope;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
 use crate::store::{
-    DeliveryStatus, Fence, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, PendingWrites, RoomWrite,
-    SessionStatus, Store, StoreResult, TokenRecord, TokenRow,
+    DeliveryStatus, Fence, LivePeerRow, LiveSessionRow, MeetingFilter, OutboxRow, Page, ParticipantHome, PendingWrites,
+    RecordingFilter, RoomWrite, SessionFilter, Store, StoreResult, TokenRecord, TokenRow,
 };
 
 #[async_trait::async_trait]
@@ -81,8 +81,13 @@ impl Store for PgStore {
         PgStore::get_meeting(self, app_id, id).await
     }
 
-    async fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)> {
-        PgStore::list_meetings(self, app_id, search, page).await
+    async fn list_meetings(
+        &self,
+        app_id: &str,
+        filter: &MeetingFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Meeting>, u64)> {
+        PgStore::list_meetings(self, app_id, filter, page).await
     }
 
     async fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
@@ -206,11 +211,10 @@ impl Store for PgStore {
     async fn list_sessions(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
-        status: Option<SessionStatus>,
+        filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
-        PgStore::list_sessions(self, app_id, meeting_id, status, page).await
+        PgStore::list_sessions(self, app_id, filter, page).await
     }
 
     async fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()> {
@@ -223,6 +227,10 @@ impl Store for PgStore {
 
     async fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
         PgStore::session_peers(self, session_id, page).await
+    }
+
+    async fn session_peer(&self, app_id: &str, peer_id: &str) -> StoreResult<Option<(String, SessionPeer)>> {
+        PgStore::session_peer(self, app_id, peer_id).await
     }
 
     async fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
@@ -247,10 +255,10 @@ impl Store for PgStore {
     async fn list_recordings(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
+        filter: &RecordingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Recording>, u64)> {
-        PgStore::list_recordings(self, app_id, meeting_id, page).await
+        PgStore::list_recordings(self, app_id, filter, page).await
     }
 
     async fn fail_unfinished_recordings(&self) -> StoreResult<usize> {

@@ -3,10 +3,11 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{new_id, now_rfc3339, Page, Sqlite};
+use crate::model::MeetingStatus;
 use crate::model::{Meeting, Participant};
 use crate::store::encoding::{contains_pattern, meeting_status};
-use crate::store::ParticipantHome;
 use crate::store::StoreResult;
+use crate::store::{MeetingFilter, ParticipantHome};
 
 const MEETING_COLUMNS: &str =
     "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start, created_at, updated_at";
@@ -76,23 +77,28 @@ impl Sqlite {
     pub(crate) fn list_meetings(
         &self,
         app_id: &str,
-        search: Option<&str>,
+        filter: &MeetingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Meeting>, u64)> {
         let conn = self.lock();
-        let pattern = contains_pattern(search);
+        let pattern = contains_pattern(filter.search.as_deref());
+        let status = filter.status.map(MeetingStatus::as_str);
+        let (from, until) = (&filter.created.from, &filter.created.until);
+        let kept = "app_id = ?1 AND (COALESCE(title, '') LIKE ?2 ESCAPE '\\' OR id LIKE ?2 ESCAPE '\\')
+             AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at <= ?5)";
         let total: u64 = conn.query_row(
-            "SELECT COUNT(*) FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'",
-            params![app_id, pattern],
+            &format!("SELECT COUNT(*) FROM meetings WHERE {kept}"),
+            params![app_id, pattern, status, from, until],
             |r| r.get(0),
         )?;
         let (limit, offset) = page.limit_offset();
         let sql = format!(
-            "SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = ?1 AND COALESCE(title, '') LIKE ?2 ESCAPE '\\'
-             ORDER BY created_at, rowid LIMIT ?3 OFFSET ?4"
+            "SELECT {MEETING_COLUMNS} FROM meetings WHERE {kept} ORDER BY created_at, rowid LIMIT ?6 OFFSET ?7"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![app_id, pattern, limit, offset], meeting_row)?.collect::<Result<_, _>>()?;
+        let rows = stmt
+            .query_map(params![app_id, pattern, status, from, until, limit, offset], meeting_row)?
+            .collect::<Result<_, _>>()?;
         Ok((rows, total))
     }
 

@@ -3,8 +3,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Page, Sqlite};
+use crate::store::encoding::contains_pattern;
 use crate::store::encoding::{INTERRUPTED_STOP_REASON, UNFINISHED_RECORDING_STATUSES};
-use crate::store::StoreResult;
+use crate::store::{RecordingFilter, StoreResult};
 use convene_room::RecordingStatus;
 
 use crate::model::Recording;
@@ -86,23 +87,30 @@ impl Sqlite {
     pub(crate) fn list_recordings(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
+        filter: &RecordingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Recording>, u64)> {
         let conn = self.lock();
-        let total: u64 = conn.query_row(
-            "SELECT COUNT(*) FROM recordings WHERE app_id = ?1 AND (?2 IS NULL OR meeting_id = ?2)",
-            params![app_id, meeting_id],
-            |r| r.get(0),
-        )?;
+        let statuses = serde_json::to_string(&filter.status_names()).expect("names serialise");
+        let pattern = contains_pattern(filter.search.as_deref());
+        let (meeting_id, from, until) = (&filter.meeting_id, &filter.invoked.from, &filter.invoked.until);
+        let kept = "r.app_id = ?1 AND (?2 IS NULL OR r.meeting_id = ?2)
+             AND r.status IN (SELECT value FROM json_each(?3))
+             AND (r.meeting_id LIKE ?4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM meetings m
+                  WHERE m.app_id = r.app_id AND m.id = r.meeting_id AND COALESCE(m.title, '') LIKE ?4 ESCAPE '\\'))
+             AND (?5 IS NULL OR r.invoked_time >= ?5) AND (?6 IS NULL OR r.invoked_time <= ?6)";
+        let values = params![app_id, meeting_id, statuses, pattern, from, until];
+        let total: u64 =
+            conn.query_row(&format!("SELECT COUNT(*) FROM recordings r WHERE {kept}"), values, |r| r.get(0))?;
         let (limit, offset) = page.limit_offset();
         let sql = format!(
-            "SELECT {COLUMNS} FROM recordings WHERE app_id = ?1 AND (?2 IS NULL OR meeting_id = ?2)
-             ORDER BY invoked_time DESC, rowid DESC LIMIT ?3 OFFSET ?4"
+            "SELECT {COLUMNS} FROM recordings r WHERE {kept} ORDER BY r.invoked_time {0}, r.rowid {0} LIMIT ?7 OFFSET ?8",
+            filter.order.sql()
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows: Vec<_> =
-            stmt.query_map(params![app_id, meeting_id, limit, offset], row)?.collect::<Result<_, _>>()?;
+        let rows: Vec<_> = stmt
+            .query_map(params![app_id, meeting_id, statuses, pattern, from, until, limit, offset], row)?
+            .collect::<Result<_, _>>()?;
         Ok((rows.into_iter().map(finish).collect::<StoreResult<_>>()?, total))
     }
 

@@ -7,9 +7,9 @@ use convene_room::{ParticipantInfo, StayOutcome, WebhookEvent};
 
 use super::{now_rfc3339, Page, Sqlite};
 use crate::model::{Session, SessionPeer};
-use crate::store::encoding::{end_reason_name, minutes_between, EndedStay};
+use crate::store::encoding::{contains_pattern, end_reason_name, minutes_between, EndedStay};
 use crate::store::{LivePeerRow, LiveSessionRow};
-use crate::store::{SessionStatus, StoreResult};
+use crate::store::{SessionFilter, SessionOrder, SessionStatus, StoreResult};
 
 const SESSION_COLUMNS: &str = "s.id, s.meeting_id, s.meeting_title, s.app_id, s.status, s.max_concurrent, s.started_at,
   s.ended_at, s.end_reason, s.created_at, s.updated_at,
@@ -151,26 +151,38 @@ impl Sqlite {
     pub(crate) fn list_sessions(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
-        status: Option<SessionStatus>,
+        filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
-        let status = status.map(SessionStatus::as_str);
-        let filter = "s.app_id = ?1 AND (?2 IS NULL OR s.meeting_id = ?2) AND (?3 IS NULL OR s.status = ?3)";
+        let (meeting_id, status) = (&filter.meeting_id, filter.status.map(SessionStatus::as_str));
+        let pattern = contains_pattern(filter.search.as_deref());
+        let (from, until) = (&filter.created.from, &filter.created.until);
+        let kept = "s.app_id = ?1 AND (?2 IS NULL OR s.meeting_id = ?2) AND (?3 IS NULL OR s.status = ?3)
+             AND (COALESCE(s.meeting_title, '') LIKE ?4 ESCAPE '\\' OR s.meeting_id LIKE ?4 ESCAPE '\\'
+                  OR s.id LIKE ?4 ESCAPE '\\')
+             AND (?5 IS NULL OR s.created_at >= ?5) AND (?6 IS NULL OR s.created_at <= ?6)";
+        let order = match filter.order {
+            SessionOrder::CreatedAt(d) => format!("s.created_at {0}, s.rowid {0}", d.sql()),
+            // The stays' minutes as `minutes_between` counts them (a stay still on: until now).
+            SessionOrder::MinutesConsumed(d) => format!(
+                "(SELECT COALESCE(SUM(MAX(julianday(COALESCE(p.left_at, 'now')) - julianday(p.joined_at), 0)), 0)
+                  FROM session_peers p WHERE p.session_id = s.id) {}, s.created_at DESC, s.rowid DESC",
+                d.sql()
+            ),
+        };
         let (rows, total) = {
             let conn = self.lock();
             let total: u64 = conn.query_row(
-                &format!("SELECT COUNT(*) FROM sessions s WHERE {filter}"),
-                params![app_id, meeting_id, status],
+                &format!("SELECT COUNT(*) FROM sessions s WHERE {kept}"),
+                params![app_id, meeting_id, status, pattern, from, until],
                 |r| r.get(0),
             )?;
             let (limit, offset) = page.limit_offset();
-            let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter} ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?4 OFFSET ?5"
-            );
+            let sql =
+                format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE {kept} ORDER BY {order} LIMIT ?7 OFFSET ?8");
             let mut stmt = conn.prepare(&sql)?;
             let rows: Vec<Session> = stmt
-                .query_map(params![app_id, meeting_id, status, limit, offset], session_row)?
+                .query_map(params![app_id, meeting_id, status, pattern, from, until, limit, offset], session_row)?
                 .collect::<Result<_, _>>()?;
             (rows, total)
         };
@@ -226,6 +238,22 @@ impl Sqlite {
         let total = all.len() as u64;
         let (limit, offset) = page.limit_offset();
         Ok((all.into_iter().skip(offset as usize).take(limit as usize).collect(), total))
+    }
+
+    /// One stay of a session of the app, by its peer id, with its session's id.
+    pub(crate) fn session_peer(&self, app_id: &str, peer_id: &str) -> StoreResult<Option<(String, SessionPeer)>> {
+        let session_id: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT p.session_id FROM session_peers p JOIN sessions s ON s.id = p.session_id
+                 WHERE p.peer_id = ?1 AND s.app_id = ?2",
+                [peer_id, app_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(session_id) = session_id else { return Ok(None) };
+        let peer = self.session_peers_all(&session_id)?.into_iter().find(|p| p.id == peer_id);
+        Ok(peer.map(|p| (session_id, p)))
     }
 
     /// How the session of a stay of `participant_id` ended, for a resume that its room no

@@ -15,8 +15,9 @@ use super::Sqlite;
 use crate::auth::Scope;
 use crate::model::{App, Meeting, Participant, Preset, Recording, Session, SessionPeer, Webhook};
 use crate::store::{
-    DeliveryStatus, LivePeerRow, LiveSessionRow, OutboxRow, Page, ParticipantHome, PendingWrites, RoomWrite,
-    RoomWritesApplied, SessionStatus, Store, StoreError, StoreResult, TokenRecord, TokenRow,
+    DeliveryStatus, LivePeerRow, LiveSessionRow, MeetingFilter, OutboxRow, Page, ParticipantHome, PendingWrites,
+    RecordingFilter, RoomWrite, RoomWritesApplied, SessionFilter, Store, StoreError, StoreResult, TokenRecord,
+    TokenRow,
 };
 
 /// A call for the database's thread.
@@ -211,9 +212,14 @@ impl Store for SqliteStore {
         self.run(move |db| db.get_meeting(&app_id, &id)).await
     }
 
-    async fn list_meetings(&self, app_id: &str, search: Option<&str>, page: Page) -> StoreResult<(Vec<Meeting>, u64)> {
-        let (app_id, search) = (app_id.to_owned(), search.map(str::to_owned));
-        self.run(move |db| db.list_meetings(&app_id, search.as_deref(), page)).await
+    async fn list_meetings(
+        &self,
+        app_id: &str,
+        filter: &MeetingFilter,
+        page: Page,
+    ) -> StoreResult<(Vec<Meeting>, u64)> {
+        let (app_id, filter) = (app_id.to_owned(), filter.clone());
+        self.run(move |db| db.list_meetings(&app_id, &filter, page)).await
     }
 
     async fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
@@ -386,12 +392,11 @@ impl Store for SqliteStore {
     async fn list_sessions(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
-        status: Option<SessionStatus>,
+        filter: &SessionFilter,
         page: Page,
     ) -> StoreResult<(Vec<Session>, u64)> {
-        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.map(str::to_owned));
-        self.run(move |db| db.list_sessions(&app_id, meeting_id.as_deref(), status, page)).await
+        let (app_id, filter) = (app_id.to_owned(), filter.clone());
+        self.run(move |db| db.list_sessions(&app_id, &filter, page)).await
     }
 
     async fn peer_joined(&self, session_id: &str, peer_id: &str, p: &ParticipantInfo, at: &str) -> StoreResult<()> {
@@ -407,6 +412,11 @@ impl Store for SqliteStore {
     async fn session_peers(&self, session_id: &str, page: Page) -> StoreResult<(Vec<SessionPeer>, u64)> {
         let session_id = session_id.to_owned();
         self.run(move |db| db.session_peers(&session_id, page)).await
+    }
+
+    async fn session_peer(&self, app_id: &str, peer_id: &str) -> StoreResult<Option<(String, SessionPeer)>> {
+        let (app_id, peer_id) = (app_id.to_owned(), peer_id.to_owned());
+        self.run(move |db| db.session_peer(&app_id, &peer_id)).await
     }
 
     async fn ended_stay(&self, peer_id: &str, participant_id: &str) -> StoreResult<Option<SessionEnd>> {
@@ -435,11 +445,11 @@ impl Store for SqliteStore {
     async fn list_recordings(
         &self,
         app_id: &str,
-        meeting_id: Option<&str>,
+        filter: &RecordingFilter,
         page: Page,
     ) -> StoreResult<(Vec<Recording>, u64)> {
-        let (app_id, meeting_id) = (app_id.to_owned(), meeting_id.map(str::to_owned));
-        self.run(move |db| db.list_recordings(&app_id, meeting_id.as_deref(), page)).await
+        let (app_id, filter) = (app_id.to_owned(), filter.clone());
+        self.run(move |db| db.list_recordings(&app_id, &filter, page)).await
     }
 
     async fn fail_unfinished_recordings(&self) -> StoreResult<usize> {

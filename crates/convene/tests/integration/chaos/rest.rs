@@ -54,7 +54,12 @@ impl Rest {
             let sep = if path.contains('?') { '&' } else { '?' };
             let v = self.get(&format!("{path}{sep}per_page=100&page_no={page}")).await;
             let data = &v["data"];
-            let items = data.as_array().or_else(|| data["sessions"].as_array()).cloned().unwrap_or_default();
+            let items = data
+                .as_array()
+                .or_else(|| data["sessions"].as_array())
+                .or_else(|| data["participants"].as_array())
+                .cloned()
+                .unwrap_or_default();
             let n = items.len();
             out.extend(items);
             if n < 100 {

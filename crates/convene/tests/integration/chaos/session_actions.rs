@@ -74,7 +74,7 @@ pub async fn recording(ctx: Arc<Ctx>, at: u64) -> Result<(), String> {
         }
         let body = json!({"meeting_id": ctx.meeting_id});
         match ctx.rest.call(true, "POST", "/recordings", Some(body)).await {
-            Ok((201, _)) => break,
+            Ok((200, _)) => break,
             // 409: no session yet, or an earlier attempt worked with its answer cut.
             Ok((409 | 429 | 503, _)) | Err(_) => {
                 ctx.counters.rest_retries.fetch_add(1, Ordering::Relaxed);
