@@ -57,6 +57,9 @@ CARGO_BUILD_JOBS=2 scripts/fuzz.sh 5
 step "REST schema tests (Schemathesis against /client/v4/openapi.json)"
 scripts/schemathesis.sh
 
+step "Cloudflare's official SDKs as clients (tests/sdk)"
+scripts/sdk-tests.sh
+
 step "the npm package: build (size guard), wasm-bindgen tests in headless Chromium, JS tests, TypeScript"
 cargo build -p convene-server --locked
 scripts/build-wasm.sh --fault-injection
