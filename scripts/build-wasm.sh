@@ -30,6 +30,7 @@ cp bindings/wasm/js/index.d.ts bindings/wasm/js/package.json bindings/wasm/js/RE
 # bindings/wasm/js and in wasm-bindgen's output.
 esbuild=bindings/wasm/test/node_modules/.bin/esbuild
 "$esbuild" --minify --format=esm --log-level=warning bindings/wasm/js/index.js --outfile="$out/index.js"
+"$esbuild" --minify --format=esm --log-level=warning bindings/wasm/js/node.js --outfile="$out/node.js"
 "$esbuild" --minify --format=esm --log-level=warning "$out/convene_wasm.js" --outfile="$out/convene_wasm.min.js"
 mv "$out/convene_wasm.min.js" "$out/convene_wasm.js"
 

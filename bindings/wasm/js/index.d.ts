@@ -223,7 +223,8 @@ export interface InitOptions {
   /** The Convene server, e.g. 'http://127.0.0.1:8790' (default: the page's origin); a path
    * prefix is kept. Another scheme than http:// or https:// makes `init` reject with code 1. */
   baseURI?: string;
-  /** Where to load the .wasm from (a URL, a Response, or bytes); default: next to this module. */
+  /** Where to load the .wasm from (a URL, a Response, or bytes); default: next to this module
+   * (fetched in a browser, read from the package's file in Node). */
   wasm?: unknown;
   /** Timings, snake_case: { reconnect: {...}, request_timeout_ms, seed }. A field that is not a
    * whole non-negative number makes `init` reject with code 1, naming the field

@@ -3,8 +3,16 @@
 // after the call returns.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startServer, eventually, ConveneClient } from './helpers.mjs';
 import { ClientError } from '../pkg/index.js';
+
+const run = promisify(execFile);
 
 let server;
 before(async () => { server = await startServer(); });
@@ -155,4 +163,25 @@ test('the waiting room: waitlisted, then admitted', async () => {
   await host.participants.acceptWaitingRoomRequest(request.id);
   assert.deepEqual(await joined, { reconnected: false });
   assert.equal(guest.self.waitlistStatus, 'accepted');
+});
+
+test('in Node the package, imported by its name, starts with the documented init alone', async () => {
+  const m = await server.meeting();
+  const token = (await server.participant(m, 'node-host', 'group_call_host')).token;
+  // An app of its own, with the package in its node_modules: Node picks the `node` entry point.
+  const app = mkdtempSync(join(tmpdir(), 'convene-node-app-'));
+  try {
+    mkdirSync(join(app, 'node_modules'));
+    symlinkSync(fileURLToPath(new URL('../pkg', import.meta.url)), join(app, 'node_modules', 'convene'), 'dir');
+    writeFileSync(join(app, 'main.mjs'), [
+      "import ConveneClient from 'convene';",
+      'const [authToken, baseURI] = process.argv.slice(2);',
+      'const meeting = await ConveneClient.init({ authToken, baseURI });',
+      'console.log(JSON.stringify({ roomState: meeting.self.roomState, name: meeting.self.name }));',
+    ].join('\n'));
+    const { stdout } = await run(process.execPath, [join(app, 'main.mjs'), token, server.url], { cwd: app });
+    assert.deepEqual(JSON.parse(stdout), { roomState: 'init', name: 'node-host' });
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
 });
