@@ -65,7 +65,7 @@ cargo build -p convene-server --locked
 scripts/build-wasm.sh --fault-injection
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
-(cd bindings/wasm/test && node --test --test-concurrency=1 && npx tsc -p tsconfig.json)
+(cd bindings/wasm/test && node --test --test-concurrency=1 ./*.test.mjs && npx tsc -p tsconfig.json)
 
 step "load tool smoke run (every workload at N = 50)"
 cargo build -p convene-load --locked

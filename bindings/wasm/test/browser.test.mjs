@@ -5,18 +5,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startDemo } from '../../../examples/browser/serve.mjs';
+import { launchChromium } from './helpers.mjs';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
 const shots = fileURLToPath(new URL('../../../target/screenshots/', import.meta.url));
 
 let demo;
 let browser;
 before(async () => {
   demo = await startDemo();
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
