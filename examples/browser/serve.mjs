@@ -34,13 +34,18 @@ async function startConvene() {
   return { child, url, rest };
 }
 
-/** Serves `/` from examples/browser and `/pkg/` from bindings/wasm/pkg. */
-function startStatic() {
+/** Where the demo's files are: `/` from examples/browser, `/pkg/` from bindings/wasm/pkg. */
+function demoFile(path) {
+  return path.startsWith('/pkg/')
+    ? [join(root, 'bindings/wasm/pkg'), path.slice(5)]
+    : [join(root, 'examples/browser'), path === '/' ? 'index.html' : path.slice(1)];
+}
+
+/** Serves files on a loopback port: `locate(path)` gives the directory and the file in it. */
+export function startStatic(locate = demoFile) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const [base, rel] = path.startsWith('/pkg/')
-      ? [join(root, 'bindings/wasm/pkg'), path.slice(5)]
-      : [join(root, 'examples/browser'), path === '/' ? 'index.html' : path.slice(1)];
+    const [base, rel] = locate(path);
     const file = normalize(join(base, rel));
     if (!file.startsWith(base)) {
       res.writeHead(403).end();

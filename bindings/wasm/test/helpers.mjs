@@ -2,14 +2,12 @@
 // and package clients. Node 20 has no global WebSocket: the `ws` package provides one.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { WebSocket } from 'ws';
 import ConveneClient from '../pkg/index.js';
+import { startStatic } from '../../../examples/browser/serve.mjs';
 
 globalThis.WebSocket ??= WebSocket;
 
@@ -89,26 +87,11 @@ export function launchChromium() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args });
 }
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
-
 /** Serves a directory on a loopback port (`/` is its index.html); resolves to `{ url, close }`. */
-export function serveDirectory(dir) {
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const file = normalize(join(dir, path === '/' ? 'index.html' : path.slice(1)));
-    if (!file.startsWith(dir)) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end('not found');
-    }
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+export async function serveDirectory(dir) {
+  const server = await startStatic((path) => [dir, path === '/' ? 'index.html' : path.slice(1)]);
+  return {
     url: `http://127.0.0.1:${server.address().port}`,
     close: () => new Promise((done) => server.close(done)),
-  })));
+  };
 }
