@@ -81,8 +81,8 @@ pub struct RecordingListQuery {
     #[serde(default)]
     #[param(value_type = Option<Vec<RecordingStatus>>)]
     pub status: Vec<RecordingStatus>,
-    /// Whether the recording's file has expired. Convene keeps every file until the recording
-    /// is deleted: `true` lists none, `false` lists all.
+    /// Whether the recording's file has expired. Convene keeps every recording's file (none
+    /// expires): `true` lists none, `false` lists all.
     pub expired: Option<bool>,
     /// Only recordings whose meeting's title or id contains this.
     pub search: Option<String>,
