@@ -219,7 +219,7 @@ async fn story() -> Step<()> {
     s.say(format!("Hana: roomState {}", host.self_().room_state()));
     match host.participants().kick_all().await {
         Err(ClientError::RoomClosed { .. }) => {
-            s.say("Hana's client refuses further commands (1901): create a new client to rejoin")
+            s.say("Hana's client refuses further commands (4501): create a new client to rejoin")
         }
         other => return Err(Failure(format!("a command after the end should fail, got {other:?}"))),
     }

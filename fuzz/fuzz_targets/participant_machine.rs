@@ -22,7 +22,7 @@
 //!   `ended` with the same end. The socket and recording states equal what their events say.
 //! - Requests: ids only grow; each resolves exactly once; the number pending equals those issued
 //!   and not resolved; a refused command outputs nothing and changes nothing; a terminal state
-//!   refuses every command with 1901; a successful `kickAll()` resolves only once `ended`, a
+//!   refuses every command with 4501; a successful `kickAll()` resolves only once `ended`, a
 //!   successful `leave()` only in a terminal state; after a tick no request outlives its
 //!   timeout, and `poll_timeout()` is never later than the earliest request deadline.
 //! - The timer: after a tick at `now`, `poll_timeout()` is `None` or not before `now`, and a
@@ -284,7 +284,7 @@ impl Driver {
                 if before_room.is_terminal() {
                     check!(
                         matches!(e, ClientError::RoomClosed { state } if state == before_room),
-                        "{command:?} in {before_room} refused with {e:?}, not 1901"
+                        "{command:?} in {before_room} refused with {e:?}, not 4501"
                     );
                 }
                 self.drain(pre);
@@ -789,7 +789,7 @@ fn server_message(u: &mut Unstructured<'_>, d: &Driver) -> Result<ServerMessage>
         4 => ServerMessage::Error {
             req: if u.ratio(3, 4)? { Some(request_id(u, d)?) } else { None },
             error: WireError {
-                code: *pick(u, &[2, 4, 1201, 1202, 1205, 1901, 4400, 4413, 0, u16::MAX])?,
+                code: *pick(u, &[2, 4, 1201, 1202, 1205, 4501, 4400, 4413, 0, u16::MAX])?,
                 message: "fuzzed".into(),
             },
         },

@@ -105,7 +105,7 @@ async fn events_arrive_after_the_call_returns() {
         events.borrow().iter().map(|e| Reflect::get(e, &"event".into()).unwrap().as_string().unwrap()).collect();
     assert!(got.contains(&"roomLeft".to_owned()), "{got:?}");
     let err = JsFuture::from(joining).await.unwrap_err();
-    assert_eq!(code(&err), 1901.0, "the abandoned join settles as closed");
+    assert_eq!(code(&err), 4501.0, "the abandoned join settles as closed");
     let err = JsFuture::from(c.join()).await.unwrap_err();
-    assert_eq!(code(&err), 1901.0, "a terminal state refuses every command");
+    assert_eq!(code(&err), 4501.0, "a terminal state refuses every command");
 }

@@ -2,7 +2,8 @@
 //!
 //! Codes follow RealtimeKit's web error table where it has one (`1201` permission denied, `1205`
 //! action not permitted without joining room, `1001` recording permission denied, ...). Codes in
-//! the `19xx` range are Convene's own, for cases RealtimeKit does not name.
+//! the `44xx` and `45xx` ranges are Convene's own, for cases RealtimeKit does not name (a range
+//! RealtimeKit does not use).
 //!
 //! | code | error |
 //! |------|-------|
@@ -16,10 +17,10 @@
 //! | 1202 | [`ClientError::ParticipantNotFound`] |
 //! | 1203 | [`ClientError::ActionOnSelf`] |
 //! | 1205 | [`ClientError::NotJoined`] |
-//! | 1901 | [`ClientError::RoomClosed`] |
-//! | 1902 | [`ClientError::Timeout`] |
-//! | 1903 | [`ClientError::AlreadyJoining`] |
-//! | 1904 | [`ClientError::InvalidArgument`] |
+//! | 4501 | [`ClientError::RoomClosed`] |
+//! | 4502 | [`ClientError::Timeout`] |
+//! | 4503 | [`ClientError::AlreadyJoining`] |
+//! | 4504 | [`ClientError::InvalidArgument`] |
 //! | any  | [`ClientError::Server`]: the server's own code |
 
 use crate::proto::{ErrorCode, WireError};
@@ -67,25 +68,25 @@ pub enum ClientError {
     /// The action cannot target the local participant (`1203`).
     #[error("cannot perform this action on self")]
     ActionOnSelf,
-    /// The stay in the room is over (`1901`); create a new client to join again. Not retryable.
+    /// The stay in the room is over (`4501`); create a new client to join again. Not retryable.
     #[error("the room was left (state {state}); create a new client to join again")]
     RoomClosed {
         /// The terminal state.
         state: RoomState,
     },
-    /// The server did not reply in time (`1902`). Retryable.
+    /// The server did not reply in time (`4502`). Retryable.
     #[error("no reply from the server within {after_ms} ms")]
     Timeout {
         /// The configured request timeout.
         after_ms: u64,
     },
-    /// `join()` was called while a join is already under way or done (`1903`).
+    /// `join()` was called while a join is already under way or done (`4503`).
     #[error("already joining or joined (room state is {state})")]
     AlreadyJoining {
         /// The state at the time.
         state: RoomState,
     },
-    /// An argument is unusable, e.g. an empty list of ids (`1904`).
+    /// An argument is unusable, e.g. an empty list of ids (`4504`).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
     /// The connection dropped before the server replied (`0012`); the outcome is unknown.

@@ -1,6 +1,6 @@
 //! User commands: local checks first, then a request the server's reply resolves.
 //!
-//! Check order, as RealtimeKit: a terminal state fails with `1901`, then not joined with `1205`,
+//! Check order, as RealtimeKit: a terminal state fails with `4501`, then not joined with `1205`,
 //! then a missing permission with `1201` (`1001` for recording), then the arguments.
 
 use crate::error::ClientError;

@@ -1,6 +1,7 @@
 //! The protocol's codes, defined once: error codes (in `error` frames and on the client's
 //! [`ClientError`](crate::ClientError)) and WebSocket close codes. RealtimeKit's web codes where it
-//! has one; `19xx` and `44xx` are Convene's own. On the wire a code is a number, so that a client
+//! has one; `44xx` and `45xx` are Convene's own (a range RealtimeKit does not use: its `19xx` are
+//! its livestream's). On the wire a code is a number, so that a client
 //! keeps a code it does not know (a newer server's) as [`ClientError::Server`](crate::ClientError::Server).
 
 /// An error code.
@@ -41,14 +42,14 @@ pub enum ErrorCode {
     ActionOnSelf = 1203,
     /// `1205`: not permitted without joining the room.
     NotJoined = 1205,
-    /// `1901`: the room was left (a terminal state); create a new client (client-side only).
-    RoomClosed = 1901,
-    /// `1902`: no reply in time (client-side only).
-    Timeout = 1902,
-    /// `1903`: already joining or joined.
-    AlreadyJoining = 1903,
-    /// `1904`: an invalid argument.
-    InvalidArgument = 1904,
+    /// `4501`: the room was left (a terminal state); create a new client (client-side only).
+    RoomClosed = 4501,
+    /// `4502`: no reply in time (client-side only).
+    Timeout = 4502,
+    /// `4503`: already joining or joined.
+    AlreadyJoining = 4503,
+    /// `4504`: an invalid argument.
+    InvalidArgument = 4504,
     /// `4400`: a malformed frame (not JSON, not a known message, or not allowed now).
     MalformedFrame = 4400,
     /// `4413`: a frame over the size limit (the connection is also closed with
@@ -157,6 +158,31 @@ mod tests {
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(c.code()), Some(c));
             assert!(seen.insert(c.code()), "{c:?} twice");
+        }
+    }
+
+    #[test]
+    fn convenes_own_codes_stay_out_of_realtimekits_modules() {
+        use ErrorCode::*;
+        // RealtimeKit's own codes, as its web package 2.0.2 throws them (and its documentation
+        // lists them); its modules there are the prefixes `00` to `20` and `99`.
+        let realtimekits = [
+            InitFailed,
+            JoinRefused,
+            InvalidAuthToken,
+            ConnectionLost,
+            RecordingPermissionDenied,
+            RecordingNotStarted,
+            RecordingInProgress,
+            Internal,
+            PermissionDenied,
+            ParticipantNotFound,
+            ActionOnSelf,
+            NotJoined,
+        ];
+        for c in ErrorCode::ALL.into_iter().filter(|c| !realtimekits.contains(c)) {
+            let module = c.code() / 100;
+            assert!(module == 44 || module == 45, "{c:?} ({}) is in RealtimeKit's module {module:02}", c.code());
         }
     }
 

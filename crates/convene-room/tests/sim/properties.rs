@@ -191,7 +191,7 @@ fn run_random(mut w: World, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let state = w.core(alias).room_state();
                 let result = w.issue(alias, command);
                 if terminal {
-                    prop_assert_eq!(result.clone().map_err(|e| e.code()), Err(1901), "{} in {}", alias, state);
+                    prop_assert_eq!(result.clone().map_err(|e| e.code()), Err(4501), "{} in {}", alias, state);
                     let client = w.clients.get_mut(alias).unwrap();
                     prop_assert!(client.core.poll_output().is_none(), "a refused command outputs nothing");
                 }
@@ -253,7 +253,7 @@ fn a_refused_command_in_a_terminal_state_outputs_nothing() {
     assert_eq!(w.core("host").room_state(), RoomState::Left);
     for cmd in 0..10 {
         let c = command(&w, cmd, "bob");
-        assert_eq!(w.issue("host", c).unwrap_err().code(), 1901);
+        assert_eq!(w.issue("host", c).unwrap_err().code(), 4501);
     }
     let client = w.clients.get_mut("host").unwrap();
     assert!(!matches!(client.core.poll_output(), Some(Output::Transmit(_))));

@@ -66,7 +66,7 @@ fn a_request_without_reply_times_out() {
     let outputs: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
     let err = resolved(&outputs, req).expect("resolved").unwrap_err();
     assert_eq!(err, ClientError::Timeout { after_ms: 10_000 });
-    assert_eq!(err.code(), 1902);
+    assert_eq!(err.code(), 4502);
     assert_eq!(core.room_state(), RoomState::Joined, "a timeout changes no state");
     // A late reply to a settled request is ignored.
     core.handle_frame(deadline + 1, &format!(r#"{{"type":"reply","req":{req}}}"#)).unwrap();
@@ -248,9 +248,9 @@ fn waiting_participants_can_be_accepted_by_user_id() {
     w.run("host", Command::AcceptWaiting { ids: vec![user_id] }).unwrap();
     assert_eq!(w.core("guest").room_state(), RoomState::Joined);
     let err = w.run("host", Command::AcceptWaiting { ids: vec![] }).unwrap_err();
-    assert_eq!(err.code(), 1904);
+    assert_eq!(err.code(), 4504);
     let err = w.run("host", Command::AcceptAllWaiting).unwrap_err();
-    assert_eq!(err.code(), 1904, "nobody is waiting");
+    assert_eq!(err.code(), 4504, "nobody is waiting");
 }
 
 #[test]

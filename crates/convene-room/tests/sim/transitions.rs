@@ -228,9 +228,9 @@ type CmdOutcome = Result<(), u16>;
 fn command_outcome(f: Fixture, c: Cmd) -> CmdOutcome {
     use Fixture::*;
     match (f, c) {
-        (Left | Kicked | Ended | Rejected | Failed, _) => Err(1901),
+        (Left | Kicked | Ended | Rejected | Failed, _) => Err(4501),
         (Init, Cmd::Join) => Ok(()),
-        (Joining | JoinSent | Joined | Waitlisted | DisconnectedBackoff | DisconnectedResuming, Cmd::Join) => Err(1903),
+        (Joining | JoinSent | Joined | Waitlisted | DisconnectedBackoff | DisconnectedResuming, Cmd::Join) => Err(4503),
         (Init, Cmd::Leave) => Err(1205),
         (Joining | JoinSent | Joined | Waitlisted | DisconnectedBackoff | DisconnectedResuming, Cmd::Leave) => Ok(()),
         (Joined, Cmd::StopRecording) => Err(1004),
