@@ -35,6 +35,26 @@ pub struct PresetBody {
     pub ui: Option<Value>,
 }
 
+/// A preset body read whole, as a create or a replace takes it.
+struct WholePreset {
+    name: String,
+    permissions: Value,
+    config: Value,
+    ui: Value,
+}
+
+impl PresetBody {
+    /// Checks the body as a whole preset: `name` required, the permissions filled in with their
+    /// defaults, `config` and `ui` empty when absent.
+    fn whole(self) -> ApiResult<WholePreset> {
+        let name = valid_name(self.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
+        let permissions = checked_permissions(self.permissions.unwrap_or(Value::Object(Default::default())))?;
+        let config = object_or_empty(self.config, "config")?;
+        let ui = object_or_empty(self.ui, "ui")?;
+        Ok(WholePreset { name, permissions, config, ui })
+    }
+}
+
 /// Checks a permissions object and returns it in full (defaults filled in).
 pub fn checked_permissions(v: Value) -> ApiResult<Value> {
     let p: Permissions = serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("permissions: {e}")))?;
@@ -71,10 +91,7 @@ pub async fn create(
     ApiJson(body): ApiJson<PresetBody>,
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
-    let name = valid_name(body.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
-    let permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
-    let config = object_or_empty(body.config, "config")?;
-    let ui = object_or_empty(body.ui, "ui")?;
+    let WholePreset { name, permissions, config, ui } = body.whole()?;
     super::to_completion(async move {
         match state.store().create_preset(&app_id, &name, &config, &permissions, &ui).await? {
             Some(p) => {
@@ -176,11 +193,9 @@ pub async fn replace(
 ) -> ApiResult<Response> {
     app_for(&state, &caller, &account_id, &app_id, Resource::Presets, true).await?;
     let mut preset = find(&state, &app_id, &preset_id).await?;
-    let old_name = std::mem::take(&mut preset.name);
-    preset.name = valid_name(body.name.as_deref().ok_or_else(|| ApiError::bad_request("name is required"))?)?;
-    preset.permissions = checked_permissions(body.permissions.unwrap_or(Value::Object(Default::default())))?;
-    preset.config = object_or_empty(body.config, "config")?;
-    preset.ui = object_or_empty(body.ui, "ui")?;
+    let WholePreset { name, permissions, config, ui } = body.whole()?;
+    let old_name = std::mem::replace(&mut preset.name, name);
+    (preset.permissions, preset.config, preset.ui) = (permissions, config, ui);
     save(state, app_id, preset, old_name).await
 }
 
