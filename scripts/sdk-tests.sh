@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cloudflare's official SDKs as clients of a real convene-server: every RealtimeKit method of
 # theirs for what Convene implements, each answer validated strictly against the SDK's own
-# response model (tests/sdk/). Installs the pinned SDKs into target/ when missing; safe to run
-# again. The tests start and stop their own server (target/debug/convene-server, built here).
+# response model (tests/sdk/). Installs the pinned SDKs when missing (the Python one into
+# target/sdk-venv, the TypeScript one into tests/sdk/typescript/node_modules); safe to run again.
+# The tests start and stop their own server (target/debug/convene-server, built here).
 #
 # Usage: scripts/sdk-tests.sh
 set -euo pipefail
@@ -31,3 +32,9 @@ cargo build -p convene-server --locked
 step "the Python SDK against convene-server"
 (cd tests/sdk/python && CONVENE_SERVER="$PWD/../../../target/debug/convene-server" \
   "../../../$VENV/bin/python" -m unittest -v test_official_python_sdk)
+
+step "Cloudflare's TypeScript SDK (pinned in tests/sdk/typescript/package.json)"
+(cd tests/sdk/typescript && npm ci --no-audit --no-fund --loglevel=error)
+
+step "the TypeScript SDK against convene-server (tsc --strict, then the run-time checks)"
+(cd tests/sdk/typescript && CONVENE_SERVER="$PWD/../../../target/debug/convene-server" npm test)

@@ -90,6 +90,8 @@ impl Room {
             stopped_time: None,
             output_file_name: format!("{id}.jsonl"),
             download_url: None,
+            audio_download_url: None,
+            download_url_expiry: None,
             file_size: None,
             recording_duration: None,
             start_reason: json!({"reason": reason, "caller": caller}),

@@ -145,15 +145,22 @@ pub struct Recording {
     pub output_file_name: String,
     /// Where to download it (the server's `/download` path), once uploaded.
     pub download_url: Option<String>,
+    /// Where to download the audio alone: always null, as Convene records signalling, not media
+    /// (Cloudflare's answers have the field, and its SDKs require it).
+    pub audio_download_url: Option<String>,
+    /// When `download_url` stops working: always null, as Convene's links do not expire.
+    pub download_url_expiry: Option<String>,
     /// Size in bytes, once uploaded.
     pub file_size: Option<u64>,
-    /// Seconds recorded, once stopped.
+    /// Seconds recorded, once stopped (absent before).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_duration: Option<u64>,
     /// Why it started.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub start_reason: Value,
-    /// Why it stopped.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object, nullable))]
+    /// Why it stopped (absent before it did).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<Value>,
 }
 

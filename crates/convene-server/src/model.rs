@@ -92,7 +92,8 @@ pub struct Participant {
     pub preset_name: String,
     /// Display name.
     pub name: Option<String>,
-    /// Picture URL.
+    /// Picture URL, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
     /// Creation time.
     pub created_at: String,
@@ -127,9 +128,11 @@ pub struct Session {
     pub minutes_consumed: f64,
     /// Start.
     pub started_at: String,
-    /// End, once ended.
+    /// End, once ended (absent before).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
     /// `HOST_ENDED_MEETING` or `ALL_PARTICIPANTS_LEFT`, once ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<String>,
     /// Creation time.
     pub created_at: String,
@@ -152,7 +155,8 @@ pub struct SessionPeer {
     pub preset_name: String,
     /// When the peer joined.
     pub joined_at: String,
-    /// When the peer left, once it did.
+    /// When the peer left, once it did (absent before).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub left_at: Option<String>,
     /// Minutes in the session (so far, while still in).
     pub duration: f64,

@@ -5,9 +5,9 @@ validated strictly against the SDK's own response model.
 
 "Strictly" means: `Model.model_validate_json(body, strict=True)` (required fields present, types
 and enums right, no coercion), and no field the model does not know anywhere in the body (a field
-Convene puts in the wrong place is caught too), except the few listed in `CONVENE_EXTRAS` with the
-reason. Each test also checks that the call did what it says (the listing holds what was made,
-a filter keeps what it should).
+Convene puts in the wrong place is caught too), except the few listed with the reason in
+../convene-extras.json. Each test also checks that the call did what it says (the listing holds
+what was made, a filter keeps what it should).
 
 Run by scripts/sdk-tests.sh (which installs the SDK into a venv): `python -m unittest -v` here, with
 CONVENE_SERVER pointing at a convene-server binary (default: target/debug/convene-server).
@@ -16,6 +16,7 @@ CONVENE_SERVER pointing at a convene-server binary (default: target/debug/conven
 import json
 import unittest
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import cloudflare
 from cloudflare.types import realtime_kit as rk
@@ -23,29 +24,11 @@ from pydantic import BaseModel
 
 from convene_server import ConveneServer
 
-# Fields Convene answers that the SDK's model does not declare, and why they are there.
+# Fields Convene answers that the SDK's models do not declare, with the reason: shared with the
+# TypeScript SDK's tests.
+SHARED = Path(__file__).resolve().parent.parent
 CONVENE_EXTRAS = {
-    # A list of presets answers whole presets (Cloudflare's answers a summary of each).
-    "PresetGetResponse": ["$.data[*].config", "$.data[*].permissions", "$.data[*].ui"],
-    # Why a session ended (`kicked_all`, `abandoned`, ...): Convene's own.
-    "SessionGetSessionsResponse": ["$.data.sessions[*].end_reason"],
-    "SessionGetSessionDetailsResponse": ["$.data.end_reason"],
-    "ActiveSessionGetActiveSessionResponse": ["$.data.end_reason"],
-    # Minutes in the session, which the list of a session's participants has too.
-    "SessionGetSessionParticipantDetailsResponse": ["$.data.participant.duration"],
-    # The stay's preset, which the list of a session's participants has too.
-    "SessionGetParticipantDataFromPeerIDResponse": ["$.data.participant.preset_name"],
-    # Every list of Convene's is paged, these too.
-    "WebhookGetWebhooksResponse": ["$.paging"],
-    "SessionGetSessionParticipantsResponse": ["$.paging"],
-    # A delete answers the participant whole (and its preset's id, which Cloudflare's model wants).
-    "MeetingDeleteMeetingParticipantResponse": ["$.data.id", "$.data.preset_name", "$.data.name", "$.data.picture"],
-    # Every answer about a recording holds the recording whole, these too.
-    "RecordingStartRecordingsResponse": ["$.data.meeting_id"],
-    "RecordingPauseResumeStopRecordingResponse": ["$.data.meeting_id"],
-    "RecordingGetOneRecordingResponse": ["$.data.meeting_id"],
-    "RecordingGetRecordingsResponse": ["$.data[*].meeting_id", "$.data[*].start_reason", "$.data[*].stop_reason"],
-    "RecordingGetActiveRecordingsResponse": ["$.data.meeting_id", "$.data.start_reason", "$.data.stop_reason"],
+    name: entry["paths"] for name, entry in json.loads((SHARED / "convene-extras.json").read_text())["extras"].items()
 }
 
 SERVER: ConveneServer
@@ -127,72 +110,8 @@ class Apps(SdkTestCase):
         self.assertIn(app.id, [a.id for a in listed])
 
 
-PRESET = {
-    "config": {
-        "max_screenshare_count": 0,
-        "max_video_streams": {"desktop": 4, "mobile": 2},
-        "media": {
-            "audio": {"enable_stereo": False, "enable_high_bitrate": False},
-            "screenshare": {"frame_rate": 5, "quality": "hd"},
-            "video": {"frame_rate": 30, "quality": "hd"},
-        },
-        "view_type": "GROUP_CALL",
-    },
-    "ui": {
-        "design_tokens": {
-            "border_radius": "rounded",
-            "border_width": "thin",
-            "colors": {
-                "background": {"600": "#222222", "700": "#1f1f1f", "800": "#1a1a1a", "900": "#141414", "1000": "#080808"},
-                "brand": {"300": "#844d1c", "400": "#9d5b22", "500": "#b56927", "600": "#d37c30", "700": "#d9904f"},
-                "danger": "#FF2D2D",
-                "success": "#62A504",
-                "text": "#EEEEEE",
-                "text_on_brand": "#EEEEEE",
-                "video_bg": "#191919",
-                "warning": "#FFCD07",
-            },
-            "logo": "",
-            "spacing_base": 4,
-            "theme": "dark",
-        }
-    },
-    "permissions": {
-        "accept_waiting_requests": True,
-        "can_accept_production_requests": True,
-        "can_change_participant_permissions": True,
-        "can_edit_display_name": True,
-        "can_livestream": False,
-        "can_record": True,
-        "can_spotlight": True,
-        "chat": {
-            "private": {"can_receive": True, "can_send": True, "files": True, "text": True},
-            "public": {"can_send": True, "files": True, "text": True},
-        },
-        "connected_meetings": {
-            "can_alter_connected_meetings": False,
-            "can_switch_connected_meetings": False,
-            "can_switch_to_parent_meeting": False,
-        },
-        "disable_participant_audio": True,
-        "disable_participant_screensharing": True,
-        "disable_participant_video": True,
-        "hidden_participant": False,
-        "kick_participant": True,
-        "media": {
-            "audio": {"can_produce": "ALLOWED"},
-            "screenshare": {"can_produce": "ALLOWED"},
-            "video": {"can_produce": "ALLOWED"},
-        },
-        "pin_participant": True,
-        "plugins": {"can_close": True, "can_edit_config": True, "can_start": True, "config": {}},
-        "polls": {"can_create": True, "can_view": True, "can_vote": True},
-        "recorder_type": "NONE",
-        "show_participant_list": True,
-        "waiting_room_type": "SKIP",
-        "is_recorder": False,
-    },
-}
+# A whole preset, every section Cloudflare's schema has: shared with the TypeScript SDK's tests.
+PRESET = json.loads((SHARED / "preset.json").read_text())
 
 
 class Presets(SdkTestCase):

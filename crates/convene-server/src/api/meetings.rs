@@ -256,9 +256,11 @@ pub struct KickResult {
 pub struct KickedParticipant {
     /// Participant id.
     pub id: String,
-    /// Display name.
+    /// Display name, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Picture.
+    /// Picture, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
     /// Created.
     pub created_at: String,

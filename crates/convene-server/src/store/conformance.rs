@@ -313,6 +313,8 @@ fn recording(id: &str, meeting: &str, status: RecordingStatus, invoked: &str) ->
         stopped_time: None,
         output_file_name: format!("{id}.jsonl"),
         download_url: None,
+        audio_download_url: None,
+        download_url_expiry: None,
         file_size: None,
         recording_duration: None,
         start_reason: json!({"reason": "API_CALL"}),

@@ -26,6 +26,8 @@ fn recording(r: &Row) -> StoreResult<Recording> {
         stopped_time: r.get(6),
         output_file_name: r.get(7),
         download_url: None,
+        audio_download_url: None,
+        download_url_expiry: None,
         file_size: r.get::<_, Option<i64>>(8).map(|n| n.max(0) as u64),
         recording_duration: r.get::<_, Option<i64>>(9).map(|n| n.max(0) as u64),
         start_reason: serde_json::from_str(r.get(10))?,

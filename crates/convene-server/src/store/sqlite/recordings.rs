@@ -30,6 +30,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Recording, String, Option<Str
             stopped_time: r.get(6)?,
             output_file_name: r.get(7)?,
             download_url: None,
+            audio_download_url: None,
+            download_url_expiry: None,
             file_size: r.get::<_, Option<i64>>(8)?.map(|n| n as u64),
             recording_duration: r.get::<_, Option<i64>>(9)?.map(|n| n as u64),
             start_reason: serde_json::Value::Null,
