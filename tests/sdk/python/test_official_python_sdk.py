@@ -196,12 +196,20 @@ class Meetings(SdkTestCase):
         self.assertEqual(listed(search="sdk filter", start_time=before), [active, inactive])
         self.assertEqual(listed(search="sdk filter", end_time=before), [])
 
-    def test_create_with_cloudflare_schema_fields(self):
+    def test_media_settings_are_stored_and_answered(self):
         answer = self.kit.meetings.with_raw_response.create(
-            **self.ids, title="sdk fields", record_on_start=False, summarize_on_end=False,
-            ai_config={"transcription": {"language": "en-US"}},
+            **self.ids, title="sdk fields", record_on_start=False, summarize_on_end=True, transcribe_on_end=True,
+            ai_config={"transcription": {"language": "en-US"}, "summarization": {"summary_type": "lecture"}},
+            recording_config={"max_seconds": 60, "storage_config": {"type": "gcs", "secret": "not kept"}},
         )
-        self.strict(answer, rk.MeetingCreateResponse, 201)
+        meeting_id = self.strict(answer, rk.MeetingCreateResponse, 201).data.id
+        got = self.kit.meetings.with_raw_response.get_meeting_by_id(meeting_id, **self.ids)
+        meeting = self.strict(got, rk.MeetingGetMeetingByIDResponse).data
+        self.assertEqual((meeting.summarize_on_end, meeting.transcribe_on_end), (True, True))
+        self.assertEqual(meeting.ai_config.transcription.language, "en-US")
+        self.assertEqual(meeting.ai_config.summarization.summary_type, "lecture")
+        self.assertEqual(meeting.recording_config.max_seconds, 60)
+        self.assertIsNone(meeting.recording_config.storage_config, "storage credentials are not kept")
 
 
 class Participants(SdkTestCase):

@@ -3,20 +3,19 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::{Envelope, ErrorEnvelope, ListEnvelope};
 use super::{
     app_for, created, ok, valid_id, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, Caller, PageQuery, Resource,
 };
-use crate::model::{Meeting, MeetingStatus, Session};
+use crate::model::{AiConfig, Meeting, MeetingStatus, RecordingConfig, Session};
 use crate::room::{ApiCommand, ApiReply};
 use crate::state::AppState;
 use crate::store::{now_rfc3339, MeetingFilter};
 
-/// Body of `POST /meetings` and `PATCH /meetings/{id}`. Fields RealtimeKit accepts but this server
-/// does not act on (AI, transcription, storage settings) are accepted and ignored.
+/// Body of `POST /meetings`, `PATCH` and `PUT /meetings/{id}`: every field of Cloudflare's schema.
+/// Those about media (AI, transcription, recording encoding) are checked and stored, not acted on.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingBody {
@@ -34,20 +33,15 @@ pub struct MeetingBody {
     pub live_stream_on_start: Option<bool>,
     /// Keep chat (stored only).
     pub persist_chat: Option<bool>,
-    /// Accepted and ignored.
-    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
+    /// Summarise the transcript when a session ends (stored only: no media here).
     pub summarize_on_end: Option<bool>,
-    /// Accepted and ignored.
-    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
+    /// Transcribe the session when it ends (stored only).
     pub transcribe_on_end: Option<bool>,
-    /// Accepted and ignored.
-    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
-    #[schema(value_type = Option<Object>)]
-    pub ai_config: Option<Value>,
-    /// Accepted and ignored.
-    #[allow(dead_code)] // read by serde only: RealtimeKit clients send it
-    #[schema(value_type = Option<Object>)]
-    pub recording_config: Option<Value>,
+    /// Transcription and summary settings (stored only); replaces the stored ones whole.
+    pub ai_config: Option<AiConfig>,
+    /// Recording settings (stored only, but for `storage_config`: checked, never stored);
+    /// replaces the stored ones whole.
+    pub recording_config: Option<RecordingConfig>,
 }
 
 impl MeetingBody {
@@ -76,6 +70,18 @@ impl MeetingBody {
         }
         if let Some(p) = self.persist_chat {
             m.persist_chat = p;
+        }
+        if let Some(s) = self.summarize_on_end {
+            m.summarize_on_end = s;
+        }
+        if let Some(t) = self.transcribe_on_end {
+            m.transcribe_on_end = t;
+        }
+        if let Some(ai) = self.ai_config {
+            m.ai_config = Some(ai);
+        }
+        if let Some(r) = self.recording_config {
+            m.recording_config = Some(r);
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ pub(crate) async fn every_store_answers_alike(store: &dyn Store) {
     // Each part boxed: unboxed, the whole suite is one future too large for a test thread's stack
     // in a debug build.
     Box::pin(meetings_and_participants(store, &app)).await;
+    Box::pin(meeting_media_settings(store, &app)).await;
     Box::pin(presets(store, &app)).await;
     Box::pin(sessions_and_stays(store, &app)).await;
     Box::pin(session_lists(store)).await;
@@ -122,6 +123,28 @@ async fn meetings_and_participants(store: &dyn Store, app: &str) {
     assert!(store.participant_by_id(&ann.id).await.unwrap().is_none(), "its tokens stop working");
     assert!(store.participants_by_custom_id(m, "ann").await.unwrap().is_empty());
     assert_eq!(store.list_participants(app, m, FIRST_PAGE).await.unwrap().1, 1);
+}
+
+async fn meeting_media_settings(store: &dyn Store, app: &str) {
+    let made = store.create_meeting(app, Meeting::with_defaults(None)).await.unwrap();
+    let read = store.get_meeting(app, &made.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.summarize_on_end, read.transcribe_on_end, &read.ai_config, &read.recording_config),
+        (false, false, &None, &None)
+    );
+    let mut changed = made.clone();
+    changed.summarize_on_end = true;
+    changed.transcribe_on_end = true;
+    changed.ai_config =
+        Some(serde_json::from_value(json!({"transcription": {"language": "de", "keywords": ["Convene"]}})).unwrap());
+    changed.recording_config =
+        Some(serde_json::from_value(json!({"max_seconds": 60, "audio_config": {"codec": "AAC"}})).unwrap());
+    store.update_meeting(app, &changed).await.unwrap();
+    let read = store.get_meeting(app, &made.id).await.unwrap().unwrap();
+    assert_eq!((read.summarize_on_end, read.transcribe_on_end), (true, true));
+    assert_eq!((read.ai_config, read.recording_config), (changed.ai_config, changed.recording_config));
+    let (listed, _) = store.list_meetings(app, &searching(&made.id), FIRST_PAGE).await.unwrap();
+    assert_eq!(listed.first().map(|m| m.summarize_on_end), Some(true), "a listing reads them too");
 }
 
 async fn presets(store: &dyn Store, app: &str) {

@@ -19,6 +19,18 @@ pub(crate) fn meeting_status(stored: &str) -> MeetingStatus {
     }
 }
 
+/// A meeting's media settings (`ai_config`, `recording_config`) as stored: their JSON, or NULL.
+pub(crate) fn settings_json<T: serde::Serialize>(settings: &Option<T>) -> Result<Option<String>, serde_json::Error> {
+    settings.as_ref().map(serde_json::to_string).transpose()
+}
+
+/// Stored media settings read back (NULL reads as none).
+pub(crate) fn settings_from_json<T: serde::de::DeserializeOwned>(
+    stored: Option<&str>,
+) -> Result<Option<T>, serde_json::Error> {
+    stored.map(serde_json::from_str).transpose()
+}
+
 /// Minutes from one stored time to another (or to now, for a stay still going on); 0 when either
 /// does not read.
 pub(crate) fn minutes_between(from: &str, to: Option<&str>) -> f64 {

@@ -21,6 +21,7 @@ mod cluster_webhooks;
 mod crash;
 mod postgres_node;
 mod rest;
+mod rest_meeting_settings;
 mod rest_replace;
 mod rest_scopes;
 mod rest_validation;

@@ -221,15 +221,24 @@ describe('meetings', () => {
     assert.deepEqual(await listed({ search: 'ts sdk filter', end_time: since }), []);
   });
 
-  test('create with fields of Cloudflare schema', async () => {
+  test('media settings are stored and answered', async () => {
     const params = {
       ...account,
       title: 'ts sdk fields',
       record_on_start: false,
-      summarize_on_end: false,
-      ai_config: { transcription: { language: 'en-US' as const } },
+      summarize_on_end: true,
+      transcribe_on_end: true,
+      ai_config: { transcription: { language: 'en-US' as const }, summarization: { summary_type: 'lecture' as const } },
+      recording_config: { max_seconds: 60, storage_config: { type: 'gcs' as const, secret: 'not kept' } },
     };
-    await strict('MeetingCreateResponse', kit.meetings.create(app, params), 201);
+    const made = await strict('MeetingCreateResponse', kit.meetings.create(app, params), 201);
+    const got = await strict('MeetingGetMeetingByIDResponse', kit.meetings.getMeetingByID(present(made.data, 'data').id, ids));
+    const meeting = present(got.data, 'data');
+    assert.deepEqual([meeting.summarize_on_end, meeting.transcribe_on_end], [true, true]);
+    assert.equal(meeting.ai_config?.transcription?.language, 'en-US');
+    assert.equal(meeting.ai_config?.summarization?.summary_type, 'lecture');
+    assert.equal(meeting.recording_config?.max_seconds, 60);
+    assert.equal(meeting.recording_config?.storage_config, undefined, 'storage credentials are not kept');
   });
 });
 

@@ -5,14 +5,14 @@ use tokio_postgres::Row;
 use super::{count, PgStore};
 use crate::model::MeetingStatus;
 use crate::model::{Meeting, Participant};
-use crate::store::encoding::{contains_pattern, meeting_status};
+use crate::store::encoding::{contains_pattern, meeting_status, settings_from_json, settings_json};
 use crate::store::{new_id, now_rfc3339, MeetingFilter, Page, ParticipantHome, StoreResult};
 
-const MEETING_COLUMNS: &str =
-    "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start, created_at, updated_at";
+const MEETING_COLUMNS: &str = "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start,
+    created_at, updated_at, summarize_on_end, transcribe_on_end, ai_config, recording_config";
 
-fn meeting(r: &Row) -> Meeting {
-    Meeting {
+fn meeting(r: &Row) -> StoreResult<Meeting> {
+    Ok(Meeting {
         id: r.get(0),
         title: r.get(1),
         status: meeting_status(r.get(2)),
@@ -22,7 +22,11 @@ fn meeting(r: &Row) -> Meeting {
         live_stream_on_start: r.get(6),
         created_at: r.get(7),
         updated_at: r.get(8),
-    }
+        summarize_on_end: r.get(9),
+        transcribe_on_end: r.get(10),
+        ai_config: settings_from_json(r.get(11))?,
+        recording_config: settings_from_json(r.get(12))?,
+    })
 }
 
 const PARTICIPANT_COLUMNS: &str = "id, custom_participant_id, preset_name, name, picture, created_at, updated_at";
@@ -50,7 +54,8 @@ impl PgStore {
             .await?
             .execute(
                 "INSERT INTO meetings (id, app_id, title, status, keep_alive, record_on_start, persist_chat,
-                   live_stream_on_start, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                   live_stream_on_start, created_at, updated_at, summarize_on_end, transcribe_on_end, ai_config,
+                   recording_config) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 &[
                     &meeting.id,
                     &app_id,
@@ -62,6 +67,10 @@ impl PgStore {
                     &meeting.live_stream_on_start,
                     &meeting.created_at,
                     &meeting.updated_at,
+                    &meeting.summarize_on_end,
+                    &meeting.transcribe_on_end,
+                    &settings_json(&meeting.ai_config)?,
+                    &settings_json(&meeting.recording_config)?,
                 ],
             )
             .await?;
@@ -71,7 +80,7 @@ impl PgStore {
     /// A meeting of an app.
     pub(crate) async fn get_meeting(&self, app_id: &str, id: &str) -> StoreResult<Option<Meeting>> {
         let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE app_id = $1 AND id = $2");
-        Ok(self.client().await?.query_opt(&sql, &[&app_id, &id]).await?.as_ref().map(meeting))
+        self.client().await?.query_opt(&sql, &[&app_id, &id]).await?.as_ref().map(meeting).transpose()
     }
 
     /// A page of an app's meetings (optionally whose title contains `search`) and the total.
@@ -94,7 +103,7 @@ impl PgStore {
         let sql =
             format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE {kept} ORDER BY created_at, seq LIMIT $6 OFFSET $7");
         let rows = client.query(&sql, &[&app_id, &pattern, &status, from, until, &limit, &offset]).await?;
-        Ok((rows.iter().map(meeting).collect(), total))
+        Ok((rows.iter().map(meeting).collect::<StoreResult<_>>()?, total))
     }
 
     /// Writes a meeting's fields back.
@@ -103,7 +112,8 @@ impl PgStore {
             .await?
             .execute(
                 "UPDATE meetings SET title = $3, status = $4, keep_alive = $5, record_on_start = $6, persist_chat = $7,
-                   live_stream_on_start = $8, updated_at = $9 WHERE app_id = $1 AND id = $2",
+                   live_stream_on_start = $8, updated_at = $9, summarize_on_end = $10, transcribe_on_end = $11,
+                   ai_config = $12, recording_config = $13 WHERE app_id = $1 AND id = $2",
                 &[
                     &app_id,
                     &meeting.id,
@@ -114,6 +124,10 @@ impl PgStore {
                     &meeting.persist_chat,
                     &meeting.live_stream_on_start,
                     &meeting.updated_at,
+                    &meeting.summarize_on_end,
+                    &meeting.transcribe_on_end,
+                    &settings_json(&meeting.ai_config)?,
+                    &settings_json(&meeting.recording_config)?,
                 ],
             )
             .await?;

@@ -5,12 +5,20 @@ use rusqlite::{params, OptionalExtension};
 use super::{new_id, now_rfc3339, Page, Sqlite};
 use crate::model::MeetingStatus;
 use crate::model::{Meeting, Participant};
-use crate::store::encoding::{contains_pattern, meeting_status};
+use crate::store::encoding::{contains_pattern, meeting_status, settings_from_json, settings_json};
 use crate::store::StoreResult;
 use crate::store::{MeetingFilter, ParticipantHome};
 
-const MEETING_COLUMNS: &str =
-    "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start, created_at, updated_at";
+const MEETING_COLUMNS: &str = "id, title, status, keep_alive, record_on_start, persist_chat, live_stream_on_start,
+    created_at, updated_at, summarize_on_end, transcribe_on_end, ai_config, recording_config";
+
+/// Column `index`'s stored settings JSON, read back; a value that does not read is a conversion
+/// error of that column.
+fn settings<T: serde::de::DeserializeOwned>(r: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
+    let stored: Option<String> = r.get(index)?;
+    settings_from_json(stored.as_deref())
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))
+}
 
 fn meeting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meeting> {
     let status: String = r.get(2)?;
@@ -24,6 +32,10 @@ fn meeting_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meeting> {
         live_stream_on_start: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        summarize_on_end: r.get(9)?,
+        transcribe_on_end: r.get(10)?,
+        ai_config: settings(r, 11)?,
+        recording_config: settings(r, 12)?,
     })
 }
 
@@ -50,7 +62,8 @@ impl Sqlite {
         meeting.updated_at = meeting.created_at.clone();
         self.lock().execute(
             "INSERT INTO meetings (id, app_id, title, status, keep_alive, record_on_start, persist_chat,
-               live_stream_on_start, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+               live_stream_on_start, created_at, updated_at, summarize_on_end, transcribe_on_end, ai_config,
+               recording_config) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 meeting.id,
                 app_id,
@@ -61,7 +74,11 @@ impl Sqlite {
                 meeting.persist_chat,
                 meeting.live_stream_on_start,
                 meeting.created_at,
-                meeting.updated_at
+                meeting.updated_at,
+                meeting.summarize_on_end,
+                meeting.transcribe_on_end,
+                settings_json(&meeting.ai_config)?,
+                settings_json(&meeting.recording_config)?
             ],
         )?;
         Ok(meeting)
@@ -106,7 +123,8 @@ impl Sqlite {
     pub(crate) fn update_meeting(&self, app_id: &str, meeting: &Meeting) -> StoreResult<()> {
         self.lock().execute(
             "UPDATE meetings SET title = ?3, status = ?4, keep_alive = ?5, record_on_start = ?6, persist_chat = ?7,
-               live_stream_on_start = ?8, updated_at = ?9 WHERE app_id = ?1 AND id = ?2",
+               live_stream_on_start = ?8, updated_at = ?9, summarize_on_end = ?10, transcribe_on_end = ?11,
+               ai_config = ?12, recording_config = ?13 WHERE app_id = ?1 AND id = ?2",
             params![
                 app_id,
                 meeting.id,
@@ -116,7 +134,11 @@ impl Sqlite {
                 meeting.record_on_start,
                 meeting.persist_chat,
                 meeting.live_stream_on_start,
-                meeting.updated_at
+                meeting.updated_at,
+                meeting.summarize_on_end,
+                meeting.transcribe_on_end,
+                settings_json(&meeting.ai_config)?,
+                settings_json(&meeting.recording_config)?
             ],
         )?;
         Ok(())

@@ -86,6 +86,13 @@ fn migrations() -> rusqlite_migration::Migrations<'static> {
         M::up(SCHEMA),
         // API tokens belong to an account (NULL: every account, the operator's).
         M::up("ALTER TABLE api_tokens ADD COLUMN account_id TEXT;"),
+        // A meeting's media settings of Cloudflare's schema, stored (JSON) and not acted on.
+        M::up(
+            "ALTER TABLE meetings ADD COLUMN summarize_on_end INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE meetings ADD COLUMN transcribe_on_end INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE meetings ADD COLUMN ai_config TEXT;
+             ALTER TABLE meetings ADD COLUMN recording_config TEXT;",
+        ),
     ])
 }
 
@@ -191,14 +198,22 @@ mod tests {
                 [],
             )
             .unwrap();
+            old.execute(
+                "INSERT INTO meetings (id, app_id, title, status, keep_alive, record_on_start, persist_chat,
+                   live_stream_on_start, created_at, updated_at) VALUES ('m1', 'a1', 'old', 'ACTIVE', 60, 0, 0, 0, 'x', 'x')",
+                [],
+            )
+            .unwrap();
             let version: i64 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
             assert_eq!(version, 0);
         }
         let store = Sqlite::open(Some(&path)).unwrap();
         let token = store.token_by_hash("h1").unwrap().expect("the token survived");
         assert_eq!((token.scope.as_str(), token.account_id), ("admin", None));
+        let meeting = store.get_meeting("a1", "m1").unwrap().expect("the meeting survived");
+        assert_eq!((meeting.title.as_deref(), meeting.summarize_on_end, meeting.ai_config), (Some("old"), false, None));
         let version: i64 = store.lock().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         drop(store);
         // Opening it again changes nothing.
         let again = Sqlite::open(Some(&path)).unwrap();

@@ -4,6 +4,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+mod meeting_config;
+
+pub use meeting_config::{
+    AiConfig, AudioChannel, AudioCodec, AudioConfig, BucketConfig, LiveStreamingConfig, RecordingConfig,
+    StorageAuthMethod, StorageConfig, StorageType, Summarization, SummaryType, TextFormat, Transcription,
+    TranscriptionLanguage, VideoCodec, VideoConfig, Watermark, WatermarkPosition, WatermarkSize,
+};
+
 /// An app: the unit of isolation. Belongs to the account it was created under.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct App {
@@ -54,6 +62,18 @@ pub struct Meeting {
     pub persist_chat: bool,
     /// Start a livestream when a session starts (accepted and stored; not acted on).
     pub live_stream_on_start: bool,
+    /// Summarise the transcript when a session ends (stored; not acted on: no media here).
+    #[serde(default)]
+    pub summarize_on_end: bool,
+    /// Transcribe the session when it ends (stored; not acted on: no media here).
+    #[serde(default)]
+    pub transcribe_on_end: bool,
+    /// Transcription and summary settings (stored; not acted on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_config: Option<AiConfig>,
+    /// Recording settings (stored but for the storage credentials; not acted on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_config: Option<RecordingConfig>,
     /// Creation time.
     pub created_at: String,
     /// Last change.
@@ -72,6 +92,10 @@ impl Meeting {
             record_on_start: false,
             persist_chat: false,
             live_stream_on_start: false,
+            summarize_on_end: false,
+            transcribe_on_end: false,
+            ai_config: None,
+            recording_config: None,
             created_at: String::new(),
             updated_at: String::new(),
         }
