@@ -117,6 +117,8 @@ export class PermissionsPreset extends Emitter {
     canSwitchConnectedMeetings: boolean;
     canSwitchToParentMeeting: boolean;
   };
+  /** For a patch that touches chat, polls or plugins, that section's event (before `permissionsUpdate`). */
+  on(event: 'chatUpdate' | 'pollsUpdate' | 'pluginsUpdate', listener: () => void): this;
   on(event: 'permissionsUpdate', listener: (patch: PresetUpdates, changedBy: Actor) => void): this;
   on(event: string, listener: Listener): this;
   toJSON(): Record<string, unknown>;

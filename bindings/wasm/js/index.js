@@ -115,6 +115,13 @@ export class PermissionsPreset extends Emitter {
   toJSON() { return rekey(this.#p, camelKey); }
 }
 
+/** A live patch of `meeting.self.permissions`: `chatUpdate`, `pollsUpdate`, `pluginsUpdate` for the
+ * sections it touches, then `permissionsUpdate` with the patch. */
+function permissionsPatched(permissions, patch, changedBy) {
+  for (const section of ['chat', 'polls', 'plugins']) if (patch?.[section]) permissions.emit(`${section}Update`);
+  permissions.emit('permissionsUpdate', patch, changedBy);
+}
+
 /** `meeting.self`. */
 export class Self extends Emitter {
   #core;
@@ -319,7 +326,7 @@ export default class ConveneClient extends Emitter {
         case 'waitlistRemoved':
           this.participants.waitlisted.emit('participantLeft', new Participant(this.#core, rest.participant), rest.outcome);
           break;
-        case 'permissionsUpdate': this.self.permissions.emit('permissionsUpdate', rest.patch, rest.changedBy); break;
+        case 'permissionsUpdate': permissionsPatched(this.self.permissions, rest.patch, rest.changedBy); break;
         case 'recordingUpdate': this.recording.emit('recordingUpdate', rest.state); break;
         case 'socketConnectionUpdate': this.meta.emit('socketConnectionUpdate', rest); break;
         case 'sessionEnded': this.emit('sessionEnded', rest); break;

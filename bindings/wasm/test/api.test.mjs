@@ -123,11 +123,20 @@ test('self, participants, meta and recording read the core', async () => {
   await host.recording.stop();
   await eventually('IDLE at bob', () => bob.recording.recordingState === 'IDLE');
   assert.deepEqual(recording, ['STARTING', 'RECORDING', 'STOPPING', 'IDLE']);
-  // A camelCase PresetUpdates patch reaches bob live.
+  // A camelCase PresetUpdates patch reaches bob live, with an event per section it touches.
+  const sections = [];
+  for (const name of ['chatUpdate', 'pollsUpdate', 'pluginsUpdate']) bob.self.permissions.on(name, () => sections.push(name));
   const patched = new Promise((resolve) => bob.self.permissions.on('permissionsUpdate', resolve));
   await host.participants.updatePermissions([p.id], { kickParticipant: true });
   assert.deepEqual(await patched, { kickParticipant: true });
   assert.equal(bob.self.permissions.kickParticipant, true);
+  assert.deepEqual(sections, [], 'no section event for a patch outside chat, polls and plugins');
+  const patchedAgain = new Promise((resolve) => bob.self.permissions.on('permissionsUpdate', resolve));
+  await host.participants.updatePermissions([p.id], { chat: { public: { files: false } }, polls: { canVote: false } });
+  await patchedAgain;
+  assert.deepEqual(sections, ['chatUpdate', 'pollsUpdate']);
+  assert.equal(bob.self.permissions.chatPublic.files, false);
+  assert.equal(bob.self.permissions.polls.canVote, false);
   // A participant's kick().
   const kicked = new Promise((resolve) => bob.self.on('roomLeft', resolve));
   await host.participants.joined.get(p.id).kick();
