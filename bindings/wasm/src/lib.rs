@@ -12,6 +12,12 @@
 
 mod driver;
 
+/// The allocator: Talc, whose code is smaller than the default dlmalloc's (the package's size
+/// budget; docs/benchmarks.md). Single-threaded, as the browser build is.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
