@@ -136,6 +136,18 @@ export class Self extends Emitter {
   readonly customParticipantId: string;
   readonly presetName: string;
   readonly permissions: PermissionsPreset;
+  /**
+   * Sets the display name to join with, which everyone then sees (on `meeting.self.name` at once,
+   * and on this participant for the others once joined). Only before `join()`, as RealtimeKit's
+   * (whose later changes reach no one); needs `canEditDisplayName`; 1 to 200 characters once
+   * trimmed. Rejects with `ClientError` `1201` without the permission, `4504` otherwise, and
+   * changes nothing then.
+   *
+   * @example
+   * await meeting.self.setName('New Name');
+   * await meeting.join();
+   */
+  setName(name: string): Promise<void>;
   on(event: 'roomJoined', listener: (payload: { reconnected: boolean }) => void): this;
   on(event: 'roomLeft', listener: (payload: RoomLeftPayload) => void): this;
   on(event: 'waitlisted', listener: () => void): this;

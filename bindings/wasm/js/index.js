@@ -141,6 +141,9 @@ export class Self extends Emitter {
   get picture() { return this.#core.selfInfo().picture ?? undefined; }
   get customParticipantId() { return this.#core.selfInfo().custom_participant_id; }
   get presetName() { return this.#core.selfInfo().preset_name; }
+  /** The name to join with, which everyone then sees: before `join()` only, and with
+   * `canEditDisplayName`. */
+  async setName(name) { await call(Promise.resolve().then(() => this.#core.setName(name))); }
 }
 
 /** A remote participant. */

@@ -95,6 +95,13 @@ impl CoreClient {
         self.run(Command::Leave)
     }
 
+    /// `meeting.self.setName(name)`: before `join()` only; throws `{ code, message }` on a failed
+    /// check and changes nothing.
+    #[wasm_bindgen(js_name = setName)]
+    pub fn set_name(&self, name: &str) -> Result<(), JsValue> {
+        self.driver.borrow_mut().core.set_name(name).map_err(|e| driver::error_value(&e))
+    }
+
     /// `participant.kick()`, by peer id or participant id.
     pub fn kick(&self, id: String) -> Promise {
         self.run(Command::Kick { peer_id: id })

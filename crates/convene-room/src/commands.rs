@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use convene_core::permissions::{Permissions, PermissionsPatch};
 use convene_core::proto::{
-    ClientMessage, ErrorCode, ReplyData, ServerMessage, SessionEvent, WaitlistOutcome, WireError,
+    display_name, ClientMessage, ErrorCode, ReplyData, ServerMessage, SessionEvent, WaitlistOutcome, WireError,
 };
 use convene_core::{Actor, EndReason};
 
@@ -71,7 +71,7 @@ impl Room {
         let outcome = match msg {
             ClientMessage::Ping {} => return self.send_direct(from.conn, &ServerMessage::Pong),
             ClientMessage::Hello { .. } => Err(refused(ErrorCode::MalformedFrame, "hello was already sent")),
-            ClientMessage::Join { .. } => self.join(from, req),
+            ClientMessage::Join { name, .. } => self.join(from, req, name),
             ClientMessage::Leave { .. } => {
                 self.reply(from.conn, req, ReplyData::default());
                 self.remove_peer(now, &from.peer_id, Gone::Left, StayOutcome::Left);
@@ -101,10 +101,11 @@ impl Room {
     /// participant still exists. The reply follows the events of this peer's own entry; when a
     /// host's entry lets peers in from the waiting room, their admissions follow the reply,
     /// after a check of their own.
-    fn join(&mut self, from: &Sender, req: u64) -> Result<(), Refused> {
+    fn join(&mut self, from: &Sender, req: u64, name: Option<String>) -> Result<(), Refused> {
         if from.status != PeerStatus::Joining {
             return Err(refused(ErrorCode::AlreadyJoining, "already joined"));
         }
+        let name = name.map(|n| chosen_name(from, &n)).transpose()?;
         if self.config.meeting.status == MeetingStatus::Inactive {
             return Err(refused(ErrorCode::JoinRefused, "the meeting is INACTIVE and refuses joins"));
         }
@@ -112,7 +113,7 @@ impl Room {
             return Err(refused(ErrorCode::AlreadyJoining, "already joining"));
         }
         // Answered once the participant is confirmed.
-        let gate = Gate::Join { peer_id: from.peer_id.clone(), conn: from.conn, req };
+        let gate = Gate::Join { peer_id: from.peer_id.clone(), conn: from.conn, req, name };
         self.check_then(std::slice::from_ref(&from.peer_id), gate);
         Ok(())
     }
@@ -222,4 +223,15 @@ impl Room {
         self.stop_recording(now, None, "API_CALL", by)
             .map_err(|refusal| (ErrorCode::RecordingNotStarted, refusal.to_string()))
     }
+}
+
+/// A join's chosen display name, checked: the sender needs `can_edit_display_name`, and the name
+/// is one by [`display_name`].
+fn chosen_name(from: &Sender, name: &str) -> Result<String, Refused> {
+    if !from.permissions.can_edit_display_name {
+        return Err(refused(ErrorCode::PermissionDenied, "can_edit_display_name is required to choose a name"));
+    }
+    display_name(name)
+        .map(str::to_owned)
+        .ok_or_else(|| refused(ErrorCode::InvalidArgument, "a name is 1 to 200 characters"))
 }

@@ -18,8 +18,8 @@ use crate::room::Room;
 /// An action waiting for a membership check.
 #[derive(Debug, Clone)]
 pub(crate) enum Gate {
-    /// A peer's `join`.
-    Join { peer_id: String, conn: ConnId, req: u64 },
+    /// A peer's `join`, with the display name it chose, if any (already checked).
+    Join { peer_id: String, conn: ConnId, req: u64, name: Option<String> },
     /// A host's `accept_waiting`.
     Accept { conn: ConnId, req: u64, peer_ids: Vec<String> },
     /// A host was admitted: those waiting for one come in.
@@ -56,7 +56,7 @@ impl Room {
 
     fn open_gate(&mut self, now: Instant, gate: Gate, current: &BTreeMap<String, ParticipantInfo>) {
         match gate {
-            Gate::Join { peer_id, conn, req } => self.join_checked(now, &peer_id, conn, req, current),
+            Gate::Join { peer_id, conn, req, name } => self.join_checked(now, &peer_id, conn, req, name, current),
             Gate::Accept { conn, req, peer_ids } => self.accept_checked(now, conn, req, peer_ids, current),
             Gate::HostArrived { waiting } => self.host_arrived_checked(now, waiting, current),
         }
@@ -68,6 +68,9 @@ impl Room {
         let Some(p) = self.peers.get_mut(peer_id) else { return false };
         let Some(record) = current.get(&p.participant.id) else { return false };
         p.participant = record.clone();
+        if let Some(name) = &p.chosen_name {
+            p.participant.name = Some(name.clone());
+        }
         p.token_deadline.is_none_or(|deadline| now < deadline)
     }
 
@@ -77,6 +80,7 @@ impl Room {
         peer_id: &str,
         conn: ConnId,
         req: u64,
+        name: Option<String>,
         current: &BTreeMap<String, ParticipantInfo>,
     ) {
         // The peer may have left, or reconnected, while the check ran.
@@ -88,6 +92,9 @@ impl Room {
             let error = WireError::new(ErrorCode::InvalidAuthToken, message);
             self.send_direct(conn, &ServerMessage::Error { req: Some(req), error });
             return self.evict(now, peer_id);
+        }
+        if let (Some(name), Some(p)) = (name, self.peers.get_mut(peer_id)) {
+            p.choose_name(name);
         }
         let waiting_room = self.peers[peer_id].permissions.waiting_room_type;
         let wait = match waiting_room {

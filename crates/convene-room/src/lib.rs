@@ -64,7 +64,7 @@
 //!
 //! room.handle_hello(t0, ConnId(1), arrival);
 //! drive(&mut room, t0, &[host.clone()]); // the welcome, once the preset's permissions are in
-//! room.handle_frame(t0, ConnId(1), ClientMessage::Join { req: 1 });
+//! room.handle_frame(t0, ConnId(1), ClientMessage::Join { req: 1, name: None });
 //! drive(&mut room, t0, &[host.clone()]);
 //! assert!(room.session_id().is_some());
 //!

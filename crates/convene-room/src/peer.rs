@@ -52,6 +52,8 @@ pub(crate) struct PeerState {
     /// When the token of its latest connection stops holding (`None`: not checked, as for a
     /// peer restored after a restart until it resumes with a token).
     pub token_deadline: Option<Instant>,
+    /// The display name its join chose (`setName` before joining), kept over its record's.
+    pub chosen_name: Option<String>,
 }
 
 impl PeerState {
@@ -75,7 +77,18 @@ impl PeerState {
             resync: false,
             arrival: 0,
             token_deadline,
+            chosen_name: None,
         }
+    }
+}
+
+impl PeerState {
+    /// Names the stay `name` (chosen before joining) over its record's name, now and after every
+    /// later read of the record.
+    pub(crate) fn choose_name(&mut self, name: String) {
+        self.peer.name = name.clone();
+        self.participant.name = Some(name.clone());
+        self.chosen_name = Some(name);
     }
 }
 

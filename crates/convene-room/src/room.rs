@@ -79,6 +79,9 @@ pub struct RestoredPeer {
     pub participant: ParticipantInfo,
     /// Its preset's permissions now.
     pub permissions: Permissions,
+    /// The name the stay went by, as stored: kept when it differs from the record's (a name
+    /// chosen before joining). `None`: the record's.
+    pub display_name: Option<String>,
 }
 
 /// One meeting's live session rules, sans IO: inputs are `handle_*` calls carrying the time,
@@ -174,6 +177,9 @@ impl Room {
         for p in restored.peers {
             let mut state = PeerState::new(&p.peer_id, p.participant, p.permissions, PeerStatus::Joined, None);
             state.evicted_up_to = u64::MAX;
+            if let Some(name) = p.display_name.filter(|name| *name != state.peer.name) {
+                state.choose_name(name);
+            }
             self.add_peer(p.peer_id.clone(), state);
             self.set_away(&p.peer_id, Some(now));
         }

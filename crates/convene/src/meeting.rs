@@ -187,6 +187,12 @@ impl SelfView<'_> {
     pub fn permissions(&self) -> Permissions {
         self.meeting.read(|c| c.permissions().clone())
     }
+    /// `setName(name)`: the display name to join with, which everyone then sees. Only before
+    /// `join()`, with `can_edit_display_name`, 1 to 200 characters once trimmed; an error
+    /// changes nothing.
+    pub fn set_name(&self, name: &str) -> Result<(), ClientError> {
+        lock(&self.meeting.inner.core).set_name(name)
+    }
 }
 
 /// `meeting.participants`.

@@ -5,7 +5,7 @@
 
 use crate::error::ClientError;
 use crate::permissions::PermissionsPatch;
-use crate::proto::{ClientMessage, RequestId};
+use crate::proto::{display_name, ClientMessage, RequestId};
 use crate::state::{LeaveState, RecordingState, RoomState};
 
 use super::{CommandOk, Link, Participant, PendingKind};
@@ -71,6 +71,27 @@ impl Participant {
             Command::StartRecording => self.start_recording(now),
             Command::StopRecording => self.stop_recording(now),
         }
+    }
+
+    /// `meeting.self.setName(name)`: the display name this participant joins with, which everyone
+    /// then sees. Only before `join()` (as RealtimeKit's, whose later changes reach no one), with
+    /// `can_edit_display_name`, and 1 to 200 characters once trimmed. Changes nothing on an error.
+    pub fn set_name(&mut self, name: &str) -> Result<(), ClientError> {
+        if self.room.is_terminal() {
+            return Err(ClientError::RoomClosed { state: self.room });
+        }
+        if self.room != RoomState::Init || self.join_req.is_some() {
+            return Err(ClientError::InvalidArgument("setName works only before join()"));
+        }
+        if !self.permissions().can_edit_display_name {
+            return Err(ClientError::PermissionDenied { permission: "can_edit_display_name" });
+        }
+        let Some(name) = display_name(name) else {
+            return Err(ClientError::InvalidArgument("a name is 1 to 200 characters"));
+        };
+        self.config.self_info.name = name.to_owned();
+        self.chosen_name = Some(name.to_owned());
+        Ok(())
     }
 
     fn join(&mut self, now: u64) -> Result<RequestId, ClientError> {

@@ -63,6 +63,10 @@ impl Participant {
         }
         self.link = Link::Up;
         self.config.self_info = self_info;
+        if let (Some(name), false) = (&self.chosen_name, resuming) {
+            // Chosen before the join, which carries it: the server names the stay so.
+            self.config.self_info.name = name.clone();
+        }
         self.config.meeting = meeting;
         self.peer_id = Some(peer_id);
         let socket = SocketState {
@@ -81,7 +85,7 @@ impl Participant {
                 self.emit(Event::RoomJoined { reconnected: true });
             }
         } else if let Some(req) = self.join_req {
-            self.transmit(now, crate::proto::ClientMessage::Join { req });
+            self.transmit(now, crate::proto::ClientMessage::Join { req, name: self.chosen_name.clone() });
         }
     }
 

@@ -151,6 +151,8 @@ pub struct Participant {
     next_req: RequestId,
     pending: requests::Requests<Pending>,
     join_req: Option<RequestId>,
+    /// The name `set_name` chose, sent with the join.
+    chosen_name: Option<String>,
     leave_sent: bool,
     last_rx_at: u64,
     last_tx_at: u64,
@@ -178,6 +180,7 @@ impl Participant {
             next_req: 1,
             pending: requests::Requests::default(),
             join_req: None,
+            chosen_name: None,
             leave_sent: false,
             last_rx_at: 0,
             last_tx_at: 0,

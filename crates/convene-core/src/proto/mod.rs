@@ -54,6 +54,16 @@ pub struct Resume {
     pub last_seq: u64,
 }
 
+/// The longest display name a join may carry, in characters (as the REST API's participant `name`).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A display name as a join may carry it: trimmed of ASCII whitespace, 1 to [`MAX_NAME_CHARS`]
+/// characters; `None` when it is not one. The client's and the room's check.
+pub fn display_name(name: &str) -> Option<&str> {
+    let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
+    (!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS).then_some(name)
+}
+
 /// A message from a client to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -72,6 +82,10 @@ pub enum ClientMessage {
     Join {
         /// Request id.
         req: RequestId,
+        /// The display name for this stay, set by `meeting.self.setName` before joining (needs
+        /// `can_edit_display_name`; 1 to 200 characters); absent: the participant's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// Leave the meeting; others stay.
     Leave {
@@ -132,7 +146,7 @@ impl ClientMessage {
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
             ClientMessage::Hello { .. } | ClientMessage::Ping {} => None,
-            ClientMessage::Join { req }
+            ClientMessage::Join { req, .. }
             | ClientMessage::Leave { req }
             | ClientMessage::Kick { req, .. }
             | ClientMessage::KickAll { req }

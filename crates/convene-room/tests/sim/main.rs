@@ -3,6 +3,7 @@
 //! The shared scenario files, the stories, the transition table and the property tests all run
 //! here, against the one copy of the session rules the server runs too.
 
+mod display_name;
 mod harness;
 mod model_check;
 mod outcomes;

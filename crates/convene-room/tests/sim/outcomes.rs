@@ -51,7 +51,7 @@ fn room() -> (SimServer, BTreeMap<Sender, ConnId>) {
         let conn = s.open().expect("online");
         s.handle(0, conn, ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: reg.token, resume: None });
         if sender != Sender::Joining {
-            s.handle(0, conn, ClientMessage::Join { req: 1 });
+            s.handle(0, conn, ClientMessage::Join { req: 1, name: None });
         }
         conns.insert(sender, conn);
     }
@@ -69,7 +69,7 @@ fn commands(s: &SimServer, from: Sender) -> Vec<ClientMessage> {
     vec![
         ClientMessage::Ping {},
         hello,
-        ClientMessage::Join { req: 7 },
+        ClientMessage::Join { req: 7, name: None },
         ClientMessage::Leave { req: 7 },
         ClientMessage::Kick { req: 7, peer_id: other.clone() },
         ClientMessage::KickAll { req: 7 },
@@ -164,7 +164,7 @@ fn frames_of_unknown_connections_change_nothing() {
 fn a_first_frame_other_than_hello_is_refused_and_closed() {
     let (mut s, _) = room();
     let conn = s.open().expect("online");
-    s.handle(1_000, conn, ClientMessage::Join { req: 1 });
+    s.handle(1_000, conn, ClientMessage::Join { req: 1, name: None });
     assert_eq!(answer(&s, conn), Some(Answer::Error(ErrorCode::MalformedFrame)));
     assert!(s.closed.contains(&conn));
 }

@@ -439,7 +439,13 @@ pub(crate) async fn restored_from(
     for p in peers {
         if let Some((participant, _)) = store.participant_by_id(&p.participant_id).await? {
             let permissions = permissions_of(store, &session.app_id, &participant.preset_name).await;
-            restored_peers.push(RestoredPeer { peer_id: p.peer_id, participant: participant.info(), permissions });
+            restored_peers.push(RestoredPeer {
+                peer_id: p.peer_id,
+                participant: participant.info(),
+                permissions,
+                // Stored empty when the stay went by no name of its own.
+                display_name: Some(p.display_name).filter(|name| !name.is_empty()),
+            });
         }
     }
     Ok(Restored {

@@ -82,4 +82,6 @@ pub struct LivePeerRow {
     pub peer_id: String,
     /// Participant id.
     pub participant_id: String,
+    /// The name the stay went by.
+    pub display_name: String,
 }

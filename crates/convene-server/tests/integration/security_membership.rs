@@ -30,7 +30,7 @@ async fn roster_of_new_watcher(s: &TestServer, meeting: &str, name: &str) -> Vec
     let (_, token) = s.participant(meeting, name, "group_call_host").await;
     let mut watcher = RawClient::connect(&s.ws_url(), &token).await;
     let req = watcher.req();
-    watcher.send(&ClientMessage::Join { req }).await;
+    watcher.send(&ClientMessage::Join { req, name: None }).await;
     let joined = watcher.until(|m| is_event(m, |e| matches!(e, SessionEvent::Joined { .. }))).await;
     let ServerMessage::Event { event: SessionEvent::Joined { room }, .. } = joined else { unreachable!() };
     room.peers.iter().map(|p| p.user_id.clone()).collect()
@@ -46,7 +46,7 @@ async fn a_deleted_participant_in_the_waiting_room_is_removed_at_once() {
     let mut host = s.joined(&host_token).await;
     let mut guest = RawClient::connect(&s.ws_url(), &guest_token).await;
     let req = guest.req();
-    guest.send(&ClientMessage::Join { req }).await;
+    guest.send(&ClientMessage::Join { req, name: None }).await;
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
     let (status, v) = s.api("DELETE", &format!("/meetings/{m}/participants/{guest_id}"), None).await;
     assert_eq!(status, 200, "{v}");
@@ -91,7 +91,7 @@ async fn a_join_and_an_admission_after_the_deletion_are_refused() {
     let mut late = RawClient::connect(&s.ws_url(), &late_token).await;
     let mut waiting = RawClient::connect(&s.ws_url(), &waiting_token).await;
     let req = waiting.req();
-    waiting.send(&ClientMessage::Join { req }).await;
+    waiting.send(&ClientMessage::Join { req, name: None }).await;
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
     let store = s.server.store();
     assert!(store.delete_participant(&s.app, &m, &late_id).await.unwrap());

@@ -155,7 +155,7 @@ async fn the_waiting_room_admits_and_rejects() {
     let mut host = s.joined(&host_token).await;
     let mut guest1 = RawClient::connect(&s.ws_url(), &g1).await;
     let req = guest1.req();
-    guest1.send(&ClientMessage::Join { req }).await;
+    guest1.send(&ClientMessage::Join { req, name: None }).await;
     assert!(is_event(&guest1.recv().await.unwrap(), |e| matches!(e, SessionEvent::Waitlisted)));
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
     let id1 = guest1.peer_id.clone();
@@ -168,7 +168,7 @@ async fn the_waiting_room_admits_and_rejects() {
     assert_eq!(room.peers.len(), 1, "the host is in the roster");
     let mut guest2 = RawClient::connect(&s.ws_url(), &g2).await;
     let req = guest2.req();
-    guest2.send(&ClientMessage::Join { req }).await;
+    guest2.send(&ClientMessage::Join { req, name: None }).await;
     host.until(|m| is_event(m, |e| matches!(e, SessionEvent::WaitlistAdded { .. }))).await;
     let id2 = guest2.peer_id.clone();
     let refused = guest1.call(|req| ClientMessage::RejectWaiting { req, peer_id: id2.clone() }).await;
@@ -217,7 +217,7 @@ async fn hidden_participants_are_not_shown_and_list_less_presets_get_no_roster()
     let mut ghost = s.joined(&ghost_token).await;
     let mut blind = RawClient::connect(&s.ws_url(), &blind_token).await;
     let req = blind.req();
-    blind.send(&ClientMessage::Join { req }).await;
+    blind.send(&ClientMessage::Join { req, name: None }).await;
     let snapshot = blind.until(|m| is_event(m, |e| matches!(e, SessionEvent::Joined { .. }))).await;
     let ServerMessage::Event { event: SessionEvent::Joined { room }, .. } = snapshot else { unreachable!() };
     assert!(room.peers.is_empty(), "no roster for show_participant_list false");

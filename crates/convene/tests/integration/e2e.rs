@@ -96,6 +96,7 @@ async fn clients_resume_the_same_session_after_a_server_restart() {
     }
     let (host, host_events) = client(&base, &tokens[0]).await;
     let (bob, bob_events) = client(&base, &tokens[1]).await;
+    host.self_().set_name("The Host").unwrap();
     host.join().await.unwrap();
     bob.join().await.unwrap();
     let session = host.meta().session_id().unwrap();
@@ -113,6 +114,9 @@ async fn clients_resume_the_same_session_after_a_server_restart() {
         assert!(got.contains(&Event::RoomJoined { reconnected: true }), "{got:?}");
     }
     assert_eq!(host.participants().joined().len(), 1, "bob is still there");
+    let host_seen_by_bob = bob.participants().joined().first().map(|p| p.name.clone());
+    assert_eq!(host_seen_by_bob.as_deref(), Some("The Host"), "the name chosen before joining outlives a restart");
+    assert_eq!(host.self_().info().name, "The Host");
 
     let (carol, _) = client(&base, &tokens[2]).await;
     carol.join().await.unwrap();

@@ -120,7 +120,7 @@ impl Sim {
         let peer_id = self.peer(target);
         match kind {
             0 => ClientMessage::Ping {},
-            1 => ClientMessage::Join { req },
+            1 => ClientMessage::Join { req, name: None },
             2 => ClientMessage::Leave { req },
             3 => ClientMessage::Kick { req, peer_id },
             4 => ClientMessage::KickAll { req },

@@ -408,7 +408,7 @@ impl SimServer {
                 // A participant deleted meanwhile is not restored (the start-up finds no record).
                 let reg = self.registrations.values().find(|r| r.info.user_id == participant.id)?;
                 let permissions = reg.info.permissions.clone();
-                Some(RestoredPeer { peer_id: peer_id.clone(), participant, permissions })
+                Some(RestoredPeer { peer_id: peer_id.clone(), participant, permissions, display_name: None })
             })
             .collect();
         let last_seq = model.last_seq.get(session_id).copied().unwrap_or(0);

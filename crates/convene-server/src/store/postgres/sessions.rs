@@ -377,12 +377,15 @@ impl PgStore {
             };
             let peers = client
                 .query(
-                    "SELECT peer_id, participant_id FROM session_peers WHERE session_id = $1 AND left_at IS NULL
+                    "SELECT peer_id, participant_id, display_name FROM session_peers WHERE session_id = $1 AND left_at IS NULL
                      ORDER BY joined_at, seq",
                     &[&s.id],
                 )
                 .await?;
-            let peers = peers.iter().map(|p| LivePeerRow { peer_id: p.get(0), participant_id: p.get(1) }).collect();
+            let peers = peers
+                .iter()
+                .map(|p| LivePeerRow { peer_id: p.get(0), participant_id: p.get(1), display_name: p.get(2) })
+                .collect();
             out.push((s, peers));
         }
         Ok(out)

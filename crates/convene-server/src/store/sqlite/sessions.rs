@@ -309,11 +309,14 @@ impl Sqlite {
             })?
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(sessions.len());
-        let mut peers_stmt = conn
-            .prepare("SELECT peer_id, participant_id FROM session_peers WHERE session_id = ?1 AND left_at IS NULL")?;
+        let mut peers_stmt = conn.prepare(
+            "SELECT peer_id, participant_id, display_name FROM session_peers WHERE session_id = ?1 AND left_at IS NULL",
+        )?;
         for s in sessions {
             let peers = peers_stmt
-                .query_map([&s.id], |r| Ok(LivePeerRow { peer_id: r.get(0)?, participant_id: r.get(1)? }))?
+                .query_map([&s.id], |r| {
+                    Ok(LivePeerRow { peer_id: r.get(0)?, participant_id: r.get(1)?, display_name: r.get(2)? })
+                })?
                 .collect::<Result<_, _>>()?;
             out.push((s, peers));
         }

@@ -134,7 +134,7 @@ impl Client {
 
     /// Asks to join on the current connection; true once the server answered.
     pub async fn join(&mut self) -> bool {
-        match self.call(|req| ClientMessage::Join { req }).await {
+        match self.call(|req| ClientMessage::Join { req, name: None }).await {
             Some(ServerMessage::Reply { .. }) => {
                 self.admitted = true;
                 true

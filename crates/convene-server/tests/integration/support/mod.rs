@@ -272,7 +272,7 @@ impl RawClient {
 
     /// Joins and waits for the join's reply.
     pub async fn join(&mut self) -> ServerMessage {
-        self.call(|req| ClientMessage::Join { req }).await
+        self.call(|req| ClientMessage::Join { req, name: None }).await
     }
 
     /// Drops the connection without a leave.
