@@ -279,7 +279,7 @@ fn router(state: AppState) -> Router {
         .route(&format!("{meeting}/participants"), get(participants::list).post(participants::add))
         .route(
             &format!("{meeting}/participants/{{participant_id}}"),
-            get(participants::get).patch(participants::patch).delete(participants::delete),
+            get(participants::get).patch(participants::patch).put(participants::replace).delete(participants::delete),
         )
         .route(&format!("{meeting}/participants/{{participant_id}}/token"), post(participants::refresh_token))
         .route(&format!("{app}/sessions"), get(sessions::list))
@@ -292,6 +292,7 @@ fn router(state: AppState) -> Router {
         .route(&format!("{app}/recordings/{{recording_id}}/download"), get(recordings::download))
         .route(&format!("{app}/recordings/active-recording/{{meeting_id}}"), get(recordings::active))
         .route(&format!("{app}/webhooks"), get(webhooks::list).post(webhooks::create))
+        .route(&format!("{app}/webhooks/all"), get(webhooks::events))
         .route(
             &format!("{app}/webhooks/{{webhook_id}}"),
             get(webhooks::get).patch(webhooks::patch).put(webhooks::replace).delete(webhooks::delete),

@@ -112,6 +112,7 @@ pub struct MeetingListQuery {
 
 /// Creates a meeting.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings", tag = "meetings",
+    operation_id = "create_meeting",
     params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = MeetingBody,
     responses((status = 201, body = Envelope<Meeting>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -129,6 +130,7 @@ pub async fn create(
 
 /// Lists meetings.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings", tag = "meetings",
+    operation_id = "get_all_meetings",
     params(("account_id" = String, Path), ("app_id" = String, Path), MeetingListQuery),
     responses((status = 200, body = ListEnvelope<Meeting>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -158,6 +160,7 @@ pub async fn find(state: &AppState, app_id: &str, meeting_id: &str) -> ApiResult
 
 /// Gets a meeting.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}", tag = "meetings",
+    operation_id = "get_meeting",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)),
     responses((status = 200, body = Envelope<Meeting>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -173,6 +176,7 @@ pub async fn get(
 /// Changes a meeting. `{"status":"INACTIVE"}` refuses new joins (a live session goes on until it
 /// ends); `ACTIVE` allows them again.
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}", tag = "meetings",
+    operation_id = "update_meeting",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = MeetingBody,
     responses((status = 200, body = Envelope<Meeting>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -190,6 +194,7 @@ pub async fn patch(
 
 /// Replaces a meeting: what the body leaves out takes its default again (as on create).
 #[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}", tag = "meetings",
+    operation_id = "replace_meeting",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = MeetingBody,
     responses((status = 200, body = Envelope<Meeting>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -220,6 +225,7 @@ async fn save(state: AppState, app_id: String, mut m: Meeting) -> ApiResult<Meet
 
 /// Gets the live session of a meeting (404 when there is none).
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session", tag = "active session",
+    operation_id = "GetActiveSession",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)),
     responses((status = 200, body = Envelope<Session>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -276,6 +282,7 @@ pub struct KickedParticipant {
 
 /// Removes participants from the live session; each sees `roomLeft` with state `kicked`.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session/kick", tag = "active session",
+    operation_id = "KickPartcipants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = KickBody,
     responses((status = 200, body = Envelope<KickResult>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
@@ -328,6 +335,7 @@ pub struct KickAllResult {
 /// Ends the live session for everyone: every client sees `roomLeft` with state `ended`, the
 /// recording stops, the session becomes `ENDED` and `meeting.ended` fires (`HOST_ENDED_MEETING`).
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/active-session/kick-all", tag = "active session",
+    operation_id = "KickAllParticipants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)),
     responses((status = 200, body = Envelope<KickAllResult>), (status = 404, description = "No such meeting, or no live session.", body = ErrorEnvelope),
         (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),

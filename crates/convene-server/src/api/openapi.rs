@@ -116,13 +116,13 @@ fn describe_parameter(parameter: &mut Parameter) {
         super::meetings::create, super::meetings::list, super::meetings::get, super::meetings::patch, super::meetings::replace,
         super::meetings::active_session, super::meetings::kick, super::meetings::kick_all,
         super::participants::add, super::participants::list, super::participants::get, super::participants::patch,
-        super::participants::delete, super::participants::refresh_token,
+        super::participants::replace, super::participants::delete, super::participants::refresh_token,
         super::sessions::list, super::sessions::get, super::sessions::participants, super::sessions::participant,
         super::sessions::peer_report,
         super::recordings::start, super::recordings::list, super::recordings::active, super::recordings::get, super::recordings::action,
         super::recordings::download,
         super::webhooks::create, super::webhooks::list, super::webhooks::get, super::webhooks::patch, super::webhooks::replace,
-        super::webhooks::delete,
+        super::webhooks::delete, super::webhooks::events,
     )
 )]
 pub struct ApiDoc;

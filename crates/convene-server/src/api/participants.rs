@@ -47,6 +47,22 @@ pub struct EditParticipant {
     pub preset_name: Option<String>,
 }
 
+/// Body of `PUT .../participants/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceParticipant {
+    /// The participant's `custom_participant_id`, which cannot change (optional).
+    pub custom_participant_id: Option<String>,
+    /// A preset of the app (or a built-in one).
+    pub preset_name: String,
+    /// Display name, at most 200 characters; left out: none.
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// Picture URL, at most 2000 characters; left out: none.
+    #[schema(max_length = 2000)]
+    pub picture: Option<String>,
+}
+
 async fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<()> {
     let known = state.store().preset_by_name(app_id, name).await?.is_some()
         || convene_core::Permissions::built_in(name).is_some();
@@ -67,6 +83,7 @@ pub fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> 
 
 /// Adds a participant; the answer carries its auth `token` (valid 100 days).
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants", tag = "participants",
+    operation_id = "add_participant",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)), request_body = AddParticipant,
     responses((status = 201, body = Envelope<Participant>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -102,6 +119,7 @@ pub async fn add(
 
 /// Lists participants.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants", tag = "participants",
+    operation_id = "get_meeting_participants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), PageQuery),
     responses((status = 200, body = ListEnvelope<Participant>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -130,6 +148,7 @@ async fn find(state: &AppState, app_id: &str, meeting_id: &str, id: &str) -> Api
 
 /// Gets a participant.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    operation_id = "get_meeting_participant",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
     responses((status = 200, body = Envelope<Participant>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -145,6 +164,7 @@ pub async fn get(
 /// Edits a participant's name, picture or preset. The answer carries a new auth `token` (as
 /// Cloudflare's does; older tokens stay valid).
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    operation_id = "edit_participant",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
     request_body = EditParticipant,
     responses((status = 200, body = Envelope<Participant>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
@@ -169,12 +189,46 @@ pub async fn patch(
     if body.picture.is_some() {
         p.picture = body.picture;
     }
+    save_changed(state, app_id, meeting_id, p).await
+}
+
+/// Replaces a participant: `preset_name` is required, and a `name` or `picture` left out is
+/// cleared. Its `custom_participant_id` cannot change (give it or leave it out). The answer
+/// carries a new auth `token`, as a `PATCH`'s does.
+#[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    operation_id = "replace_participant",
+    params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
+    request_body = ReplaceParticipant,
+    responses((status = 200, body = Envelope<Participant>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id, meeting_id, id)): ApiPath<(String, String, String, String)>,
+    ApiJson(body): ApiJson<ReplaceParticipant>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, true).await?;
+    let mut p = find(&state, &app_id, &meeting_id, &id).await?;
+    if body.custom_participant_id.as_ref().is_some_and(|c| *c != p.custom_participant_id) {
+        return Err(ApiError::bad_request("custom_participant_id cannot change"));
+    }
+    check_text("name", &body.name, 200)?;
+    check_text("picture", &body.picture, 2000)?;
+    check_preset(&state, &app_id, &body.preset_name).await?;
+    p.preset_name = body.preset_name;
+    p.name = body.name;
+    p.picture = body.picture;
+    save_changed(state, app_id, meeting_id, p).await
+}
+
+/// Stores a changed participant, gives its live peers a new preset's permissions at once, and
+/// answers it with a new auth `token`. Runs to its end even if the caller hangs up.
+async fn save_changed(state: AppState, app_id: String, meeting_id: String, mut p: Participant) -> ApiResult<Response> {
     p.updated_at = now_rfc3339();
     let token = state.0.tokens.issue(&p.id, &meeting_id, &app_id, now_secs());
     let mut p = super::to_completion(async move {
         state.store().update_participant(&app_id, &meeting_id, &p).await?;
-        // Live peers of the participant take a new preset's permissions at once (the check first
-        // saves reading the preset when no room runs).
+        // The check first saves reading the preset when no room runs.
         if state.0.rooms.is_live(&meeting_id).await {
             let permissions = Box::new(crate::room::permissions_of(state.store(), &app_id, &p.preset_name).await);
             let changed = ApiCommand::ParticipantChanged { participant: p.info(), permissions };
@@ -189,6 +243,7 @@ pub async fn patch(
 
 /// Deletes a participant: every token of it stops working at once.
 #[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}", tag = "participants",
+    operation_id = "delete_meeting_participant",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
     responses((status = 200, body = Envelope<DeletedParticipant>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -227,6 +282,7 @@ pub struct DeletedParticipant {
 
 /// Issues a new token for a participant; older tokens stay valid.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/meetings/{meeting_id}/participants/{participant_id}/token", tag = "participants",
+    operation_id = "regenerate_token",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path), ("participant_id" = String, Path)),
     responses((status = 200, body = Envelope<super::envelope::TokenData>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

@@ -81,6 +81,7 @@ pub fn valid_name(name: &str) -> ApiResult<String> {
 
 /// Creates a preset.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets", tag = "presets",
+    operation_id = "post-presets",
     params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = PresetBody,
     responses((status = 201, body = Envelope<Preset>), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -107,6 +108,7 @@ pub async fn create(
 
 /// Lists presets.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets", tag = "presets",
+    operation_id = "get-presets",
     params(("account_id" = String, Path), ("app_id" = String, Path), PageQuery),
     responses((status = 200, body = ListEnvelope<Preset>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -133,6 +135,7 @@ async fn find(state: &AppState, app_id: &str, preset_id: &str) -> ApiResult<Pres
 
 /// Gets a preset.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    operation_id = "get-presets-preset_id",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)),
     responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -148,6 +151,7 @@ pub async fn get(
 /// Changes a preset. Participants of this preset who are in a session take the new permissions
 /// at once (a `permissions_updated` event by the API), and the server enforces them.
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    operation_id = "patch-presets-preset_id",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)), request_body = PresetBody,
     responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -182,6 +186,7 @@ pub async fn patch(
 /// Replaces a preset, keeping its id: `name` is required, and what the body leaves out takes
 /// its default again (as on create).
 #[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    operation_id = "put-presets-preset_id",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)), request_body = PresetBody,
     responses((status = 200, body = Envelope<Preset>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -242,6 +247,7 @@ pub fn merge(into: &mut Value, patch: Value) {
 
 /// Deletes a preset.
 #[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/presets/{preset_id}", tag = "presets",
+    operation_id = "delete-presets-preset_id",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("preset_id" = String, Path)),
     responses((status = 200, body = Envelope<Preset>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

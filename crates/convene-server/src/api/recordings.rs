@@ -119,6 +119,7 @@ fn with_url(state: &AppState, account_id: &str, app_id: &str, mut rec: Recording
 /// Starts recording a meeting's live session (409 when there is none, or one is recording).
 /// Answers `200`, as Cloudflare's does.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings", tag = "recordings",
+    operation_id = "start_recording",
     params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = StartRecording,
     responses((status = 200, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope), (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
@@ -146,6 +147,7 @@ async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Recording> 
 
 /// Stops, pauses or resumes a recording.
 #[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}", tag = "recordings",
+    operation_id = "pause_resume_stop_recording",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)), request_body = RecordingActionBody,
     responses((status = 200, body = Envelope<Recording>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope), (status = 503, description = "The meeting's room is not available; try again.", body = ErrorEnvelope)),
@@ -174,6 +176,7 @@ pub async fn action(
 
 /// Lists recordings, newest first.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings", tag = "recordings",
+    operation_id = "get_all_recordings",
     params(("account_id" = String, Path), ("app_id" = String, Path), RecordingListQuery),
     responses((status = 200, body = ListEnvelope<Recording>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -204,6 +207,7 @@ pub async fn list(
 
 /// The newest recording of a meeting that is recording or paused (404 when there is none).
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/active-recording/{meeting_id}", tag = "recordings",
+    operation_id = "get_active_recording",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("meeting_id" = String, Path)),
     responses((status = 200, body = Envelope<Recording>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -229,6 +233,7 @@ pub async fn active(
 
 /// Gets a recording.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/recordings/{recording_id}", tag = "recordings",
+    operation_id = "get_one_recording",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("recording_id" = String, Path)),
     responses((status = 200, body = Envelope<Recording>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

@@ -55,6 +55,7 @@ pub struct SessionList {
 /// Lists sessions (newest first unless sorted otherwise): of one meeting, of one status, searched,
 /// in a time range.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions", tag = "sessions",
+    operation_id = "GetSessions",
     params(("account_id" = String, Path), ("app_id" = String, Path), SessionListQuery),
     responses((status = 200, body = PagedEnvelope<SessionList>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -96,6 +97,7 @@ async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Session> {
 
 /// Gets a session.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}", tag = "sessions",
+    operation_id = "GetSessionDetails",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("session_id" = String, Path)),
     responses((status = 200, body = Envelope<Session>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -118,6 +120,7 @@ pub struct SessionPeerList {
 
 /// Lists the peers of a session with `joined_at`, `left_at` and `duration` (minutes).
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}/participants", tag = "sessions",
+    operation_id = "GetSessionParticipants",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("session_id" = String, Path), PageQuery),
     responses((status = 200, body = PagedEnvelope<SessionPeerList>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -144,6 +147,7 @@ pub struct SessionPeerDetails {
 
 /// Gets one stay of a session, by its id (the `id` of the session's participant list: a peer).
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/{session_id}/participants/{participant_id}", tag = "sessions",
+    operation_id = "GetParticipantDetails",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("session_id" = String, Path), ("participant_id" = String, Path)),
     responses((status = 200, body = Envelope<SessionPeerDetails>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -194,6 +198,7 @@ pub struct PeerReport {
 
 /// The participant data of a peer (a stay in some session of the app), by its peer id.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions/peer-report/{peer_id}", tag = "sessions",
+    operation_id = "GetParticipantDataFromPeerId",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("peer_id" = String, Path), PeerReportQuery),
     responses((status = 200, body = Envelope<PeerReport>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

@@ -81,6 +81,7 @@ pub fn check_name(name: &str) -> ApiResult<()> {
 
 /// Registers a webhook.
 #[utoipa::path(post, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks", tag = "webhooks",
+    operation_id = "addWebhook",
     params(("account_id" = String, Path), ("app_id" = String, Path)), request_body = WebhookBody,
     responses((status = 201, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -102,6 +103,7 @@ pub async fn create(
 
 /// Lists webhooks.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks", tag = "webhooks",
+    operation_id = "getAllWebhooks",
     params(("account_id" = String, Path), ("app_id" = String, Path), PageQuery),
     responses((status = 200, body = ListEnvelope<Webhook>), (status = 400, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -117,6 +119,23 @@ pub async fn list(
     Ok(super::list(items, page, total))
 }
 
+/// Lists the event names a webhook may subscribe to (RealtimeKit's whole list; Convene sends
+/// `meeting.started`, `meeting.ended`, `meeting.participantJoined`, `meeting.participantLeft` and
+/// `recording.statusUpdate`, and never the others, which are about media).
+#[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/all", tag = "webhooks",
+    operation_id = "getAllWebhookEvents",
+    params(("account_id" = String, Path), ("app_id" = String, Path)),
+    responses((status = 200, body = Envelope<Vec<String>>), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((account_id, app_id)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    app_for(&state, &caller, &account_id, &app_id, Resource::Realtime, false).await?;
+    Ok(ok(SUBSCRIBABLE_EVENTS.map(str::to_owned).to_vec()))
+}
+
 async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {
     valid_id("webhook_id", id)?;
     state.store().get_webhook(app_id, id).await?.ok_or_else(|| ApiError::not_found(format!("no webhook {id}")))
@@ -124,6 +143,7 @@ async fn find(state: &AppState, app_id: &str, id: &str) -> ApiResult<Webhook> {
 
 /// Gets a webhook.
 #[utoipa::path(get, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    operation_id = "getWebhook",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)),
     responses((status = 200, body = Envelope<Webhook>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -138,6 +158,7 @@ pub async fn get(
 
 /// Changes a webhook.
 #[utoipa::path(patch, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    operation_id = "editWebhook",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)), request_body = WebhookBody,
     responses((status = 200, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -156,6 +177,7 @@ pub async fn patch(
 /// Replaces a webhook: `name`, `url` and `events` are required (as on create), and `enabled`
 /// left out is `true` again.
 #[utoipa::path(put, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    operation_id = "replaceWebhook",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)), request_body = WebhookBody,
     responses((status = 200, body = Envelope<Webhook>), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -207,6 +229,7 @@ async fn save(state: &AppState, app_id: &str, mut w: Webhook) -> ApiResult<Webho
 
 /// Deletes a webhook (pending deliveries to it are dropped).
 #[utoipa::path(delete, path = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/webhooks/{webhook_id}", tag = "webhooks",
+    operation_id = "deleteWebhook",
     params(("account_id" = String, Path), ("app_id" = String, Path), ("webhook_id" = String, Path)),
     responses((status = 200, body = Envelope<Webhook>), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

@@ -1,6 +1,6 @@
-//! `PUT` of meetings, presets and webhooks (a replace: what the body leaves out takes its
-//! default again), and `PATCH` of a preset's `config` and `ui` (merged field by field). A
-//! refused body changes nothing.
+//! `PUT` of meetings, participants, presets and webhooks (a replace: what the body leaves out
+//! takes its default again), `PATCH` of a preset's `config` and `ui` (merged field by field), and
+//! the list of webhook events. A refused body changes nothing.
 
 use serde_json::json;
 
@@ -86,4 +86,51 @@ async fn put_replaces_a_webhook_and_needs_its_name_url_and_events() {
     let fields = (&replaced["id"], &replaced["name"], &replaced["url"], &replaced["enabled"]);
     assert_eq!(fields, (&json!(id), &json!("B"), &json!("http://127.0.0.1:9/b"), &json!(true)));
     assert_eq!(replaced["events"], json!(["meeting.started"]));
+}
+
+#[tokio::test]
+async fn put_replaces_a_participant_and_cannot_change_its_custom_id() {
+    let s = TestServer::start().await;
+    let m = s.meeting(json!({"title": "people"})).await;
+    let body = json!({"custom_participant_id": "ada", "preset_name": "group_call_host", "name": "Ada", "picture": "https://example.com/a.png"});
+    let (st, v) = s.api("POST", &format!("/meetings/{m}/participants"), Some(body)).await;
+    let id = data(st, &v, 201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/meetings/{m}/participants/{id}");
+    let (st, v) = s.api("PUT", &path, Some(json!({"preset_name": "group_call_participant", "name": "Ada L."}))).await;
+    let replaced = data(st, &v, 200);
+    assert_eq!((&replaced["preset_name"], &replaced["name"]), (&json!("group_call_participant"), &json!("Ada L.")));
+    assert!(replaced.get("picture").is_none(), "left out: cleared ({replaced})");
+    assert!(replaced["token"].as_str().is_some_and(|t| !t.is_empty()), "a new token, as a PATCH's");
+    for bad in [
+        json!({"name": "no preset"}),
+        json!({"preset_name": "no_such_preset"}),
+        json!({"preset_name": "group_call_host", "custom_participant_id": "someone-else"}),
+        json!({"preset_name": "group_call_host", "colour": "red"}),
+    ] {
+        let (st, v) = s.api("PUT", &path, Some(bad)).await;
+        err(st, &v, 400);
+    }
+    let (st, v) = s.api("GET", &path, None).await;
+    let read = data(st, &v, 200);
+    assert_eq!(
+        (&read["preset_name"], &read["name"], read.get("picture")),
+        (&json!("group_call_participant"), &json!("Ada L."), None)
+    );
+    let same = json!({"preset_name": "group_call_host", "custom_participant_id": "ada"});
+    let (st, v) = s.api("PUT", &path, Some(same)).await;
+    assert_eq!(data(st, &v, 200)["custom_participant_id"], json!("ada"), "its own custom id may be given");
+}
+
+#[tokio::test]
+async fn the_webhook_event_list_names_every_subscribable_event() {
+    let s = TestServer::start().await;
+    let (st, v) = s.api("GET", "/webhooks/all", None).await;
+    let events = data(st, &v, 200);
+    let names: Vec<&str> = events.as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(names.contains(&"meeting.ended") && names.contains(&"recording.statusUpdate"), "{names:?}");
+    for name in &names {
+        let hook = json!({"name": "each", "url": "http://127.0.0.1:9/hook", "events": [name]});
+        let (st, v) = s.api("POST", "/webhooks", Some(hook)).await;
+        data(st, &v, 201);
+    }
 }

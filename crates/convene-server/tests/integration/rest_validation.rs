@@ -128,6 +128,12 @@ async fn malformed_ids_are_refused_with_400_on_every_endpoint_and_change_nothing
         ("GET", format!("/meetings/{{}}/participants/{participant}"), None, "meeting_id"),
         ("GET", format!("/meetings/{meeting}/participants/{{}}"), None, "participant_id"),
         ("PATCH", format!("/meetings/{meeting}/participants/{{}}"), Some(edit_participant), "participant_id"),
+        (
+            "PUT",
+            format!("/meetings/{meeting}/participants/{{}}"),
+            Some(json!({"preset_name": "group_call_host"})),
+            "participant_id",
+        ),
         ("DELETE", format!("/meetings/{meeting}/participants/{{}}"), None, "participant_id"),
         ("DELETE", format!("/meetings/{{}}/participants/{participant}"), None, "meeting_id"),
         ("POST", format!("/meetings/{meeting}/participants/{{}}/token"), None, "participant_id"),
@@ -373,7 +379,22 @@ async fn the_openapi_document_lists_every_answer_and_where_each_parameter_goes()
     assert_eq!(a.status, 200);
     let doc = a.body;
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 40, "every operation of the router is in the document");
+    assert_eq!(ops.len(), 42, "every operation of the router is in the document");
+    let ids: Vec<&str> = ops.iter().map(|(_, _, op)| op["operationId"].as_str().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "operation ids are unique: {ids:?}");
+    // Cloudflare's own ids, where Cloudflare has the operation (its spelling kept).
+    let kit = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}";
+    for (method, path, id) in [
+        ("post", "/meetings/{meeting_id}/active-session/kick-all", "KickAllParticipants"),
+        ("post", "/meetings/{meeting_id}/active-session/kick", "KickPartcipants"),
+        ("put", "/meetings/{meeting_id}/participants/{participant_id}", "replace_participant"),
+        ("get", "/sessions/peer-report/{peer_id}", "GetParticipantDataFromPeerId"),
+        ("put", "/presets/{preset_id}", "put-presets-preset_id"),
+        ("get", "/webhooks/all", "getAllWebhookEvents"),
+    ] {
+        assert_eq!(doc["paths"][format!("{kit}{path}")][method]["operationId"], json!(id), "{method} {path}");
+    }
     for (path, method, op) in &ops {
         let responses = op["responses"].as_object().unwrap();
         let mut expected = vec!["400", "401", "403", "404"];
