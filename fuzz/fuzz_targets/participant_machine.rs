@@ -171,6 +171,14 @@ fn recording(u: &mut Unstructured<'_>) -> Result<RecordingState> {
     )?)
 }
 
+/// A recording id: none, or one of two (so that ids match and miss).
+fn recording_id(u: &mut Unstructured<'_>) -> Result<Option<String>> {
+    Ok(match u.int_in_range(0..=2)? {
+        0 => None,
+        n => Some(format!("rec-{n}")),
+    })
+}
+
 fn session_end(u: &mut Unstructured<'_>) -> Result<SessionEnd> {
     Ok(SessionEnd {
         session_id: pick(u, &SESSIONS)?.to_string(),
@@ -670,7 +678,7 @@ fn command(u: &mut Unstructured<'_>, d: &Driver) -> Result<Command> {
             _ => pick(u, &PEERS)?.to_string(),
         })
     };
-    Ok(match u.int_in_range(0..=9)? {
+    Ok(match u.int_in_range(0..=11)? {
         0 => Command::Join,
         1 => Command::Leave,
         2 => Command::Kick { peer_id: id(u)? },
@@ -685,8 +693,10 @@ fn command(u: &mut Unstructured<'_>, d: &Driver) -> Result<Command> {
             let n = u.int_in_range(0..=2)?;
             Command::UpdatePermissions { ids: (0..n).map(|_| id(u)).collect::<Result<_>>()?, patch: patch(u)? }
         }
-        8 => Command::StartRecording,
-        _ => Command::StopRecording,
+        8 => Command::StartRecording { allow_multiple: u.arbitrary()? },
+        9 => Command::StopRecording { id: recording_id(u)? },
+        10 => Command::PauseRecording { id: recording_id(u)? },
+        _ => Command::ResumeRecording { id: recording_id(u)? },
     })
 }
 
@@ -730,6 +740,7 @@ fn session_event(u: &mut Unstructured<'_>, d: &Driver) -> Result<SessionEvent> {
                     peers: peers(u)?,
                     waitlisted: peers(u)?,
                     recording: recording(u)?,
+                    recording_id: recording_id(u)?,
                 },
             }
         }
@@ -746,7 +757,7 @@ fn session_event(u: &mut Unstructured<'_>, d: &Driver) -> Result<SessionEvent> {
             outcome: *pick(u, &[WaitlistOutcome::Accepted, WaitlistOutcome::Rejected, WaitlistOutcome::Left])?,
         },
         10 => SessionEvent::PermissionsUpdated { patch: patch(u)?, by: actor(u)? },
-        _ => SessionEvent::RecordingUpdated { state: recording(u)? },
+        _ => SessionEvent::RecordingUpdated { state: recording(u)?, id: recording_id(u)? },
     })
 }
 
@@ -858,6 +869,7 @@ fn enter(d: &mut Driver, u: &mut Unstructured<'_>, waitlisted: bool) -> Result<(
                 peers: peers(u)?,
                 waitlisted: peers(u)?,
                 recording: recording(u)?,
+                recording_id: recording_id(u)?,
             },
         }
     };

@@ -56,6 +56,7 @@ impl RosterChurn {
             peers: (0..peers).map(peer).collect(),
             waitlisted: vec![],
             recording: RecordingState::Idle,
+            recording_id: None,
         };
         let snapshot = encode_server(&ServerMessage::Event { seq: 1, event: SessionEvent::Joined { room } });
         let _ = core.handle_frame(0, &snapshot);

@@ -202,10 +202,33 @@ export class Meta extends Emitter {
   on(event: string, listener: Listener): this;
 }
 
+/** A recording of the session, as `meeting.recording.recordings` lists it. */
+export interface RecordingInfo {
+  id: string;
+  state: RecordingState;
+  /** Always `COMPOSITE` here (the session's signalling timeline). */
+  type: 'COMPOSITE';
+}
+
 export class Recording extends Emitter {
   readonly recordingState: RecordingState;
-  start(): Promise<void>;
-  stop(): Promise<void>;
+  /** The recordings in progress (one at most: one runs at a time here). */
+  readonly recordings: RecordingInfo[];
+  /**
+   * Starts recording (needs `canRecord`, else `1001`; `1005` while one is in progress).
+   * `allowMultiple` is accepted, but one recording runs at a time here, so a second start still
+   * rejects with `1005`.
+   *
+   * @example
+   * await meeting.recording.start({ allowMultiple: true });
+   */
+  start(options?: { allowMultiple?: boolean }): Promise<void>;
+  /** Stops the recording in progress, or only `recordingId` (`1004` when it is not in progress). */
+  stop(recordingId?: string): Promise<void>;
+  /** Pauses the recording that is recording, or only `recordingId` (`1004` otherwise). */
+  pause(recordingId?: string): Promise<void>;
+  /** Resumes the paused recording, or only `recordingId` (`1004` otherwise). */
+  resume(recordingId?: string): Promise<void>;
   on(event: 'recordingUpdate', listener: (state: RecordingState) => void): this;
   on(event: string, listener: Listener): this;
 }

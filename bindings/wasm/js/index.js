@@ -236,8 +236,16 @@ export class Recording extends Emitter {
     this.#core = core;
   }
   get recordingState() { return this.#core.recordingState(); }
-  start() { return call(this.#core.startRecording()); }
-  stop() { return call(this.#core.stopRecording()); }
+  /** The session's recordings in progress, `{ id, state, type }` (one runs at a time here). */
+  get recordings() {
+    const r = this.#core.recordingInProgress();
+    return r ? [{ id: r[0], state: r[1], type: 'COMPOSITE' }] : [];
+  }
+  /** Needs `canRecord`; `allowMultiple` is accepted, but a second start still rejects with 1005. */
+  start(options) { return call(this.#core.startRecording(!!options?.allowMultiple)); }
+  stop(recordingId) { return call(this.#core.stopRecording(recordingId)); }
+  pause(recordingId) { return call(this.#core.pauseRecording(recordingId)); }
+  resume(recordingId) { return call(this.#core.resumeRecording(recordingId)); }
 }
 
 let ready;

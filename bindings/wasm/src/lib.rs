@@ -142,16 +142,28 @@ impl CoreClient {
         Ok(self.run(Command::UpdatePermissions { ids, patch }))
     }
 
-    /// `recording.start()`.
+    /// `recording.start({ allowMultiple })`.
     #[wasm_bindgen(js_name = startRecording)]
-    pub fn start_recording(&self) -> Promise {
-        self.run(Command::StartRecording)
+    pub fn start_recording(&self, allow_multiple: bool) -> Promise {
+        self.run(Command::StartRecording { allow_multiple })
     }
 
-    /// `recording.stop()`.
+    /// `recording.stop(recordingId?)`.
     #[wasm_bindgen(js_name = stopRecording)]
-    pub fn stop_recording(&self) -> Promise {
-        self.run(Command::StopRecording)
+    pub fn stop_recording(&self, id: Option<String>) -> Promise {
+        self.run(Command::StopRecording { id })
+    }
+
+    /// `recording.pause(recordingId?)`.
+    #[wasm_bindgen(js_name = pauseRecording)]
+    pub fn pause_recording(&self, id: Option<String>) -> Promise {
+        self.run(Command::PauseRecording { id })
+    }
+
+    /// `recording.resume(recordingId?)`.
+    #[wasm_bindgen(js_name = resumeRecording)]
+    pub fn resume_recording(&self, id: Option<String>) -> Promise {
+        self.run(Command::ResumeRecording { id })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Participant) -> T) -> T {
@@ -207,6 +219,12 @@ impl CoreClient {
     #[wasm_bindgen(js_name = recordingState)]
     pub fn recording_state(&self) -> JsValue {
         self.read(|c| json_value(&serde_json::json!(c.recording_state())))
+    }
+
+    /// The recording in progress, `[id, state]`, or `null`.
+    #[wasm_bindgen(js_name = recordingInProgress)]
+    pub fn recording_in_progress(&self) -> JsValue {
+        self.read(|c| c.recording().map_or(JsValue::NULL, |r| json_value(&serde_json::json!(r))))
     }
 
     /// The joined map's participants (camelCase records), ordered by peer id.

@@ -4,8 +4,8 @@
 // against the package and a real server. Each snippet's text is the page's; it runs with `meeting`
 // (and the page's free variables, such as `participantId`) bound, and what it logs is checked
 // against what the page says it does. Snippets about media, chat, polls, plugins and grid pages
-// are out of scope; so, for now, are those about pinning and multiple recordings (the package's
-// README lists what is there).
+// are out of scope; so, for now, are those about pinning (the package's README lists what is
+// there). The recording snippets are the web-core recording page's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, eventually } from './helpers.mjs';
@@ -262,4 +262,33 @@ meeting.meta.meetingStartedTimestamp; // Meeting start time`, { meeting: host })
   await run(`// Leave the meeting room
 await meeting.leave();`, { meeting: host });
   assert.equal(host.self.roomState, 'left');
+});
+
+test('recording: start with allowMultiple, the recordings list, pause, resume and stop by id', async () => {
+  const { host, guest } = await two('Recording');
+  await host.join();
+  await guest.join();
+  const states = [];
+  guest.recording.on('recordingUpdate', (state) => states.push(state));
+  await run('await meeting.recording.start({ allowMultiple: true });', { meeting: host });
+  await eventually('recording at the guest', () => guest.recording.recordingState === 'RECORDING');
+  const listed = await run(`const recordings = meeting.recording.recordings;
+console.log(JSON.stringify(recordings));`, { meeting: guest });
+  const [recording] = JSON.parse(listed[0]);
+  assert.deepEqual(Object.keys(recording).sort(), ['id', 'state', 'type']);
+  assert.equal(recording.state, 'RECORDING');
+  const recordingId = recording.id;
+  assert.equal(host.recording.recordings[0].id, recordingId, 'the same recording for everyone');
+  await run('await meeting.recording.pause(recordingId);', { meeting: host, recordingId });
+  await eventually('paused at the guest', () => guest.recording.recordingState === 'PAUSED');
+  await run('await meeting.recording.resume();', { meeting: host });
+  await eventually('resumed at the guest', () => guest.recording.recordingState === 'RECORDING');
+  await assert.rejects(host.recording.stop('not-this-recording'), (err) => err.code === 1004);
+  await assert.rejects(guest.recording.pause(), (err) => err.code === 1001, 'the guest may not record');
+  await run('await meeting.recording.stop(recordingId);', { meeting: host, recordingId });
+  await eventually('idle at the guest', () => guest.recording.recordingState === 'IDLE');
+  assert.deepEqual(guest.recording.recordings, []);
+  assert.deepEqual(states, ['STARTING', 'RECORDING', 'PAUSED', 'RECORDING', 'STOPPING', 'IDLE']);
+  const stored = await server.rest('GET', `/recordings/${recordingId}`);
+  assert.equal(stored.body.data.status, 'UPLOADED');
 });

@@ -60,6 +60,7 @@ fn snapshot_frame(n: usize) -> String {
         peers: (0..n).map(peer).collect(),
         waitlisted: vec![],
         recording: RecordingState::Idle,
+        recording_id: None,
     };
     convene_core::proto::encode_server(&ServerMessage::Event { seq: 1, event: SessionEvent::Joined { room } })
 }

@@ -84,8 +84,18 @@ impl Room {
             ClientMessage::UpdatePermissions { peer_ids, patch, .. } => {
                 self.update_permissions(now, from, req, peer_ids, patch)
             }
-            ClientMessage::StartRecording { .. } => self.peer_starts_recording(now, from, req),
-            ClientMessage::StopRecording { .. } => self.peer_stops_recording(now, from, req),
+            ClientMessage::StartRecording { allow_multiple, .. } => {
+                self.peer_starts_recording(now, from, req, allow_multiple)
+            }
+            ClientMessage::StopRecording { recording_id, .. } => {
+                self.peer_stops_recording(now, from, req, recording_id.as_deref())
+            }
+            ClientMessage::PauseRecording { recording_id, .. } => {
+                self.peer_pauses_recording(now, from, req, recording_id.as_deref(), true)
+            }
+            ClientMessage::ResumeRecording { recording_id, .. } => {
+                self.peer_pauses_recording(now, from, req, recording_id.as_deref(), false)
+            }
         };
         if let Err((code, message)) = outcome {
             self.send_direct(from.conn, &ServerMessage::Error { req: Some(req), error: WireError::new(code, message) });
@@ -204,25 +214,44 @@ impl Room {
         Ok(())
     }
 
-    fn peer_starts_recording(&mut self, now: Instant, from: &Sender, req: u64) -> Result<(), Refused> {
-        if !from.joined() || !from.permissions.can_record {
-            return Err(refused(ErrorCode::RecordingPermissionDenied, "can_record is required"));
-        }
+    fn peer_starts_recording(&mut self, now: Instant, from: &Sender, req: u64, multiple: bool) -> Result<(), Refused> {
+        require_recorder(from)?;
         // Answered once the file is open.
         let by = Requester::Peer { conn: from.conn, req };
-        self.start_recording(now, "API_CALL", Some(&from.peer_id), false, by)
+        self.start_recording(now, "API_CALL", Some(&from.peer_id), multiple, by)
             .map_err(|refusal| (ErrorCode::RecordingInProgress, refusal.to_string()))
     }
 
-    fn peer_stops_recording(&mut self, now: Instant, from: &Sender, req: u64) -> Result<(), Refused> {
-        if !from.joined() || !from.permissions.can_record {
-            return Err(refused(ErrorCode::RecordingPermissionDenied, "can_record is required"));
-        }
+    fn peer_stops_recording(&mut self, now: Instant, from: &Sender, req: u64, id: Option<&str>) -> Result<(), Refused> {
+        require_recorder(from)?;
         // Answered once the file is finished.
         let by = Requester::Peer { conn: from.conn, req };
-        self.stop_recording(now, None, "API_CALL", by)
+        self.stop_recording(now, id, "API_CALL", by)
             .map_err(|refusal| (ErrorCode::RecordingNotStarted, refusal.to_string()))
     }
+
+    /// `pause_recording` (`pause` true) or `resume_recording`: answered at once.
+    fn peer_pauses_recording(
+        &mut self,
+        now: Instant,
+        from: &Sender,
+        req: u64,
+        id: Option<&str>,
+        pause: bool,
+    ) -> Result<(), Refused> {
+        require_recorder(from)?;
+        self.set_paused(now, id, pause).map_err(|refusal| (ErrorCode::RecordingNotStarted, refusal.to_string()))?;
+        self.reply(from.conn, req, ReplyData::default());
+        Ok(())
+    }
+}
+
+/// A recording command's sender: joined, with `can_record`.
+fn require_recorder(from: &Sender) -> Result<(), Refused> {
+    if !from.joined() || !from.permissions.can_record {
+        return Err(refused(ErrorCode::RecordingPermissionDenied, "can_record is required"));
+    }
+    Ok(())
 }
 
 /// A join's chosen display name, checked: the sender needs `can_edit_display_name`, and the name

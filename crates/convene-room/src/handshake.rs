@@ -202,6 +202,7 @@ impl Room {
             peers,
             waitlisted,
             recording: self.recording_state(),
+            recording_id: self.recording.as_ref().map(|r| r.rec.id.clone()),
         }
     }
 }

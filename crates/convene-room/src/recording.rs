@@ -100,7 +100,7 @@ impl Room {
         self.recording = Some(ActiveRecording { rec: rec.clone(), opening: Some(by), started: now, paused: false });
         self.save_and_announce(now, &rec);
         let everyone = self.joined_ids();
-        self.broadcast(now, &everyone, SessionEvent::RecordingUpdated { state: RecordingState::Starting });
+        self.announce_recording(now, &everyone, RecordingState::Starting, &rec.id);
         self.outputs.push_back(Output::Recording(RecordingIo::Open { id }));
         Ok(())
     }
@@ -125,7 +125,7 @@ impl Room {
             rec.stop_reason = Some(json!({"reason": "INTERNAL_ERROR"}));
             self.recording = None;
             self.save_and_announce(now, &rec);
-            self.broadcast(now, &everyone, SessionEvent::RecordingUpdated { state: RecordingState::Idle });
+            self.announce_recording(now, &everyone, RecordingState::Idle, &rec.id);
             return self.answer(by, Err(Refusal::RecordingFile), ErrorCode::RecordingInProgress);
         }
         rec.status = RecordingStatus::Recording;
@@ -134,7 +134,7 @@ impl Room {
             active.started = now;
         }
         self.save_and_announce(now, &rec);
-        self.broadcast(now, &everyone, SessionEvent::RecordingUpdated { state: RecordingState::Recording });
+        self.announce_recording(now, &everyone, RecordingState::Recording, &rec.id);
         let rec = self.with_url(rec);
         self.answer(by, Ok(rec), ErrorCode::RecordingInProgress);
     }
@@ -174,7 +174,7 @@ impl Room {
         }
         let told = tell_clients.then(|| self.joined_ids());
         if let Some(everyone) = &told {
-            self.broadcast(now, everyone, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });
+            self.announce_recording(now, everyone, RecordingState::Stopping, &active.rec.id);
         }
         let mut rec = active.rec;
         rec.status = RecordingStatus::Uploading;
@@ -202,7 +202,7 @@ impl Room {
         }
         self.save_and_announce(now, &rec);
         if let Some(everyone) = told {
-            self.broadcast(now, &everyone, SessionEvent::RecordingUpdated { state: RecordingState::Idle });
+            self.announce_recording(now, &everyone, RecordingState::Idle, &rec.id);
         }
         let rec = self.with_url(rec);
         self.answer(by, Ok(rec), ErrorCode::RecordingNotStarted);
@@ -244,20 +244,38 @@ impl Room {
             RecordingAction::Pause => true,
             RecordingAction::Resume => false,
         };
+        let outcome = match self.set_paused(now, Some(id), pause) {
+            Ok(rec) => ApiReply::Recording(Box::new(self.with_url(rec))),
+            Err(refusal) => ApiReply::Refused(refusal),
+        };
+        self.outputs.push_back(reply(outcome));
+    }
+
+    /// Pauses (`pause`) or resumes the recording in progress (only if it has this id, when one
+    /// is given), telling the peers. Returns the recording as it now is.
+    pub(crate) fn set_paused(&mut self, now: Instant, id: Option<&str>, pause: bool) -> Result<Recording, Refusal> {
         let everyone = self.joined_ids();
-        let Some(active) = self.recording.as_mut() else { return };
+        let Some(active) = self.recording.as_mut().filter(|r| r.opening.is_none()) else {
+            return Err(Refusal::NotRecording);
+        };
+        if id.is_some_and(|id| id != active.rec.id) {
+            return Err(Refusal::NotInProgress { id: id.map(str::to_owned) });
+        }
         if active.paused == pause {
-            let refusal = Refusal::AlreadyInState { id: id.to_owned(), paused: pause };
-            return self.outputs.push_back(reply(ApiReply::Refused(refusal)));
+            return Err(Refusal::AlreadyInState { id: active.rec.id.clone(), paused: pause });
         }
         active.paused = pause;
         active.rec.status = if pause { RecordingStatus::Paused } else { RecordingStatus::Recording };
         let rec = active.rec.clone();
         self.save_and_announce(now, &rec);
         let state = if pause { RecordingState::Paused } else { RecordingState::Recording };
-        self.broadcast(now, &everyone, SessionEvent::RecordingUpdated { state });
-        let rec = self.with_url(rec);
-        self.outputs.push_back(reply(ApiReply::Recording(Box::new(rec))));
+        self.announce_recording(now, &everyone, state, &rec.id);
+        Ok(rec)
+    }
+
+    /// Tells `peers` the recording's state.
+    pub(crate) fn announce_recording(&mut self, now: Instant, peers: &[String], state: RecordingState, id: &str) {
+        self.broadcast(now, peers, SessionEvent::RecordingUpdated { state, id: Some(id.to_owned()) });
     }
 
     /// Appends an event frame to the timeline (not while paused, nor before the file is open).

@@ -156,10 +156,10 @@ impl Room {
     /// removed.
     pub(crate) fn end_session(&mut self, now: Instant, reason: EndReason, by: Actor) -> u64 {
         let Some(live) = self.session.take() else { return 0 };
-        let recording = self.recording.is_some();
-        if recording {
+        let recording = self.recording.as_ref().map(|r| r.rec.id.clone());
+        if let Some(id) = &recording {
             let joined = self.joined_ids();
-            self.broadcast(now, &joined, SessionEvent::RecordingUpdated { state: RecordingState::Stopping });
+            self.announce_recording(now, &joined, RecordingState::Stopping, id);
         }
         let end = SessionEnd { session_id: live.id.clone(), reason, ended_by: by };
         let everyone: Vec<String> =
@@ -174,7 +174,7 @@ impl Room {
             rec.paused = false;
         }
         self.broadcast(now, &everyone, SessionEvent::SessionEnded { end: end.clone() });
-        if recording {
+        if recording.is_some() {
             let _ = self.finish_recording(now, "ALL_PEERS_LEFT", false, Requester::Nobody);
         }
         for id in &everyone {

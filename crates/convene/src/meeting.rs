@@ -302,13 +302,26 @@ impl Recording<'_> {
     pub fn state(&self) -> RecordingState {
         self.meeting.read(|c| c.recording_state())
     }
-    /// `start()`: needs `can_record` (`1001`).
-    pub async fn start(&self) -> Result<(), ClientError> {
-        self.meeting.run(Command::StartRecording).await.map(|_| ())
+    /// `recordings`: the session's recording in progress (its id and state), if any; one runs at
+    /// a time.
+    pub fn recordings(&self) -> Vec<(String, RecordingState)> {
+        self.meeting.read(|c| c.recording().map(|(id, state)| (id.to_owned(), state)).into_iter().collect())
     }
-    /// `stop()`.
-    pub async fn stop(&self) -> Result<(), ClientError> {
-        self.meeting.run(Command::StopRecording).await.map(|_| ())
+    /// `start()`: needs `can_record` (`1001`); `1005` while one is in progress.
+    pub async fn start(&self) -> Result<(), ClientError> {
+        self.meeting.run(Command::StartRecording { allow_multiple: false }).await.map(|_| ())
+    }
+    /// `stop(recordingId?)`: `1004` when that recording is not in progress.
+    pub async fn stop(&self, recording_id: Option<&str>) -> Result<(), ClientError> {
+        self.meeting.run(Command::StopRecording { id: recording_id.map(str::to_owned) }).await.map(|_| ())
+    }
+    /// `pause(recordingId?)`: `1004` unless that recording is recording.
+    pub async fn pause(&self, recording_id: Option<&str>) -> Result<(), ClientError> {
+        self.meeting.run(Command::PauseRecording { id: recording_id.map(str::to_owned) }).await.map(|_| ())
+    }
+    /// `resume(recordingId?)`: `1004` unless that recording is paused.
+    pub async fn resume(&self, recording_id: Option<&str>) -> Result<(), ClientError> {
+        self.meeting.run(Command::ResumeRecording { id: recording_id.map(str::to_owned) }).await.map(|_| ())
     }
 }
 

@@ -43,10 +43,26 @@ pub enum Command {
         /// The change.
         patch: PermissionsPatch,
     },
-    /// `meeting.recording.start()`.
-    StartRecording,
-    /// `meeting.recording.stop()`.
-    StopRecording,
+    /// `meeting.recording.start({ allowMultiple })`.
+    StartRecording {
+        /// Sent along; one recording runs at a time here, so a second start is still refused.
+        allow_multiple: bool,
+    },
+    /// `meeting.recording.stop(recordingId?)`.
+    StopRecording {
+        /// Only this recording; `None`: the one in progress.
+        id: Option<String>,
+    },
+    /// `meeting.recording.pause(recordingId?)`.
+    PauseRecording {
+        /// Only this recording; `None`: the one in progress.
+        id: Option<String>,
+    },
+    /// `meeting.recording.resume(recordingId?)`.
+    ResumeRecording {
+        /// Only this recording; `None`: the paused one.
+        id: Option<String>,
+    },
 }
 
 impl Participant {
@@ -68,8 +84,10 @@ impl Participant {
             }
             Command::RejectWaiting { id } => self.reject_waiting(now, &id),
             Command::UpdatePermissions { ids, patch } => self.update_permissions(now, &ids, patch),
-            Command::StartRecording => self.start_recording(now),
-            Command::StopRecording => self.stop_recording(now),
+            Command::StartRecording { allow_multiple } => self.start_recording(now, allow_multiple),
+            Command::StopRecording { id } => self.stop_recording(now, id),
+            Command::PauseRecording { id } => self.pause_recording(now, id, true),
+            Command::ResumeRecording { id } => self.pause_recording(now, id, false),
         }
     }
 
@@ -223,26 +241,48 @@ impl Participant {
         Ok(self.send(now, PendingKind::Other, |req| ClientMessage::UpdatePermissions { req, peer_ids, patch }))
     }
 
-    fn start_recording(&mut self, now: u64) -> Result<RequestId, ClientError> {
-        self.require_joined()?;
-        if !self.permissions().can_record {
-            return Err(ClientError::RecordingPermissionDenied);
-        }
+    fn start_recording(&mut self, now: u64, allow_multiple: bool) -> Result<RequestId, ClientError> {
+        self.require_recorder()?;
         if self.recording != RecordingState::Idle {
             return Err(ClientError::RecordingInProgress);
         }
-        Ok(self.send(now, PendingKind::Other, |req| ClientMessage::StartRecording { req }))
+        Ok(self.send(now, PendingKind::Other, |req| ClientMessage::StartRecording { req, allow_multiple }))
     }
 
-    fn stop_recording(&mut self, now: u64) -> Result<RequestId, ClientError> {
+    fn stop_recording(&mut self, now: u64, id: Option<String>) -> Result<RequestId, ClientError> {
+        self.require_recorder()?;
+        let stoppable = matches!(self.recording, RecordingState::Recording | RecordingState::Paused);
+        if !stoppable || !self.is_current_recording(id.as_deref()) {
+            return Err(ClientError::RecordingNotStarted);
+        }
+        Ok(self.send(now, PendingKind::Other, |req| ClientMessage::StopRecording { req, recording_id: id }))
+    }
+
+    /// `pause()` (`pause` true) or `resume()`: of the recording that is recording, or paused.
+    fn pause_recording(&mut self, now: u64, id: Option<String>, pause: bool) -> Result<RequestId, ClientError> {
+        self.require_recorder()?;
+        let from = if pause { RecordingState::Recording } else { RecordingState::Paused };
+        if self.recording != from || !self.is_current_recording(id.as_deref()) {
+            return Err(ClientError::RecordingNotStarted);
+        }
+        Ok(self.send(now, PendingKind::Other, |req| match pause {
+            true => ClientMessage::PauseRecording { req, recording_id: id },
+            false => ClientMessage::ResumeRecording { req, recording_id: id },
+        }))
+    }
+
+    /// Joined, with `can_record` (else `1001`).
+    fn require_recorder(&self) -> Result<(), ClientError> {
         self.require_joined()?;
         if !self.permissions().can_record {
             return Err(ClientError::RecordingPermissionDenied);
         }
-        if matches!(self.recording, RecordingState::Idle | RecordingState::Stopping) {
-            return Err(ClientError::RecordingNotStarted);
-        }
-        Ok(self.send(now, PendingKind::Other, |req| ClientMessage::StopRecording { req }))
+        Ok(())
+    }
+
+    /// Whether `id`, if given, names the recording in progress.
+    fn is_current_recording(&self, id: Option<&str>) -> bool {
+        id.is_none_or(|id| self.recording_id.as_deref() == Some(id))
     }
 
     /// Settles a reply from the server.

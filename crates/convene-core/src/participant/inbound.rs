@@ -3,7 +3,9 @@
 use crate::error::ClientError;
 use crate::event::Event;
 use crate::proto::{decode_server, FrameError, ResumeRefusal, RoomSnapshot, ServerMessage, SessionEvent};
-use crate::state::{LeaveState, RoomState, SessionEnd, SocketConnectionState, SocketState, WaitlistStatus};
+use crate::state::{
+    LeaveState, RecordingState, RoomState, SessionEnd, SocketConnectionState, SocketState, WaitlistStatus,
+};
 
 use super::{CommandOk, Link, Participant};
 
@@ -206,6 +208,7 @@ impl Participant {
         self.room = RoomState::Joined;
         self.session = Some(room.session);
         self.recording = room.recording;
+        self.recording_id = room.recording_id.filter(|_| room.recording != RecordingState::Idle);
         self.roster.clear();
         let self_id = room.self_peer.id;
         let show_list = self.permissions().show_participant_list;
@@ -276,7 +279,7 @@ impl Participant {
         for participant in waiting {
             self.emit(Event::WaitlistAdded { participant });
         }
-        self.set_recording(room.recording);
+        self.set_recording(room.recording, room.recording_id);
     }
 
     fn room_event(&mut self, event: SessionEvent) {
@@ -308,7 +311,7 @@ impl Participant {
                     self.emit(Event::WaitlistRemoved { participant, outcome });
                 }
             }
-            SessionEvent::RecordingUpdated { state } => self.set_recording(state),
+            SessionEvent::RecordingUpdated { state, id } => self.set_recording(state, id),
             // Events about the local participant itself are handled by `on_event`.
             SessionEvent::Joined { .. }
             | SessionEvent::Waitlisted

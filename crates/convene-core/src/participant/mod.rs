@@ -143,6 +143,8 @@ pub struct Participant {
     socket: SocketState,
     session: Option<SessionInfo>,
     recording: RecordingState,
+    /// The recording `recording` is about, while there is one.
+    recording_id: Option<String>,
     roster: Roster,
     /// The roster as it was when a terminal state was entered, until the driver frees it.
     released: Option<Roster>,
@@ -173,6 +175,7 @@ impl Participant {
             socket: SocketState::default(),
             session: None,
             recording: RecordingState::Idle,
+            recording_id: None,
             roster: Roster::default(),
             released: None,
             link: Link::Down,
@@ -275,6 +278,12 @@ impl Participant {
         self.recording
     }
 
+    /// `meeting.recording.recordings`: the recording of the session with its state, while there
+    /// is one (one runs at a time here).
+    pub fn recording(&self) -> Option<(&str, RecordingState)> {
+        self.recording_id.as_deref().map(|id| (id, self.recording))
+    }
+
     /// The remote roster.
     pub fn roster(&self) -> &Roster {
         &self.roster
@@ -321,7 +330,12 @@ impl Participant {
         }
     }
 
-    fn set_recording(&mut self, state: RecordingState) {
+    fn set_recording(&mut self, state: RecordingState, id: Option<String>) {
+        if state == RecordingState::Idle {
+            self.recording_id = None;
+        } else if id.is_some() {
+            self.recording_id = id;
+        }
         if self.recording != state {
             self.recording = state;
             self.emit(Event::RecordingUpdate { state });
@@ -342,7 +356,7 @@ impl Participant {
         self.resume_to = None;
         match room {
             RoomState::Rejected => self.waitlist = WaitlistStatus::Rejected,
-            RoomState::Ended => self.set_recording(RecordingState::Idle),
+            RoomState::Ended => self.set_recording(RecordingState::Idle, None),
             _ => {}
         }
         let settled: Vec<(RequestId, Pending)> = self.pending.iter().map(|(r, p)| (*r, *p)).collect();

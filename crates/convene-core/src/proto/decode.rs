@@ -87,7 +87,7 @@ impl SessionEvent {
             "permissions_updated" => {
                 SessionEvent::PermissionsUpdated { patch: field(o, "patch")?, by: field(o, "by")? }
             }
-            "recording_updated" => SessionEvent::RecordingUpdated { state: field(o, "state")? },
+            "recording_updated" => SessionEvent::RecordingUpdated { state: field(o, "state")?, id: optional(o, "id")? },
             other => {
                 return Err(E::unknown_variant(other, &super::SESSION_EVENT_KINDS));
             }
@@ -166,7 +166,7 @@ mod tests {
             SessionEvent::Kicked { by: Actor::System },
             SessionEvent::PeerLeft { peer_id: "x".into() },
             SessionEvent::PeerKicked { peer_id: "x".into(), by: actor.clone() },
-            SessionEvent::RecordingUpdated { state: crate::state::RecordingState::Paused },
+            SessionEvent::RecordingUpdated { state: crate::state::RecordingState::Paused, id: Some("r".into()) },
             SessionEvent::PermissionsUpdated {
                 patch: crate::permissions::PermissionsPatch { kick_participant: Some(true), ..Default::default() },
                 by: actor,

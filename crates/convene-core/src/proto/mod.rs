@@ -131,11 +131,33 @@ pub enum ClientMessage {
     StartRecording {
         /// Request id.
         req: RequestId,
+        /// RealtimeKit's `start({ allowMultiple })`: accepted, but one recording runs at a time.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_multiple: bool,
     },
     /// Stop recording the session (needs `can_record`).
     StopRecording {
         /// Request id.
         req: RequestId,
+        /// Only this recording (refused with `1004` when it is not the one in progress).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_id: Option<String>,
+    },
+    /// Pause the recording in progress (needs `can_record`).
+    PauseRecording {
+        /// Request id.
+        req: RequestId,
+        /// Only this recording (refused with `1004` when it is not the one in progress).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_id: Option<String>,
+    },
+    /// Resume the paused recording (needs `can_record`).
+    ResumeRecording {
+        /// Request id.
+        req: RequestId,
+        /// Only this recording (refused with `1004` when it is not the one paused).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording_id: Option<String>,
     },
     /// Keep-alive; the server answers [`ServerMessage::Pong`].
     Ping {},
@@ -153,8 +175,10 @@ impl ClientMessage {
             | ClientMessage::AcceptWaiting { req, .. }
             | ClientMessage::RejectWaiting { req, .. }
             | ClientMessage::UpdatePermissions { req, .. }
-            | ClientMessage::StartRecording { req }
-            | ClientMessage::StopRecording { req } => Some(*req),
+            | ClientMessage::StartRecording { req, .. }
+            | ClientMessage::StopRecording { req, .. }
+            | ClientMessage::PauseRecording { req, .. }
+            | ClientMessage::ResumeRecording { req, .. } => Some(*req),
         }
     }
 }
@@ -233,6 +257,9 @@ pub struct RoomSnapshot {
     /// The recording state.
     #[serde(default)]
     pub recording: RecordingState,
+    /// The recording in progress, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_id: Option<String>,
 }
 
 /// Why a waiting participant left the waiting room.
@@ -329,6 +356,9 @@ pub enum SessionEvent {
     RecordingUpdated {
         /// The new state.
         state: RecordingState,
+        /// The recording concerned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
 }
 

@@ -8,6 +8,7 @@ mod harness;
 mod model_check;
 mod outcomes;
 mod properties;
+mod recording_controls;
 mod room_properties;
 mod scenarios;
 mod stories;

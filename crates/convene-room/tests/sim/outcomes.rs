@@ -76,8 +76,10 @@ fn commands(s: &SimServer, from: Sender) -> Vec<ClientMessage> {
         ClientMessage::AcceptWaiting { req: 7, peer_ids: vec![peer("waiting")] },
         ClientMessage::RejectWaiting { req: 7, peer_id: peer("waiting") },
         ClientMessage::UpdatePermissions { req: 7, peer_ids: vec![other], patch },
-        ClientMessage::StartRecording { req: 7 },
-        ClientMessage::StopRecording { req: 7 },
+        ClientMessage::StartRecording { req: 7, allow_multiple: false },
+        ClientMessage::StopRecording { req: 7, recording_id: None },
+        ClientMessage::PauseRecording { req: 7, recording_id: None },
+        ClientMessage::ResumeRecording { req: 7, recording_id: None },
     ]
 }
 
@@ -105,10 +107,17 @@ fn expected(from: Sender, msg: &ClientMessage) -> Answer {
             }
         }
         ClientMessage::StartRecording { .. } if joined && host => Reply,
-        ClientMessage::StopRecording { .. } if joined && host => Error(ErrorCode::RecordingNotStarted),
-        ClientMessage::StartRecording { .. } | ClientMessage::StopRecording { .. } => {
-            Error(ErrorCode::RecordingPermissionDenied)
+        ClientMessage::StopRecording { .. }
+        | ClientMessage::PauseRecording { .. }
+        | ClientMessage::ResumeRecording { .. }
+            if joined && host =>
+        {
+            Error(ErrorCode::RecordingNotStarted)
         }
+        ClientMessage::StartRecording { .. }
+        | ClientMessage::StopRecording { .. }
+        | ClientMessage::PauseRecording { .. }
+        | ClientMessage::ResumeRecording { .. } => Error(ErrorCode::RecordingPermissionDenied),
     }
 }
 
@@ -137,7 +146,7 @@ fn every_status_against_every_command() {
             rows += 1;
         }
     }
-    assert_eq!(rows, 44, "4 senders x 11 commands");
+    assert_eq!(rows, 52, "4 senders x 13 commands");
 }
 
 /// Beyond the answer: the room's invariants hold after every row.

@@ -84,8 +84,8 @@ fn command(w: &World, cmd: u8, target: &str) -> Command {
                 ..Default::default()
             },
         },
-        8 => Command::StartRecording,
-        _ => Command::StopRecording,
+        8 => Command::StartRecording { allow_multiple: false },
+        _ => Command::StopRecording { id: None },
     }
 }
 

@@ -93,7 +93,7 @@ fn kick_all_resolves_when_the_session_ends_before_the_reply() {
 #[test]
 fn a_drop_fails_requests_in_flight_with_connection_lost() {
     let (mut core, now) = joined_core();
-    let req = core.command(now, Command::StartRecording).unwrap();
+    let req = core.command(now, Command::StartRecording { allow_multiple: false }).unwrap();
     while core.poll_output().is_some() {}
     core.handle_transport_closed(now + 5);
     let outputs: Vec<Output> = std::iter::from_fn(|| core.poll_output()).collect();
@@ -297,6 +297,7 @@ fn a_snapshot_while_joined_resynchronises_the_roster_with_events() {
         peers: vec![peer("b"), peer("c"), peer("me")],
         waitlisted: vec![],
         recording: convene_core::RecordingState::Recording,
+        recording_id: None,
     };
     core.handle_server_message(now, ServerMessage::Event { seq: 1_000_004, event: SessionEvent::Joined { room } });
     let events: Vec<serde_json::Value> = std::iter::from_fn(|| core.poll_output())

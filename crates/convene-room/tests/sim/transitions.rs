@@ -100,6 +100,8 @@ enum Cmd {
     UpdatePermissions,
     StartRecording,
     StopRecording,
+    PauseRecording,
+    ResumeRecording,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +120,7 @@ enum Ev {
     RecordingUpdated,
 }
 
-const CMDS: [Cmd; 10] = [
+const CMDS: [Cmd; 12] = [
     Cmd::Join,
     Cmd::Leave,
     Cmd::Kick,
@@ -129,6 +131,8 @@ const CMDS: [Cmd; 10] = [
     Cmd::UpdatePermissions,
     Cmd::StartRecording,
     Cmd::StopRecording,
+    Cmd::PauseRecording,
+    Cmd::ResumeRecording,
 ];
 const EVS: [Ev; 12] = [
     Ev::Joined,
@@ -181,8 +185,10 @@ fn cmd_of(command: &Command) -> Cmd {
         Command::AcceptAllWaiting => Cmd::AcceptAll,
         Command::RejectWaiting { .. } => Cmd::Reject,
         Command::UpdatePermissions { .. } => Cmd::UpdatePermissions,
-        Command::StartRecording => Cmd::StartRecording,
-        Command::StopRecording => Cmd::StopRecording,
+        Command::StartRecording { .. } => Cmd::StartRecording,
+        Command::StopRecording { .. } => Cmd::StopRecording,
+        Command::PauseRecording { .. } => Cmd::PauseRecording,
+        Command::ResumeRecording { .. } => Cmd::ResumeRecording,
     }
 }
 
@@ -233,7 +239,7 @@ fn command_outcome(f: Fixture, c: Cmd) -> CmdOutcome {
         (Joining | JoinSent | Joined | Waitlisted | DisconnectedBackoff | DisconnectedResuming, Cmd::Join) => Err(4503),
         (Init, Cmd::Leave) => Err(1205),
         (Joining | JoinSent | Joined | Waitlisted | DisconnectedBackoff | DisconnectedResuming, Cmd::Leave) => Ok(()),
-        (Joined, Cmd::StopRecording) => Err(1004),
+        (Joined, Cmd::StopRecording | Cmd::PauseRecording | Cmd::ResumeRecording) => Err(1004),
         (
             Joined,
             Cmd::Kick
@@ -253,7 +259,9 @@ fn command_outcome(f: Fixture, c: Cmd) -> CmdOutcome {
             | Cmd::Reject
             | Cmd::UpdatePermissions
             | Cmd::StartRecording
-            | Cmd::StopRecording,
+            | Cmd::StopRecording
+            | Cmd::PauseRecording
+            | Cmd::ResumeRecording,
         ) => Err(1205),
     }
 }
@@ -421,6 +429,7 @@ fn session_event(e: Ev, me: &str) -> SessionEvent {
                 peers: vec![peer("zed"), peer(me)],
                 waitlisted: vec![],
                 recording: RecordingState::Idle,
+                recording_id: None,
             },
         },
         Ev::Waitlisted => SessionEvent::Waitlisted,
@@ -436,7 +445,9 @@ fn session_event(e: Ev, me: &str) -> SessionEvent {
             patch: PermissionsPatch { pin_participant: Some(false), ..Default::default() },
             by: Actor::Api,
         },
-        Ev::RecordingUpdated => SessionEvent::RecordingUpdated { state: RecordingState::Recording },
+        Ev::RecordingUpdated => {
+            SessionEvent::RecordingUpdated { state: RecordingState::Recording, id: Some("r1".into()) }
+        }
     }
 }
 
@@ -454,8 +465,10 @@ fn command_for(w: &World, c: Cmd) -> Command {
             ids: vec![id("bob")],
             patch: PermissionsPatch { pin_participant: Some(true), ..Default::default() },
         },
-        Cmd::StartRecording => Command::StartRecording,
-        Cmd::StopRecording => Command::StopRecording,
+        Cmd::StartRecording => Command::StartRecording { allow_multiple: false },
+        Cmd::StopRecording => Command::StopRecording { id: None },
+        Cmd::PauseRecording => Command::PauseRecording { id: None },
+        Cmd::ResumeRecording => Command::ResumeRecording { id: None },
     }
 }
 
@@ -587,5 +600,5 @@ fn every_state_against_every_input() {
         }
     }
     assert_eq!(rows, FIXTURES.len() * inputs.len());
-    assert_eq!(inputs.len(), 10 + 10 + 12 + 5);
+    assert_eq!(inputs.len(), 12 + 10 + 12 + 5);
 }

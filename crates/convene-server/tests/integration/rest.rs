@@ -416,7 +416,7 @@ async fn webhooks_end_to_end() {
 }
 
 /// Every route of `convene_server::router` under `/client/v4/accounts/...`.
-const ROUTES: [&str; 23] = [
+const ROUTES: [&str; 24] = [
     "apps",
     "apps/{app_id}",
     "{app_id}/presets",
@@ -439,6 +439,7 @@ const ROUTES: [&str; 23] = [
     "{app_id}/recordings/{recording_id}",
     "{app_id}/recordings/{recording_id}/download",
     "{app_id}/webhooks",
+    "{app_id}/webhooks/all",
     "{app_id}/webhooks/{webhook_id}",
 ];
 

@@ -54,8 +54,8 @@ async fn a_resume_too_large_for_the_queue_gets_a_snapshot() {
     let bob = s.joined(&bob_token).await;
     let (peer_id, last_seq) = bob.drop_connection().await;
     for _ in 0..6 {
-        host.call(|req| ClientMessage::StartRecording { req }).await;
-        host.call(|req| ClientMessage::StopRecording { req }).await;
+        host.call(|req| ClientMessage::StartRecording { req, allow_multiple: false }).await;
+        host.call(|req| ClientMessage::StopRecording { req, recording_id: None }).await;
     }
     let resume = Resume { peer_id, last_seq };
     let mut bob = RawClient::connect_resume(&s.ws_url(), &bob_token, Some(resume)).await.expect("resumed");

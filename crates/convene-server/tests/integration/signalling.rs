@@ -67,7 +67,7 @@ async fn a_crafted_kick_all_without_permission_is_refused_and_changes_nothing() 
     assert_eq!(error_code(&refused), Some(1201));
     let refused = bob.call(|req| ClientMessage::Kick { req, peer_id: String::new() }).await;
     assert_eq!(error_code(&refused), Some(1201));
-    let refused = bob.call(|req| ClientMessage::StartRecording { req }).await;
+    let refused = bob.call(|req| ClientMessage::StartRecording { req, allow_multiple: false }).await;
     assert_eq!(error_code(&refused), Some(1001));
     let patch = PermissionsPatch { kick_participant: Some(true), ..Default::default() };
     let host_peer = host.peer_id.clone();
@@ -247,7 +247,7 @@ async fn a_dropped_client_resumes_without_losing_or_repeating_events() {
     let bob = s.joined(&bob_token).await;
     let (bob_peer, last_seq) = bob.drop_connection().await;
     let _carol = s.joined(&carol_token).await;
-    host.call(|req| ClientMessage::StartRecording { req }).await;
+    host.call(|req| ClientMessage::StartRecording { req, allow_multiple: false }).await;
     let resume = Resume { peer_id: bob_peer.clone(), last_seq };
     let mut bob = RawClient::connect_resume(&s.ws_url(), &bob_token, Some(resume)).await.expect("resumed");
     assert_eq!(bob.peer_id, bob_peer, "the same peer");
@@ -258,8 +258,10 @@ async fn a_dropped_client_resumes_without_losing_or_repeating_events() {
         }
     }
     assert!(matches!(&missed[0], SessionEvent::PeerJoined { peer } if peer.custom_participant_id == "carol"));
-    assert_eq!(missed[1], SessionEvent::RecordingUpdated { state: RecordingState::Starting });
-    assert_eq!(missed[2], SessionEvent::RecordingUpdated { state: RecordingState::Recording });
+    let SessionEvent::RecordingUpdated { state: RecordingState::Starting, id: Some(id) } = &missed[1] else {
+        panic!("{:?}", missed[1])
+    };
+    assert_eq!(missed[2], SessionEvent::RecordingUpdated { state: RecordingState::Recording, id: Some(id.clone()) });
     // Nothing else is pending: the next message answers a ping.
     bob.send(&ClientMessage::Ping {}).await;
     assert!(matches!(bob.recv().await, Some(ServerMessage::Pong)));
@@ -387,7 +389,7 @@ async fn a_client_that_cannot_keep_up_is_dropped_and_stays_in_the_session() {
     let mut host = RawClient::connect(&s.ws_url(), &token).await;
     assert!(matches!(host.join().await, ServerMessage::Reply { .. }));
     let req = host.req();
-    host.send(&ClientMessage::StartRecording { req }).await;
+    host.send(&ClientMessage::StartRecording { req, allow_multiple: false }).await;
     assert_eq!(host.close_code().await, Some(1013), "dropped as too slow");
     // The room went on without waiting for it, and keeps its place for a resume.
     let (_, active) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;

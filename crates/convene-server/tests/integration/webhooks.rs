@@ -125,7 +125,7 @@ async fn the_session_story_is_delivered_signed() {
     let mut host = s.joined(&host_token).await;
     let mut bob = s.joined(&bob_token).await;
     bob.call(|req| ClientMessage::Leave { req }).await;
-    host.call(|req| ClientMessage::StartRecording { req }).await;
+    host.call(|req| ClientMessage::StartRecording { req, allow_multiple: false }).await;
     host.call(|req| ClientMessage::KickAll { req }).await;
     let got = rx.wait_for(9).await;
     let events: Vec<String> = got

@@ -219,7 +219,7 @@ async fn step(run: &mut Run, step: &Step) -> Result<(), String> {
             outcome(run.clients[who].meeting.participants().update_permissions(&ids, *patch).await, *error)
         }
         Step::StartRecording { who, error } => outcome(run.clients[who].meeting.recording().start().await, *error),
-        Step::StopRecording { who, error } => outcome(run.clients[who].meeting.recording().stop().await, *error),
+        Step::StopRecording { who, error } => outcome(run.clients[who].meeting.recording().stop(None).await, *error),
         Step::ApiKickAll => {
             let (status, v) =
                 run.api("POST", &format!("/meetings/{}/active-session/kick-all", run.meeting_id), None).await;

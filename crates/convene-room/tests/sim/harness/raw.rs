@@ -134,8 +134,8 @@ impl Sim {
                 };
                 ClientMessage::UpdatePermissions { req, peer_ids: vec![peer_id], patch }
             }
-            8 => ClientMessage::StartRecording { req },
-            9 => ClientMessage::StopRecording { req },
+            8 => ClientMessage::StartRecording { req, allow_multiple: false },
+            9 => ClientMessage::StopRecording { req, recording_id: None },
             10 => ClientMessage::UpdatePermissions { req, peer_ids: vec![], patch: PermissionsPatch::default() },
             _ => ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: "token-host".into(), resume: None },
         }

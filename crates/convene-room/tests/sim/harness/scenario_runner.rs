@@ -75,8 +75,10 @@ fn run_step(
             let ids = targets.iter().map(|t| pid(world, t)).collect();
             command_step(world, who, Command::UpdatePermissions { ids, patch: *patch }, *error)
         }
-        Step::StartRecording { who, error } => command_step(world, who, Command::StartRecording, *error),
-        Step::StopRecording { who, error } => command_step(world, who, Command::StopRecording, *error),
+        Step::StartRecording { who, error } => {
+            command_step(world, who, Command::StartRecording { allow_multiple: false }, *error)
+        }
+        Step::StopRecording { who, error } => command_step(world, who, Command::StopRecording { id: None }, *error),
         Step::ApiKickAll => {
             let now = world.now;
             world.server.end_session(now, EndReason::HostEndedMeeting, Actor::Api);
