@@ -140,7 +140,8 @@ export class Self extends Emitter {
    * Sets the display name to join with, which everyone then sees (on `meeting.self.name` at once,
    * and on this participant for the others once joined). Only before `join()`, as RealtimeKit's
    * (whose later changes reach no one); needs `canEditDisplayName`; 1 to 200 characters once
-   * trimmed. Rejects with `ClientError` `1201` without the permission, `4504` otherwise, and
+   * trimmed, no control characters. Rejects with `ClientError` `4501` once the client has left,
+   * `4504` after `join()` or for a name out of bounds, `1201` without the permission, and
    * changes nothing then.
    *
    * @example

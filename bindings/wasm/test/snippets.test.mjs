@@ -113,6 +113,7 @@ meeting.self.permissions.on("pluginsUpdate", () => {
 meeting.self.permissions.on("*", () => {
 	console.log("Permissions updated");
 });`, { meeting: guest });
+  await eventually('the host sees the guest', () => host.participants.joined.size === 1);
   // The remote-participants page's "update permissions" snippets, run by the host.
   await run(`const participantIds = meeting.participants.joined
 	.toArray()

@@ -196,13 +196,14 @@ impl Room {
         let waitlisted =
             if me.permissions.accept_waiting_requests { in_arrival_order(PeerStatus::Waiting) } else { Vec::new() };
         let live = self.session.as_ref().expect("a snapshot needs a session");
+        let (recording, recording_id) = self.recording_for_snapshot();
         RoomSnapshot {
             self_peer: me.peer.clone(),
             session: SessionInfo { id: live.id.clone(), started_at: live.started_at.clone() },
             peers,
             waitlisted,
-            recording: self.recording_state(),
-            recording_id: self.recording.as_ref().map(|r| r.rec.id.clone()),
+            recording,
+            recording_id,
         }
     }
 }

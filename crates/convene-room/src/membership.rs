@@ -96,6 +96,9 @@ impl Room {
         for peer_id in self.peers_of(&participant.id) {
             if let Some(p) = self.peers.get_mut(&peer_id) {
                 p.participant = participant.clone();
+                if let Some(name) = &p.chosen_name {
+                    p.participant.name = Some(name.clone());
+                }
                 p.peer.preset_name = participant.preset_name.clone();
             }
             self.take_permissions(now, &peer_id, permissions);

@@ -273,6 +273,18 @@ impl Room {
         Ok(rec)
     }
 
+    /// The recording as a `joined` snapshot shows it, with its id: `STARTING` while its file opens
+    /// (the peers then in the session were told so, and everyone joined hears `RECORDING` once it
+    /// is open). A recording being finished shows as `IDLE`: a joiner is not among those told
+    /// `STOPPING`, who alone hear its `IDLE`.
+    pub(crate) fn recording_for_snapshot(&self) -> (RecordingState, Option<String>) {
+        match &self.recording {
+            Some(active) if active.opening.is_some() => (RecordingState::Starting, Some(active.rec.id.clone())),
+            Some(active) => (active.client_state(), Some(active.rec.id.clone())),
+            None => (RecordingState::Idle, None),
+        }
+    }
+
     /// Tells `peers` the recording's state.
     pub(crate) fn announce_recording(&mut self, now: Instant, peers: &[String], state: RecordingState, id: &str) {
         self.broadcast(now, peers, SessionEvent::RecordingUpdated { state, id: Some(id.to_owned()) });

@@ -65,6 +65,11 @@ impl Participant {
         }
         self.link = Link::Up;
         self.config.self_info = self_info;
+        if !self.permissions().can_edit_display_name {
+            // The preset changed since `set_name`: the server would refuse the join the name
+            // rides on, so the record's name stands.
+            self.chosen_name = None;
+        }
         if let (Some(name), false) = (&self.chosen_name, resuming) {
             // Chosen before the join, which carries it: the server names the stay so.
             self.config.self_info.name = name.clone();

@@ -58,10 +58,12 @@ pub struct Resume {
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// A display name as a join may carry it: trimmed of ASCII whitespace, 1 to [`MAX_NAME_CHARS`]
-/// characters; `None` when it is not one. The client's and the room's check.
+/// characters, no control characters (a NUL, say, which PostgreSQL's text cannot hold); `None`
+/// when it is not one. The client's and the room's check.
 pub fn display_name(name: &str) -> Option<&str> {
     let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
-    (!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS).then_some(name)
+    let fits = !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS;
+    (fits && !name.chars().any(char::is_control)).then_some(name)
 }
 
 /// A message from a client to the server.

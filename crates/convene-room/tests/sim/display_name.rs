@@ -85,3 +85,53 @@ fn the_room_refuses_a_crafted_join_whose_name_it_may_not_take() {
         assert!(s.joined_peer_ids().is_empty(), "nobody joined");
     }
 }
+
+#[test]
+fn names_with_control_characters_are_refused_on_both_sides() {
+    let mut w = World::new();
+    w.add("ada", "group_call_host", None);
+    let ada = &mut w.clients.get_mut("ada").unwrap().core;
+    for bad in ["a\u{0}", "line\nbreak", "\u{7f}del"] {
+        assert!(matches!(ada.set_name(bad), Err(ClientError::InvalidArgument(_))), "{bad:?}");
+    }
+    let mut s = SimServer::new(60_000);
+    let reg = s.register("p", "preset", Permissions::group_call_host());
+    let conn = s.open().expect("online");
+    s.handle(0, conn, ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: reg.token, resume: None });
+    s.outbox.clear();
+    s.handle(0, conn, ClientMessage::Join { req: 1, name: Some("a\u{0}".into()) });
+    let refused = s.outbox.iter().any(|(c, m)| {
+        *c == conn
+            && matches!(m, ServerMessage::Error { req: Some(1), error } if error.code == ErrorCode::InvalidArgument.code())
+    });
+    assert!(refused, "{:?}", s.outbox);
+    assert!(s.joined_peer_ids().is_empty());
+}
+
+/// A name chosen while the preset allowed it, and a preset that no longer does by the welcome:
+/// the join goes without it (the room would refuse it), under the record's name.
+#[test]
+fn a_name_the_preset_no_longer_allows_is_dropped_at_the_welcome() {
+    use convene_core::proto::{MeetingInfo, SelfInfo};
+    use convene_core::{Config, Output, Participant};
+    let info = SelfInfo { name: "record".into(), permissions: Permissions::group_call_host(), ..SelfInfo::default() };
+    let mut core = Participant::new(Config::new("t", info.clone(), MeetingInfo::default()));
+    core.set_name("Chosen").unwrap();
+    core.command(0, Command::Join).unwrap();
+    core.handle_transport_opened(0);
+    let mut now_info = info;
+    now_info.permissions.can_edit_display_name = false;
+    let welcome = serde_json::json!({
+        "type": "welcome", "protocol": 1, "peer_id": "me", "resumed": false,
+        "self": now_info, "meeting": {"id": "m", "title": "t"},
+    });
+    core.handle_frame(0, &welcome.to_string()).unwrap();
+    let joins: Vec<ClientMessage> = std::iter::from_fn(|| core.poll_output())
+        .filter_map(|o| match o {
+            Output::Transmit(m @ ClientMessage::Join { .. }) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(joins.as_slice(), [ClientMessage::Join { name: None, .. }]), "{joins:?}");
+    assert_eq!(core.self_info().name, "record");
+}

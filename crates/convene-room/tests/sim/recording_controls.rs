@@ -93,3 +93,27 @@ fn the_room_refuses_pause_and_resume_it_cannot_do_and_changes_nothing() {
     w.settle();
     assert_eq!(recording_at(&w, "bob"), Some((id, RecordingState::Recording)), "still recording");
 }
+
+/// A joiner while the recording's file is still opening sees `STARTING` with its id, as the
+/// others were told, and then `RECORDING` with everyone.
+#[test]
+fn a_joiner_while_the_file_opens_sees_starting_then_recording() {
+    let mut w = World::new();
+    w.add("host", "group_call_host", None);
+    w.add("carol", "group_call_participant", None);
+    w.run("host", Command::Join).unwrap();
+    w.server.hold_recording_opens = true;
+    w.issue("host", Command::StartRecording { allow_multiple: false }).unwrap();
+    w.settle();
+    assert_eq!(w.core("host").recording_state(), RecordingState::Starting);
+    w.run("carol", Command::Join).unwrap();
+    let (id, state) = recording_at(&w, "carol").expect("the snapshot names the recording");
+    assert_eq!(state, RecordingState::Starting);
+    assert_eq!(w.run("carol", Command::StopRecording { id: None }), Err(ClientError::RecordingPermissionDenied));
+    let now = w.now;
+    w.server.open_held_recordings(now);
+    w.settle();
+    for alias in ["host", "carol"] {
+        assert_eq!(recording_at(&w, alias), Some((id.clone(), RecordingState::Recording)), "{alias}");
+    }
+}

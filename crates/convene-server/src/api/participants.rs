@@ -73,10 +73,12 @@ async fn check_preset(state: &AppState, app_id: &str, name: &str) -> ApiResult<(
     }
 }
 
-/// An optional text field of at most `max` bytes.
+/// An optional text field of at most `max` characters.
 pub fn check_text(field: &str, v: &Option<String>, max: usize) -> ApiResult<()> {
     match v {
-        Some(s) if s.len() > max => Err(ApiError::bad_request(format!("{field} must be at most {max} characters"))),
+        Some(s) if s.chars().count() > max => {
+            Err(ApiError::bad_request(format!("{field} must be at most {max} characters")))
+        }
         _ => Ok(()),
     }
 }

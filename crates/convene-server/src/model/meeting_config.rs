@@ -1,9 +1,10 @@
 //! A meeting's AI and recording settings, in the shapes of Cloudflare's RealtimeKit schema. Convene
-//! stores them with the meeting and answers them back, checked field by field (an unknown field or
-//! a value outside its enum is a 400), but acts on none: it has no media to transcribe, summarise
-//! or encode. The storage credentials of `recording_config.storage_config` are checked and then
-//! dropped, never stored: Convene uploads nowhere, and a secret it does not need is one it cannot
-//! leak.
+//! stores them with the meeting and answers them back, checked field by field (an unknown field, a
+//! wrong type or a value outside its enum is a 400), but acts on none: it has no media to
+//! transcribe, summarise or encode. The storage credentials of `recording_config.storage_config`
+//! are checked for their names and types (not for which of Cloudflare's four shapes they form:
+//! nothing here uses them) and then dropped, never stored: Convene uploads nowhere, and a secret
+//! it does not need is one it cannot leak.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -126,6 +127,7 @@ pub struct RecordingConfig {
     /// Your own storage for the recordings: checked, never stored (`skip_serializing`), so a
     /// meeting read back has none.
     #[serde(default, skip_serializing)]
+    #[schema(write_only)]
     pub storage_config: Option<StorageConfig>,
     /// The video track's encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -102,9 +102,11 @@ export class ConveneServer {
   /** Stops the peers and the server; throws if the server panicked meanwhile. */
   async stop(): Promise<void> {
     for (const peer of this.peers) peer.kill();
-    const exited = new Promise((resolve) => this.process.once('exit', resolve));
-    this.process.kill('SIGTERM');
-    await exited;
+    if (this.process.exitCode === null && this.process.signalCode === null) {
+      const exited = new Promise((resolve) => this.process.once('exit', resolve));
+      this.process.kill('SIGTERM');
+      await exited;
+    }
     rmSync(this.work, { recursive: true, force: true });
     if (this.log.text.includes('panicked')) throw new Error(`convene-server panicked:\n${this.log.text}`);
   }

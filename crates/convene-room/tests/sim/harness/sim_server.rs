@@ -59,6 +59,10 @@ pub struct SimServer {
     pub webhooks: Vec<WebhookEvent>,
     /// Recording files: lines appended so far, by recording id.
     pub recording_files: BTreeMap<String, Vec<String>>,
+    /// While set, recording files are not opened until [`SimServer::open_held_recordings`] (a
+    /// driver with slow file work).
+    pub hold_recording_opens: bool,
+    held_opens: Vec<String>,
     /// Per connection: the lowest sequence number an event on it may carry next (above the
     /// last one sent, and above a resume's `last_seq`).
     seq_floor: BTreeMap<ConnId, u64>,
@@ -121,6 +125,8 @@ impl SimServer {
             writes: Vec::new(),
             webhooks: Vec::new(),
             recording_files: BTreeMap::new(),
+            hold_recording_opens: false,
+            held_opens: Vec::new(),
             seq_floor: BTreeMap::new(),
             violations: Vec::new(),
             log: None,
@@ -567,6 +573,7 @@ impl SimServer {
 
     fn recording_io(&mut self, at: Instant, io: RecordingIo) {
         match io {
+            RecordingIo::Open { id } if self.hold_recording_opens => self.held_opens.push(id),
             RecordingIo::Open { id } => {
                 self.recording_files.insert(id.clone(), Vec::new());
                 self.room.handle_recording_io(at, &id, RecordingIoResult::Opened);
@@ -577,6 +584,15 @@ impl SimServer {
                 self.room.handle_recording_io(at, &id, RecordingIoResult::Finished { bytes });
             }
         }
+    }
+
+    /// Opens the recording files held back by `hold_recording_opens`.
+    pub fn open_held_recordings(&mut self, now: u64) {
+        self.hold_recording_opens = false;
+        for id in std::mem::take(&mut self.held_opens) {
+            self.recording_io(self.at(now), RecordingIo::Open { id });
+        }
+        self.pump(now);
     }
 
     /// How the store says a stay ended: with its session, when the stay was open at the end.
