@@ -13,18 +13,24 @@ for component in rustfmt clippy; do
   fi
 done
 
-step "system tools the tests use (curl, openssl, PostgreSQL, Redis)"
+step "system tools the tests use (curl, openssl, PostgreSQL, Redis, nginx)"
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # redis-server, and PostgreSQL's programs (initdb, pg_ctl): the cluster tests start throwaway
 # servers of their own.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# nginx: the reverse-proxy tests put one in front of the server (crates/convene-server/tests).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  # The packages start their system services; the tests start their own servers instead.
+  for svc in "${missing[@]}"; do
+    case "$svc" in nginx | redis-server) service "$svc" stop >/dev/null 2>&1 || true ;; esac
+  done
 fi
 
 step "browser toolchain: wasm32 target, wasm-bindgen CLI at the Cargo.lock version, Chromium, npm packages"

@@ -26,10 +26,13 @@ pub mod api;
 #[cfg(not(fuzzing))]
 mod api;
 pub mod auth;
+pub mod backup;
 mod bootstrap;
+pub mod client_addr;
 // Cluster mode (issue 13): docs/cluster.md.
 mod cluster;
 pub mod files;
+pub mod health;
 pub mod limits;
 pub mod model;
 mod opening;
@@ -304,6 +307,8 @@ fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::rest_limits))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route(
             "/v1/signal",
             get(ws::signal).layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::join_limits)),
@@ -389,6 +394,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         timings: config.timings.clone(),
         stopping,
         limiter: Arc::new(limits::Limiter::new(config.limits.clone())),
+        cluster: cluster.clone(),
     }));
     if cluster.is_some() {
         let restored = state.0.rooms.restore_owned().await?;

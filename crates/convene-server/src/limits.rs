@@ -20,6 +20,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::ApiError;
+pub use crate::client_addr::TrustedProxies;
 
 pub use convene_core::proto::TOO_FAST;
 
@@ -56,6 +57,12 @@ pub struct Limits {
     pub connections_per_ip: Option<usize>,
     /// TCP connections held open at once in all (keep it under the process's file limit).
     pub connections_total: Option<usize>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client, so that
+    /// the per-IP limits count clients, not the proxy (`--trusted-proxy`; see
+    /// [`crate::client_addr`]). A trusted proxy's TCP connections are exempt from
+    /// [`Self::connections_per_ip`] (they carry many clients) but count in
+    /// [`Self::connections_total`].
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Limits {
@@ -72,6 +79,7 @@ impl Default for Limits {
             connections_per_participant: Some(4),
             connections_per_ip: Some(1000),
             connections_total: Some(10_000),
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -87,6 +95,7 @@ impl Limits {
             connections_per_participant: None,
             connections_per_ip: None,
             connections_total: None,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -245,11 +254,19 @@ fn fingerprint(token: &str) -> u64 {
     h.finish()
 }
 
-/// The client's IP, when the server was started with connection info. An IPv6 address counts
-/// as its /64 network (one host usually holds a whole /64). Behind a proxy every client shares
-/// the proxy's address: turn the per-IP limits off there (see the crate's README).
+/// The client address the listener found for a request: its TCP peer, or behind a trusted
+/// proxy the address the proxy forwarded ([`TrustedProxies::client`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The client's IP as the limits count it: the listener's [`ClientAddr`], else (a request handed
+/// to the router in-process) the connection info's peer. An IPv6 address counts as its /64
+/// network (one host usually holds a whole /64).
 pub fn client_ip(req: &Request) -> Option<IpAddr> {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    let ip = match req.extensions().get::<ClientAddr>() {
+        Some(c) => c.0,
+        None => req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?,
+    };
     Some(ip_key(ip))
 }
 

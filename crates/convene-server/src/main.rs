@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use convene_server::limits::Limits;
+use convene_server::limits::{Limits, TrustedProxies};
 use convene_server::serve::TlsFiles;
 use convene_server::store::Store;
 use convene_server::webhook::WebhookOptions;
@@ -47,6 +47,11 @@ struct Cli {
     /// behind a gateway that limits). The defaults are in `convene_server::limits::Limits`.
     #[arg(long)]
     no_rate_limits: bool,
+    /// A reverse proxy in front of this server, as an address or CIDR network (repeatable):
+    /// requests from it take the client's address from `Forwarded` or `X-Forwarded-For`, so
+    /// that the per-IP limits count clients rather than the proxy (docs/deploy.md).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<TrustedProxies>,
     /// Allow webhooks to loopback, private and link-local addresses (receivers on this machine
     /// or network). Off by default: such URLs are refused at registration and at delivery.
     #[arg(long, env = "CONVENE_WEBHOOK_ALLOW_PRIVATE")]
@@ -88,6 +93,14 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Copy the data directory (--data) into DEST while the server runs: the database (one
+    /// consistent snapshot) and the webhook signing key, not the recordings. DEST is a data
+    /// directory: restore by starting a server with `--data DEST`. SQLite only (on PostgreSQL,
+    /// use pg_dump).
+    Backup {
+        /// A new or empty directory.
+        dest: PathBuf,
     },
 }
 
@@ -195,6 +208,22 @@ async fn token_command(cli: &Cli, action: &TokenAction) -> Result<(), String> {
     Ok(())
 }
 
+fn backup_command(cli: &Cli, dest: &std::path::Path) -> Result<(), String> {
+    if cli.postgres.is_some() {
+        return Err("the store is PostgreSQL: back it up with pg_dump (docs/deploy.md)".into());
+    }
+    let DataLocation::Dir(data) = data_location(&cli.data) else {
+        return Err("an in-memory server has nothing to back up".into());
+    };
+    let done = convene_server::backup::backup(&data, dest).map_err(|e| e.to_string())?;
+    println!("backed up {} to {}", data.display(), done.database.display());
+    if let Some(key) = done.webhook_key {
+        println!("  webhook signing key: {}", key.display());
+    }
+    println!("  restore: convene-server --data {}", dest.display());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -203,6 +232,15 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Backup { dest }) = &cli.command {
+        return match backup_command(&cli, dest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("convene-server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Token { action }) = &cli.command {
         return match token_command(&cli, action).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -224,7 +262,10 @@ async fn main() -> ExitCode {
         admin_token: cli.admin_token.clone(),
         base_url: cli.base_url.clone(),
         timings,
-        limits: if cli.no_rate_limits { Limits::off() } else { Limits::default() },
+        limits: Limits {
+            trusted_proxies: cli.trusted_proxies.iter().cloned().fold(TrustedProxies::none(), TrustedProxies::and),
+            ..if cli.no_rate_limits { Limits::off() } else { Limits::default() }
+        },
         webhooks: WebhookOptions { allow_private: cli.webhook_allow_private, ca_file: cli.webhook_ca.clone() },
         tls: match (&cli.tls_cert, &cli.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),

@@ -10,7 +10,11 @@
 //!   connection closes; see `api::ApiJson`);
 //! - a connection over [`Limits::connections_per_ip`](crate::limits::Limits::connections_per_ip)
 //!   or [`Limits::connections_total`](crate::limits::Limits::connections_total) is closed at once,
-//!   unread. An upgraded WebSocket keeps its slot until it closes.
+//!   unread. An upgraded WebSocket keeps its slot until it closes. A trusted proxy's connections
+//!   are not capped per IP.
+//!
+//! Each request carries its [`ClientAddr`]: the TCP peer, or behind a trusted proxy the client
+//! the proxy names ([`crate::client_addr`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +33,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
-use crate::limits::Limits;
+use crate::limits::{ClientAddr, Limits, TrustedProxies};
 use crate::timings::Timings;
 
 /// How long a stopping server waits for open HTTP connections to finish their requests.
@@ -112,14 +116,17 @@ struct Admission {
     counts: Arc<Mutex<Counts>>,
     per_ip: Option<usize>,
     total: Option<usize>,
+    /// Exempt from `per_ip`: each carries many clients.
+    proxies: TrustedProxies,
 }
 
 impl Admission {
-    fn admit(&self, ip: IpAddr) -> Option<Arc<ConnectionSlot>> {
-        let ip = crate::limits::ip_key(ip);
+    fn admit(&self, peer: IpAddr) -> Option<Arc<ConnectionSlot>> {
+        let per_ip = if self.proxies.contains(peer) { None } else { self.per_ip };
+        let ip = crate::limits::ip_key(peer);
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mine = c.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.total.is_some_and(|cap| c.total >= cap) || self.per_ip.is_some_and(|cap| mine >= cap) {
+        if self.total.is_some_and(|cap| c.total >= cap) || per_ip.is_some_and(|cap| mine >= cap) {
             return None;
         }
         c.total += 1;
@@ -132,6 +139,7 @@ impl Admission {
 #[derive(Clone)]
 struct Serving {
     router: Router,
+    proxies: Arc<TrustedProxies>,
     tls: Option<TlsAcceptor>,
     header_timeout: Duration,
     drain: watch::Receiver<bool>,
@@ -147,10 +155,15 @@ pub(crate) async fn serve(
     limits: &Limits,
     mut shutdown: oneshot::Receiver<()>,
 ) {
-    let admission =
-        Admission { counts: Arc::default(), per_ip: limits.connections_per_ip, total: limits.connections_total };
+    let admission = Admission {
+        counts: Arc::default(),
+        per_ip: limits.connections_per_ip,
+        total: limits.connections_total,
+        proxies: limits.trusted_proxies.clone(),
+    };
     let (drain_tx, drain) = watch::channel(false);
-    let serving = Serving { router, tls, header_timeout: timings.http_header_timeout, drain };
+    let proxies = Arc::new(limits.trusted_proxies.clone());
+    let serving = Serving { router, proxies, tls, header_timeout: timings.http_header_timeout, drain };
     let mut open = JoinSet::new();
     loop {
         tokio::select! {
@@ -193,9 +206,11 @@ async fn serve_http<I>(io: I, peer: SocketAddr, slot: Arc<ConnectionSlot>, servi
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Serving { router, header_timeout, mut drain, .. } = serving;
+    let Serving { router, proxies, header_timeout, mut drain, .. } = serving;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let client = proxies.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(ClientAddr(client));
         req.extensions_mut().insert(slot.clone());
         let mut router = router.clone();
         async move { tower_service::Service::call(&mut router, req).await }

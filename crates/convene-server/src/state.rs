@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Rate limits and connection caps.
     pub limiter: Arc<Limiter>,
+    /// This node of a cluster, in cluster mode (the readiness probe asks it of Redis and the
+    /// lease).
+    pub cluster: Option<Arc<crate::cluster::node::ClusterNode>>,
 }
 
 /// A cheap handle on [`Shared`].

@@ -47,6 +47,8 @@ pub(crate) struct ClusterNode {
     pub(crate) bus: Bus,
     /// The live sessions' event logs.
     pub(crate) event_log: EventLog<redis::aio::ConnectionManager>,
+    /// The event log's connection, for the readiness probe's `PING`.
+    redis: redis::aio::ConnectionManager,
     pool: deadpool_postgres::Pool,
     lease_holds: watch::Receiver<bool>,
     lease: Duration,
@@ -66,7 +68,7 @@ impl ClusterNode {
         // a whole log may take longer.
         let log_config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(3)));
         let log_conn = redis::Client::open(redis_url)?.get_connection_manager_with_config(log_config).await?;
-        let event_log = EventLog::new(log_conn, LOG_LIMITS);
+        let event_log = EventLog::new(log_conn.clone(), LOG_LIMITS);
         let policy = LeasePolicy { lease: settings.lease, margin: settings.margin };
         let beat = Beat {
             postgres_url: postgres_url.to_owned(),
@@ -79,7 +81,7 @@ impl ClusterNode {
             .await
             .map_err(|_| ClusterError::LeaseLost)?
             .map_err(|_| ClusterError::LeaseLost)?;
-        Ok(Arc::new(Self { bus, event_log, pool, lease_holds, lease: settings.lease }))
+        Ok(Arc::new(Self { bus, event_log, redis: log_conn, pool, lease_holds, lease: settings.lease }))
     }
 
     /// This node's name.
@@ -90,6 +92,13 @@ impl ClusterNode {
     /// Whether the node's lease holds now (its rooms may act).
     pub(crate) fn holds(&self) -> bool {
         *self.lease_holds.borrow()
+    }
+
+    /// Redis answers a `PING` (the readiness probe).
+    pub(crate) async fn ping_redis(&self) -> Result<(), ClusterError> {
+        let mut conn = self.redis.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        Ok(())
     }
 
     /// A receiver that turns `false` when the lease stops holding.

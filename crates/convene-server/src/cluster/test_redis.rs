@@ -27,6 +27,13 @@ impl TestRedis {
         redis
     }
 
+    /// Kills it and leaves it down (until [`TestRedis::restart`]). (The integration tests' use.)
+    #[allow(dead_code)]
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Kills it (every connection drops, every subscription is gone) and starts an empty one on
     /// the same port.
     pub(crate) async fn restart(&mut self) {

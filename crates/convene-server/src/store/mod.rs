@@ -46,6 +46,9 @@ pub trait Store: Send + Sync {
     /// nothing and fails with [`StoreError::Fenced`]. SQLite runs one node, where nobody fences.
     fn submit_room_writes(&self, app_id: &str, fence: Option<Fence>, writes: Vec<RoomWrite>) -> PendingWrites;
 
+    /// Answers once the database does (`SELECT 1`): the readiness probe (`GET /readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
     // Settings.
     /// A value of the key-value table (server settings such as the participant token key).
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;

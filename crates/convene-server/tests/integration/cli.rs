@@ -17,14 +17,33 @@ fn curl(args: &[&str]) -> (u16, String) {
 fn help_documents_every_option() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in
-        ["--listen", "--data", "--admin-token", "CONVENE_ADMIN_TOKEN", "--base-url", "--away-grace-secs", "token"]
-    {
+    for flag in [
+        "--listen",
+        "--data",
+        "--admin-token",
+        "CONVENE_ADMIN_TOKEN",
+        "--base-url",
+        "--away-grace-secs",
+        "token",
+        "backup",
+        "--trusted-proxy",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
     let out = Command::new(BIN).args(["token", "create", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--scope") && help.contains("--app"), "{help}");
+}
+
+#[test]
+fn a_trusted_proxy_that_is_no_network_is_refused_by_name() {
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data", ":memory:", "--trusted-proxy", "10.0.0.0/33"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--trusted-proxy") && err.contains("is not an IP address or a CIDR network"), "{err}");
 }
 
 #[test]

@@ -13,13 +13,16 @@ mod test_postgres;
 mod test_redis;
 
 mod abuse;
+mod backup;
 mod cli;
 mod cluster_faults;
 mod cluster_nodes;
 mod cluster_takeover;
 mod cluster_webhooks;
 mod crash;
+mod health;
 mod postgres_node;
+mod proxy;
 mod rest;
 mod rest_meeting_settings;
 mod rest_replace;

@@ -23,6 +23,10 @@ impl Store for PgStore {
         PgStore::kv_get(self, key).await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        PgStore::ping(self).await
+    }
+
     async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
         PgStore::kv_set(self, key, value).await
     }

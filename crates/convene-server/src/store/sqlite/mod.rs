@@ -151,6 +151,11 @@ impl Sqlite {
         Ok(out)
     }
 
+    /// A query that reads nothing: the database answers.
+    pub(crate) fn ping(&self) -> StoreResult<()> {
+        Ok(self.lock().query_row("SELECT 1", [], |_| Ok(()))?)
+    }
+
     /// A value of the key-value table.
     pub(crate) fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
         let conn = self.lock();

@@ -143,6 +143,10 @@ impl Store for SqliteStore {
         self.run(move |db| db.kv_get(&key)).await
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(|db| db.ping()).await
+    }
+
     async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.run(move |db| db.kv_set(&key, &value)).await

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod hooks;
+pub mod nginx;
 
 use std::time::Duration;
 
@@ -184,9 +185,17 @@ impl RawClient {
         Self::connect_resume(url, token, None).await.expect("welcomed")
     }
 
+    /// Says hello on an open socket; panics unless welcomed.
+    pub async fn hello(ws: Ws, token: &str) -> Self {
+        Self::hello_resume(ws, token, None).await.expect("welcomed")
+    }
+
     /// Connects and says hello (optionally resuming); returns the first answer when not welcomed.
     pub async fn connect_resume(url: &str, token: &str, resume: Option<Resume>) -> Result<Self, ServerMessage> {
-        let mut ws = Self::open(url).await;
+        Self::hello_resume(Self::open(url).await, token, resume).await
+    }
+
+    async fn hello_resume(mut ws: Ws, token: &str, resume: Option<Resume>) -> Result<Self, ServerMessage> {
         let last_seq = resume.as_ref().map(|r| r.last_seq).unwrap_or(0);
         let hello = ClientMessage::Hello { protocol: PROTOCOL_VERSION, token: token.to_owned(), resume };
         ws.send(Message::Text(encode_client(&hello).into())).await.unwrap();
