@@ -74,10 +74,11 @@ pub struct BadLogEntry {
 impl Frame {
     /// A frame read back from the log, checked to be event `seq`.
     pub fn from_log(seq: u64, text: String) -> Result<Self, BadLogEntry> {
-        match decode_server(&text) {
-            Ok(ServerMessage::Event { seq: s, .. }) if s == seq => Ok(Self(bytes::Bytes::from(text))),
-            _ => Err(BadLogEntry { seq }),
-        }
+        let kind = match decode_server(&text) {
+            Ok(ServerMessage::Event { seq: s, event }) if s == seq => event.kind(),
+            _ => return Err(BadLogEntry { seq }),
+        };
+        Ok(Self::from_parts(bytes::Bytes::from(text), kind))
     }
 }
 

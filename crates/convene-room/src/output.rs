@@ -25,22 +25,35 @@ pub struct CheckId(pub u64);
 /// One encoded server message (UTF-8 JSON), cheap to clone: a broadcast is serialised once and
 /// shared by every recipient and replay buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame(pub(crate) Bytes);
+pub struct Frame {
+    bytes: Bytes,
+    kind: &'static str,
+}
 
 impl Frame {
     pub(crate) fn encode(msg: &ServerMessage) -> Self {
-        Self(Bytes::from(encode_server(msg)))
+        Self::from_parts(Bytes::from(encode_server(msg)), msg.kind())
+    }
+
+    pub(crate) fn from_parts(bytes: Bytes, kind: &'static str) -> Self {
+        Self { bytes, kind }
     }
 
     /// The frame's bytes (valid UTF-8).
     pub fn bytes(&self) -> &Bytes {
-        &self.0
+        &self.bytes
     }
 
     /// The frame's text.
     pub fn as_str(&self) -> &str {
         // Built only from a `String` by `encode`.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        std::str::from_utf8(&self.bytes).unwrap_or_default()
+    }
+
+    /// What the frame is ([`ServerMessage::kind`]: `"reply"`, `"peer_joined"`, ...), for the
+    /// driver's counters.
+    pub fn kind(&self) -> &'static str {
+        self.kind
     }
 }
 

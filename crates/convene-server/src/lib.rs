@@ -34,6 +34,7 @@ mod cluster;
 pub mod files;
 pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod model;
 mod opening;
 mod participant_api;
@@ -96,6 +97,9 @@ pub struct ServerConfig {
     /// Run as a node of a cluster on this Redis (`redis://host:port`) and [`Self::postgres`]:
     /// the node runs the rooms of the meetings it owns and relays the others to their owners.
     pub redis: Option<String>,
+    /// Serve `GET /metrics` (with `/healthz` and `/readyz`) on this address, plain HTTP. Without
+    /// it there is no metrics endpoint: the public listener never serves one.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -112,6 +116,7 @@ impl ServerConfig {
             tls: None,
             postgres: None,
             redis: None,
+            metrics_listen: None,
         }
     }
 }
@@ -163,12 +168,15 @@ pub struct RunningServer {
     pub prepared: Prepared,
     /// The ready app: (account id, app id).
     pub default_app: (String, String),
+    /// Where `GET /metrics` is served, with [`ServerConfig::metrics_listen`].
+    pub metrics_addr: Option<SocketAddr>,
     state: AppState,
     router: Router,
     /// The SQLite store behind the server, when it runs on SQLite (for tests and tools that
     /// read raw rows).
     pub sqlite: Option<store::SqliteStore>,
     shutdown: oneshot::Sender<()>,
+    metrics_shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     temp_dir: Option<PathBuf>,
 }
@@ -190,6 +198,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         self.state.0.stopping.send_replace(true);
         let _ = self.shutdown.send(());
+        if let Some(stop) = self.metrics_shutdown {
+            let _ = stop.send(());
+        }
         let _ = self.task.await;
         if tokio::time::timeout(ROOMS_STOP_WAIT, self.state.0.rooms.all_stopped()).await.is_err() {
             tracing::warn!("rooms still writing after {ROOMS_STOP_WAIT:?}; stopping without them");
@@ -307,12 +318,22 @@ fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::rest_limits))
+        .layer(axum::middleware::from_fn_with_state(state.0.metrics.clone(), metrics::rest_requests))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(
             "/v1/signal",
             get(ws::signal).layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::join_limits)),
         )
+        .with_state(state)
+}
+
+/// The metrics listener's routes: `/metrics` and the probes.
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .with_state(state)
 }
 
@@ -366,6 +387,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let webhooks = Arc::new(webhook::Webhooks::new(opened.signer, &config.webhooks)?);
     let stopping = tokio::sync::watch::channel(false).0;
+    let metrics = Arc::new(metrics::Metrics::new());
     let rooms = room::Rooms::new(room::RoomDeps {
         store: store.clone(),
         webhook_wake: webhooks.waker(),
@@ -377,12 +399,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         stopping: stopping.subscribe(),
         tasks: room::RoomTasks::default(),
         cluster: cluster.clone(),
+        metrics: metrics.clone(),
     });
     let delivery = webhook::Delivery {
         store: store.clone(),
         webhooks: webhooks.clone(),
         settings: webhook::DeliverySettings::from(&config.timings),
         stopping: stopping.subscribe(),
+        metrics: metrics.clone(),
     };
     let state = AppState(Arc::new(state::Shared {
         store,
@@ -393,8 +417,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         base_url,
         timings: config.timings.clone(),
         stopping,
-        limiter: Arc::new(limits::Limiter::new(config.limits.clone())),
+        limiter: Arc::new(limits::Limiter::with_metrics(config.limits.clone(), metrics.clone())),
         cluster: cluster.clone(),
+        metrics: metrics.clone(),
     }));
     if cluster.is_some() {
         let restored = state.0.rooms.restore_owned().await?;
@@ -415,8 +440,24 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let worker = tokio::spawn(webhook::deliver_forever(delivery));
     let tls_on = tls.is_some();
     let (timings, limits) = (config.timings.clone(), config.limits.clone());
+    let (metrics_listener, metrics_addr, metrics_shutdown, metrics_stop) = match config.metrics_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at).await?;
+            let addr = l.local_addr()?;
+            let (tx, rx) = oneshot::channel::<()>();
+            (Some(l), Some(addr), Some(tx), Some(rx))
+        }
+        None => (None, None, None, None),
+    };
+    let metrics_routes = metrics_router(state.clone());
     let task = tokio::spawn(async move {
-        serve::serve(listener, app, tls, &timings, &limits, shutdown_rx).await;
+        let public = serve::serve(listener, app, tls, &timings, &limits, metrics.clone(), shutdown_rx);
+        let private = async {
+            if let (Some(l), Some(stop)) = (metrics_listener, metrics_stop) {
+                serve::serve(l, metrics_routes, None, &timings, &limits::Limits::off(), metrics.clone(), stop).await;
+            }
+        };
+        tokio::join!(public, private);
         // The delivery task ends on `stopping` once its attempts in flight are cancelled, so that
         // none of them writes an outcome after the server has stopped.
         let _ = worker.await;
@@ -429,11 +470,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         admin_token,
         admin_token_is_new,
         default_app: prepared.default_app.clone(),
+        metrics_addr,
         prepared,
         state,
         router: routes,
         sqlite: opened.sqlite,
         shutdown,
+        metrics_shutdown,
         task,
         temp_dir,
     })

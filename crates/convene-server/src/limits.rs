@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::ApiError;
 pub use crate::client_addr::TrustedProxies;
+use crate::metrics::Metrics;
 
 pub use convene_core::proto::TOO_FAST;
 
@@ -162,6 +163,8 @@ impl<K: std::hash::Hash + Eq> Buckets<K> {
 #[derive(Debug, Default)]
 pub struct Limiter {
     limits: Limits,
+    /// Counts the refusals (`convene_rate_limited_total`).
+    metrics: Arc<Metrics>,
     per_token: Mutex<Buckets<u64>>,
     per_ip: Mutex<Buckets<IpAddr>>,
     joins: Mutex<Buckets<IpAddr>>,
@@ -178,6 +181,19 @@ impl Limiter {
         Self { limits, ..Self::default() }
     }
 
+    /// Limiters enforcing `limits`, counting their refusals in `metrics`.
+    pub fn with_metrics(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        Self { limits, metrics, ..Self::default() }
+    }
+
+    /// A refusal, counted.
+    fn refused<T>(&self, limit: &'static str, result: Result<T, Duration>) -> Result<T, Duration> {
+        if result.is_err() {
+            self.metrics.rate_limited(limit);
+        }
+        result
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -187,10 +203,12 @@ impl Limiter {
     pub fn rest(&self, ip: Option<IpAddr>, token: Option<&str>) -> Result<(), Duration> {
         let now = Instant::now();
         if let (Some(rate), Some(ip)) = (self.limits.rest_per_ip, ip) {
-            lock(&self.per_ip).take(ip, rate, now)?;
+            let taken = lock(&self.per_ip).take(ip, rate, now);
+            self.refused("rest_per_ip", taken)?;
         }
         if let (Some(rate), Some(token)) = (self.limits.rest_per_token, token) {
-            lock(&self.per_token).take(fingerprint(token), rate, now)?;
+            let taken = lock(&self.per_token).take(fingerprint(token), rate, now);
+            self.refused("rest_per_token", taken)?;
         }
         Ok(())
     }
@@ -198,9 +216,17 @@ impl Limiter {
     /// A signalling connection from `ip`.
     pub fn join(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
         match (self.limits.joins_per_ip, ip) {
-            (Some(rate), Some(ip)) => lock(&self.joins).take(ip, rate, Instant::now()),
+            (Some(rate), Some(ip)) => {
+                let taken = lock(&self.joins).take(ip, rate, Instant::now());
+                self.refused("joins_per_ip", taken)
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Counts a frame refused by [`Limits::frames_per_connection`].
+    pub fn frame_refused(&self) {
+        self.metrics.rate_limited("frames_per_connection");
     }
 
     /// A bucket for the frames of one new connection (`None` when unlimited).
@@ -214,6 +240,7 @@ impl Limiter {
         let mut counts = lock(&self.connections);
         let count = counts.entry(participant_id.to_owned()).or_insert(0);
         if self.limits.connections_per_participant.is_some_and(|cap| *count >= cap) {
+            self.metrics.rate_limited("connections_per_participant");
             return None;
         }
         *count += 1;

@@ -83,8 +83,26 @@ struct Cli {
     /// route its REST commands and relay its clients to it.
     #[arg(long, env = "CONVENE_REDIS_URL", hide_env_values = true, requires = "postgres")]
     redis: Option<String>,
+    /// Serve `GET /metrics` (Prometheus / OpenMetrics text) on this address, with `/healthz`
+    /// and `/readyz`. Keep it private (loopback or an internal network): without this flag
+    /// there is no metrics endpoint at all.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// `text` (for people) or `json` (one object per line, with the REST request's
+    /// `request_id` and the room's `meeting_id` on the lines written on their behalf).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON objects, one per line.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,12 +244,13 @@ fn backup_command(cli: &Cli, dest: &std::path::Path) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "convene_server=info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "convene_server=info".into());
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter()).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter()).init(),
+    }
     if let Some(Command::Backup { dest }) = &cli.command {
         return match backup_command(&cli, dest) {
             Ok(()) => ExitCode::SUCCESS,
@@ -273,6 +292,7 @@ async fn main() -> ExitCode {
         },
         postgres: postgres_node(&cli),
         redis: cli.redis.clone(),
+        metrics_listen: cli.metrics_listen,
     };
     let server = match convene_server::start(config).await {
         Ok(s) => s,

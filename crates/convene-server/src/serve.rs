@@ -34,6 +34,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
 use crate::limits::{ClientAddr, Limits, TrustedProxies};
+use crate::metrics::Metrics;
 use crate::timings::Timings;
 
 /// How long a stopping server waits for open HTTP connections to finish their requests.
@@ -118,6 +119,8 @@ struct Admission {
     total: Option<usize>,
     /// Exempt from `per_ip`: each carries many clients.
     proxies: TrustedProxies,
+    /// Counts the connections closed over a cap.
+    metrics: Arc<Metrics>,
 }
 
 impl Admission {
@@ -126,7 +129,12 @@ impl Admission {
         let ip = crate::limits::ip_key(peer);
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mine = c.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.total.is_some_and(|cap| c.total >= cap) || per_ip.is_some_and(|cap| mine >= cap) {
+        if self.total.is_some_and(|cap| c.total >= cap) {
+            self.metrics.rate_limited("connections_total");
+            return None;
+        }
+        if per_ip.is_some_and(|cap| mine >= cap) {
+            self.metrics.rate_limited("connections_per_ip");
             return None;
         }
         c.total += 1;
@@ -153,6 +161,7 @@ pub(crate) async fn serve(
     tls: Option<TlsAcceptor>,
     timings: &Timings,
     limits: &Limits,
+    metrics: Arc<Metrics>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let admission = Admission {
@@ -160,6 +169,7 @@ pub(crate) async fn serve(
         per_ip: limits.connections_per_ip,
         total: limits.connections_total,
         proxies: limits.trusted_proxies.clone(),
+        metrics,
     };
     let (drain_tx, drain) = watch::channel(false);
     let proxies = Arc::new(limits.trusted_proxies.clone());

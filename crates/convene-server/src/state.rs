@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     /// This node of a cluster, in cluster mode (the readiness probe asks it of Redis and the
     /// lease).
     pub cluster: Option<Arc<crate::cluster::node::ClusterNode>>,
+    /// The counters of `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A cheap handle on [`Shared`].

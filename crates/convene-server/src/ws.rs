@@ -104,6 +104,9 @@ async fn handshake(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, state: 
     let timings = &state.0.timings;
     // The handshake: hello, within the timeout.
     let hello = tokio::time::timeout(timings.handshake_timeout, next_text(stream)).await;
+    if let Ok(Some(frame)) = &hello {
+        state.0.metrics.frame_in(frame.as_ref().ok().map(ClientMessage::kind));
+    }
     let (token, resume, protocol) = match hello {
         Err(_) => return reject(sink, CloseCode::PolicyViolation, "no hello in time").await,
         Ok(None) => return None,
@@ -190,6 +193,7 @@ async fn connection(socket: WebSocket, state: AppState) {
     if room.send(RoomCommand::Attach { conn, arrival }).await.is_err() {
         return close(&mut sink, CloseCode::TryAgainLater, "room unavailable; try again").await;
     }
+    let _attached = state.0.metrics.peer_connected();
     let link = Link {
         room: &room,
         conn_id,
@@ -197,6 +201,8 @@ async fn connection(socket: WebSocket, state: AppState) {
         idle_timeout: timings.idle_timeout,
         stopping: state.stopping(),
         frames: state.0.limiter.frame_bucket(),
+        limiter: &state.0.limiter,
+        metrics: &state.0.metrics,
     };
     pump(&mut sink, &mut stream, rx, link).await;
     let _ = room.send(RoomCommand::Detach { conn_id }).await;
@@ -211,6 +217,10 @@ struct Link<'a> {
     stopping: tokio::sync::watch::Receiver<bool>,
     /// The frame-rate bucket, when frames are limited.
     frames: Option<(Bucket, Rate)>,
+    /// Counts the frames it refuses.
+    limiter: &'a crate::limits::Limiter,
+    /// Counts the frames received.
+    metrics: &'a crate::metrics::Metrics,
 }
 
 /// What woke a connection's task.
@@ -261,7 +271,7 @@ impl Limit {
 /// Moves frames both ways until either side ends, the room drops the connection, the server
 /// stops, or it idles.
 async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc::Receiver<Outgoing>, link: Link<'_>) {
-    let Link { room, conn_id, kill, idle_timeout, mut stopping, frames } = link;
+    let Link { room, conn_id, kill, idle_timeout, mut stopping, frames, limiter, metrics } = link;
     let mut last_rx = Instant::now();
     let mut limit = frames.map(Limit::new);
     let end = loop {
@@ -287,7 +297,11 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             Wake::Outgoing(None) => Err(End::Close(CloseCode::Normal, "closed".into())),
             Wake::Incoming(incoming) => {
                 last_rx = Instant::now();
-                receive(sink, room, conn_id, limit.as_mut(), incoming).await
+                if let Some(frame) = &incoming {
+                    metrics.frame_in(frame.as_ref().ok().map(ClientMessage::kind));
+                }
+                let limit = limit.as_mut().map(|l| (l, limiter));
+                receive(sink, room, conn_id, limit, incoming).await
             }
             Wake::Idle => Err(End::Close(CloseCode::Idle, "idle".into())),
         };
@@ -342,12 +356,16 @@ async fn receive(
     sink: &mut Sink,
     room: &mpsc::Sender<RoomCommand>,
     conn_id: u64,
-    limit: Option<&mut Limit>,
+    limit: Option<(&mut Limit, &crate::limits::Limiter)>,
     incoming: Option<Result<ClientMessage, FrameError>>,
 ) -> Result<(), End> {
     let Some(frame) = incoming else { return Err(End::Gone) };
-    if let Some(limit) = limit {
-        match limit.take(Instant::now()) {
+    if let Some((limit, limiter)) = limit {
+        let taken = limit.take(Instant::now());
+        if taken.is_err() {
+            limiter.frame_refused();
+        }
+        match taken {
             Ok(()) => {}
             Err(true) => return Err(End::Close(CloseCode::PolicyViolation, "too many messages".into())),
             Err(false) => {

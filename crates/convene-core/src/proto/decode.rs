@@ -175,11 +175,25 @@ mod tests {
         for (i, event) in events.into_iter().enumerate() {
             let msg = ServerMessage::Event { seq: i as u64 + 1, event };
             assert_eq!(decode_server(&encode_server(&msg)).unwrap(), msg);
+            let wire: serde_json::Value = serde_json::from_str(&encode_server(&msg)).unwrap();
+            assert_eq!(wire["event"], msg.kind(), "kind() names the event as the wire does");
         }
         for refusal in [ResumeRefusal::Expired, ResumeRefusal::Kicked { by: Actor::Api }] {
             let msg = ServerMessage::ResumeRefused { refusal };
             assert_eq!(decode_server(&encode_server(&msg)).unwrap(), msg);
         }
         assert_eq!(decode_server(&encode_server(&ServerMessage::Pong)).unwrap(), ServerMessage::Pong);
+        for msg in [ServerMessage::Pong, ServerMessage::ResumeRefused { refusal: ResumeRefusal::Expired }] {
+            let wire: serde_json::Value = serde_json::from_str(&encode_server(&msg)).unwrap();
+            assert_eq!(wire["type"], msg.kind());
+        }
+        for msg in [
+            crate::proto::ClientMessage::KickAll { req: 1 },
+            crate::proto::ClientMessage::Ping {},
+            crate::proto::ClientMessage::UpdatePermissions { req: 2, peer_ids: vec![], patch: Default::default() },
+        ] {
+            let wire: serde_json::Value = serde_json::from_str(&crate::proto::encode_client(&msg)).unwrap();
+            assert_eq!(wire["type"], msg.kind());
+        }
     }
 }

@@ -166,6 +166,25 @@ pub enum ClientMessage {
 }
 
 impl ClientMessage {
+    /// The message's `type` on the wire (`"kick_all"`, say): a name for counting frames.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::Join { .. } => "join",
+            ClientMessage::Leave { .. } => "leave",
+            ClientMessage::Kick { .. } => "kick",
+            ClientMessage::KickAll { .. } => "kick_all",
+            ClientMessage::AcceptWaiting { .. } => "accept_waiting",
+            ClientMessage::RejectWaiting { .. } => "reject_waiting",
+            ClientMessage::UpdatePermissions { .. } => "update_permissions",
+            ClientMessage::StartRecording { .. } => "start_recording",
+            ClientMessage::StopRecording { .. } => "stop_recording",
+            ClientMessage::PauseRecording { .. } => "pause_recording",
+            ClientMessage::ResumeRecording { .. } => "resume_recording",
+            ClientMessage::Ping {} => "ping",
+        }
+    }
+
     /// The request id, for messages that expect a reply.
     pub fn request_id(&self) -> Option<RequestId> {
         match self {
@@ -464,6 +483,41 @@ pub enum ServerMessage {
     },
     /// Keep-alive answer.
     Pong,
+}
+
+impl ServerMessage {
+    /// The message's `type` on the wire, or for an event its `event` (`"peer_joined"`, say): a
+    /// name for counting frames.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::ResumeRefused { .. } => "resume_refused",
+            ServerMessage::Reply { .. } => "reply",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::Event { event, .. } => event.kind(),
+            ServerMessage::Pong => "pong",
+        }
+    }
+}
+
+impl SessionEvent {
+    /// The event's `event` on the wire (one of [`SESSION_EVENT_KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionEvent::Joined { .. } => "joined",
+            SessionEvent::Waitlisted => "waitlisted",
+            SessionEvent::Rejected { .. } => "rejected",
+            SessionEvent::Kicked { .. } => "kicked",
+            SessionEvent::SessionEnded { .. } => "session_ended",
+            SessionEvent::PeerJoined { .. } => "peer_joined",
+            SessionEvent::PeerLeft { .. } => "peer_left",
+            SessionEvent::PeerKicked { .. } => "peer_kicked",
+            SessionEvent::WaitlistAdded { .. } => "waitlist_added",
+            SessionEvent::WaitlistRemoved { .. } => "waitlist_removed",
+            SessionEvent::PermissionsUpdated { .. } => "permissions_updated",
+            SessionEvent::RecordingUpdated { .. } => "recording_updated",
+        }
+    }
 }
 
 /// Why a frame could not be decoded.

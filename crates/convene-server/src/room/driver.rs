@@ -121,7 +121,10 @@ pub(super) fn spawn(
     mut owner: Option<Owner>,
 ) {
     let running = deps.tasks.started();
-    tokio::spawn(async move {
+    // Every line the room task logs names its meeting (a field of `--log-format json`).
+    // (No parent: the REST request or connection that started the room is not its cause.)
+    let span = tracing::info_span!(parent: None, "room", meeting_id = %meeting.id);
+    let task = async move {
         let _running = running;
         let app = app_info(&*deps.store, &app_id).await;
         let now = Instant::now();
@@ -164,7 +167,8 @@ pub(super) fn spawn(
         driver.apply_outputs(true).await;
         let ended = driver.run(rx).await;
         driver.give_up(ended).await;
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
 }
 
 /// Waits for the cluster's side of an owning room; never, for a room on one node.

@@ -169,6 +169,8 @@ pub(crate) struct RoomDeps {
     /// In cluster mode, this node: rooms run only for the meetings it owns, and the others'
     /// commands are relayed to their owners.
     pub cluster: Option<Arc<ClusterNode>>,
+    /// The counters of `GET /metrics` (frames out, store write latency).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why no room could take a command.

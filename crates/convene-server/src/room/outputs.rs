@@ -138,11 +138,13 @@ impl Driver {
     fn release(&mut self, held: Release) {
         match held {
             Release::Send(conn, frame) => {
+                self.deps.metrics.frames_out(frame.kind(), 1);
                 if let Some(frame) = text(frame) {
                     self.push(conn, frame);
                 }
             }
             Release::Broadcast(conns, frame) => {
+                self.deps.metrics.frames_out(frame.kind(), conns.len());
                 let Some(frame) = text(frame) else { return };
                 // One message per relay for its connections, however many they are.
                 let mut relayed: HashMap<LinkKey, Vec<u64>> = HashMap::new();
@@ -220,7 +222,12 @@ impl Driver {
         let writes = std::mem::take(&mut self.writes);
         let fence = self.owner.as_ref().map(|o| o.fence.clone());
         let pending = self.deps.store.submit_room_writes(&self.app_id, fence, writes);
-        self.submitted.push(pending);
+        let (metrics, submitted_at) = (self.deps.metrics.clone(), Instant::now());
+        self.submitted.push(Box::pin(async move {
+            let applied = pending.await;
+            metrics.room_writes(submitted_at.elapsed().as_secs_f64());
+            applied
+        }));
     }
 
     /// Logs what failed of a batch of writes, and wakes the webhook delivery task for what it

@@ -228,6 +228,7 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     assert_eq!((live.id.as_str(), live.status.as_str(), live.live_participants), ("s1", "LIVE", 1));
     assert_eq!(live.max_concurrent_participants, 2);
     let restored = store.live_sessions(None).await.unwrap();
+    assert_eq!(store.gauges().await.unwrap().live_sessions, restored.len() as u64, "the gauge counts them all");
     let (row, peers) = restored.iter().find(|(s, _)| s.id == "s1").unwrap();
     assert_eq!((row.last_seq, peers.len(), peers[0].peer_id.as_str()), (7, 1, "p1"));
     let of_meeting = store.live_sessions(Some((app, &meeting))).await.unwrap();
@@ -399,6 +400,10 @@ async fn webhooks_and_the_outbox(store: &dyn Store, app: &str) {
     let joined = WebhookEvent { kind: WebhookKind::ParticipantJoined, payload: json!({"n": 1}), at_ms: 0 };
     assert_eq!(store.enqueue_webhook_event(app, &joined).await.unwrap(), 1, "only the subscriber");
 
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!(gauges.outbox_pending, 2, "{gauges:?}");
+    let waited = gauges.outbox_oldest_age.expect("an age");
+    assert!(waited < std::time::Duration::from_secs(600), "the oldest was queued in this test: {waited:?}");
     let due = store.due_per_webhook(now_ms(), 10).await.unwrap();
     assert_eq!(due.len(), 2, "one per webhook: {due:?}");
     let to_joins = due.iter().find(|r| r.webhook_id == joins.id).unwrap().clone();
@@ -431,6 +436,8 @@ async fn webhooks_and_the_outbox(store: &dyn Store, app: &str) {
     let tomorrow = super::rfc3339(time::OffsetDateTime::now_utc() + time::Duration::days(1));
     assert_eq!(store.prune_outbox(&tomorrow).await.unwrap(), 2);
     assert!(store.outbox_counts().await.unwrap().is_empty());
+    let gauges = store.gauges().await.unwrap();
+    assert_eq!((gauges.outbox_pending, gauges.outbox_oldest_age), (0, None));
 }
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &String) -> Vec<String> {

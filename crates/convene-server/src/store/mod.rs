@@ -48,6 +48,8 @@ pub trait Store: Send + Sync {
 
     /// Answers once the database does (`SELECT 1`): the readiness probe (`GET /readyz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// What `GET /metrics` reads of the database at each scrape.
+    async fn gauges(&self) -> StoreResult<StoreGauges>;
 
     // Settings.
     /// A value of the key-value table (server settings such as the participant token key).
@@ -345,6 +347,17 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 /// Parses an RFC 3339 time.
 pub fn parse_rfc3339(s: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// The database's share of `GET /metrics`, read at each scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreGauges {
+    /// Sessions `LIVE` now (in cluster mode, on every node).
+    pub live_sessions: u64,
+    /// Webhook deliveries waiting in the outbox.
+    pub outbox_pending: u64,
+    /// How long the oldest of them has waited (`None` when none waits).
+    pub outbox_oldest_age: Option<std::time::Duration>,
 }
 
 /// A new random id (UUID v4).

@@ -58,6 +58,8 @@ pub struct Delivery {
     pub settings: DeliverySettings,
     /// Becomes true when the server stops.
     pub stopping: watch::Receiver<bool>,
+    /// Counts the attempts' outcomes.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The HTTP client of deliveries: no redirects, the attempt timeout, only addresses the target
@@ -178,6 +180,11 @@ async fn attempt(d: Delivery, client: reqwest::Client, row: OutboxRow) -> String
         }
         Outcome::Retry(e) | Outcome::Final(e) => (DeliveryStatus::Failed, 0, Some(e)),
     };
+    d.metrics.webhook_delivery(match status {
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Pending => "retrying",
+        DeliveryStatus::Failed | DeliveryStatus::Dropped => "failed",
+    });
     tracing::debug!(uuid = %row.uuid, url = %row.url, status = status.as_str(), ?error, "webhook delivery");
     match d.store.delivery_outcome(row.id, status, next, error.as_deref()).await {
         Ok(true) => {}

@@ -132,3 +132,64 @@ fn first_start_prints_what_a_developer_needs_and_sigterm_stops_it() {
     let _ = child.wait();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn json_logs_carry_the_request_id_and_the_rooms_meeting_id() {
+    let admin = "cvn_json_logs_admin_token_0123456789abcdef";
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data", ":memory:", "--admin-token", admin, "--log-format", "json"])
+        .env("RUST_LOG", "convene_server=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Unless the test is done first, the server is killed in 20 s, which ends its output.
+    let pid = child.id().to_string();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let mut app_path = String::new();
+    for line in lines.by_ref() {
+        if line.contains("REST API:") {
+            app_path = line.split_whitespace().last().unwrap().trim_end_matches("/...").to_owned();
+        }
+        if line.contains("ready app:") {
+            break;
+        }
+    }
+    let auth = format!("Authorization: Bearer {admin}");
+    let (code, body) = curl(&[&format!("{app_path}/meetings"), "-H", &auth, "--json", r#"{"title":"logged"}"#]);
+    assert_eq!(code, 201, "{body}");
+    let meeting: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let meeting_id = meeting["data"]["id"].as_str().unwrap().to_owned();
+    // A kick-all starts the meeting's room (and finds no session).
+    let (code, _) =
+        curl(&["-X", "POST", &format!("{app_path}/meetings/{meeting_id}/active-session/kick-all"), "-H", &auth]);
+    assert_eq!(code, 404);
+    let (mut answered, mut room_line) = (None, None);
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["fields"]["message"] == "answered" && v["span"]["route"].as_str().unwrap_or("").ends_with("/meetings") {
+            answered = Some(v.clone());
+        }
+        if v["span"]["name"] == "room" {
+            room_line = Some(v);
+        }
+        if answered.is_some() && room_line.is_some() {
+            break;
+        }
+    }
+    let _ = done.send(());
+    let _ = child.kill();
+    let _ = child.wait();
+    let answered = answered.expect("an access line for the create");
+    assert_eq!(answered["fields"]["status"], 201);
+    assert_eq!(answered["span"]["request_id"].as_str().map(str::len), Some(36), "{answered}");
+    let room_line = room_line.expect("a line of the room");
+    assert_eq!(room_line["span"]["meeting_id"], meeting_id.as_str(), "{room_line}");
+    assert!(room_line["spans"].as_array().unwrap().iter().all(|s| s["name"] != "rest"), "{room_line}");
+}

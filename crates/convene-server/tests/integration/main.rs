@@ -21,6 +21,7 @@ mod cluster_takeover;
 mod cluster_webhooks;
 mod crash;
 mod health;
+mod metrics;
 mod postgres_node;
 mod proxy;
 mod rest;

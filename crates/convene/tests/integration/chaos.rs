@@ -126,6 +126,7 @@ async fn run_seed(seed: u64, mode: Mode, servers: Servers) -> Result<Report, Str
         tls: None,
         postgres: None,
         redis: None,
+        metrics_listen: None,
     };
     let (mut nodes, engines) = match servers {
         Servers::One => (vec![convene_server::start(config()).await.map_err(|e| e.to_string())?], None),

@@ -23,6 +23,7 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             tls: None,
             postgres: None,
             redis: None,
+            metrics_listen: None,
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;

@@ -62,6 +62,7 @@ async fn start_server(listen: std::net::SocketAddr, dir: &std::path::Path, admin
             tls: None,
             postgres: None,
             redis: None,
+            metrics_listen: None,
         };
         match convene_server::start(config).await {
             Ok(s) => return s,

@@ -128,6 +128,25 @@ impl PgStore {
         Ok(())
     }
 
+    /// Live sessions (on every node) and the outbox's backlog.
+    pub(crate) async fn gauges(&self) -> StoreResult<super::StoreGauges> {
+        let client = self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM sessions WHERE status = 'LIVE'),
+                        (SELECT count(*) FROM outbox WHERE status = 'pending'),
+                        (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox WHERE status = 'pending')",
+                &[],
+            )
+            .await?;
+        let (live, pending, age): (i64, i64, Option<f64>) = (row.get(0), row.get(1), row.get(2));
+        Ok(super::StoreGauges {
+            live_sessions: u64::try_from(live).unwrap_or(0),
+            outbox_pending: u64::try_from(pending).unwrap_or(0),
+            outbox_oldest_age: age.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))),
+        })
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.writes.caught_up().await?;
         self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))

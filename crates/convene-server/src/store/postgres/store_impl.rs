@@ -27,6 +27,10 @@ impl Store for PgStore {
         PgStore::ping(self).await
     }
 
+    async fn gauges(&self) -> StoreResult<crate::store::StoreGauges> {
+        PgStore::gauges(self).await
+    }
+
     async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
         PgStore::kv_set(self, key, value).await
     }

@@ -156,6 +156,27 @@ impl Sqlite {
         Ok(self.lock().query_row("SELECT 1", [], |_| Ok(()))?)
     }
 
+    /// Live sessions and the outbox's backlog.
+    pub(crate) fn gauges(&self) -> StoreResult<super::StoreGauges> {
+        let conn = self.lock();
+        let (live, pending, oldest): (i64, i64, Option<String>) = conn.query_row(
+            "SELECT (SELECT count(*) FROM sessions WHERE status = 'LIVE'),
+                    (SELECT count(*) FROM outbox WHERE status = 'pending'),
+                    (SELECT min(created_at) FROM outbox WHERE status = 'pending')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let age = oldest.as_deref().and_then(super::parse_rfc3339).map(|at| {
+            let waited = time::OffsetDateTime::now_utc() - at;
+            std::time::Duration::try_from(waited).unwrap_or_default()
+        });
+        Ok(super::StoreGauges {
+            live_sessions: u64::try_from(live).unwrap_or(0),
+            outbox_pending: u64::try_from(pending).unwrap_or(0),
+            outbox_oldest_age: age,
+        })
+    }
+
     /// A value of the key-value table.
     pub(crate) fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
         let conn = self.lock();

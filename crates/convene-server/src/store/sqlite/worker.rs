@@ -147,6 +147,10 @@ impl Store for SqliteStore {
         self.run(|db| db.ping()).await
     }
 
+    async fn gauges(&self) -> StoreResult<crate::store::StoreGauges> {
+        self.run(|db| db.gauges()).await
+    }
+
     async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.run(move |db| db.kv_set(&key, &value)).await

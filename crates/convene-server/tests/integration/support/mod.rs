@@ -78,6 +78,7 @@ impl TestServer {
             tls: None,
             postgres: None,
             redis: None,
+            metrics_listen: None,
         };
         change(&mut config);
         let server = convene_server::start(config).await.expect("server starts");
