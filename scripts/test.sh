@@ -73,6 +73,9 @@ CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wa
   cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
 (cd bindings/wasm/test && node --test --test-concurrency=1 ./*.test.mjs && npx tsc -p tsconfig.json)
 
+step "packaging dry runs: the crates as crates.io gets them, the npm package's files"
+scripts/check-packages.sh
+
 step "load tool smoke run (every workload at N = 50)"
 cargo build -p convene-load --locked
 load=target/debug/convene-load

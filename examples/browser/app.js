@@ -1,4 +1,4 @@
-// The demo page: RealtimeKit's end-a-session steps with the convene package.
+// The demo page: RealtimeKit's end-a-session steps with the convene-client package.
 // Open it as index.html?token=<participant token>&server=<convene-server URL>.
 import ConveneClient from '/pkg/index.js';
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use convene::{ClientError, Event, InitOptions, Meeting, RoomState};
+use convene_client::{ClientError, Event, InitOptions, Meeting, RoomState};
 use futures_util::StreamExt;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;

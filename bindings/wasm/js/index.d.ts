@@ -1,4 +1,4 @@
-// Types of the convene npm package: RealtimeKit's API for the participant lifecycle.
+// Types of the convene-client npm package: RealtimeKit's API for the participant lifecycle.
 
 export type RoomState = 'init' | 'joined' | 'waitlisted' | LeaveRoomState;
 export type LeaveRoomState = 'left' | 'kicked' | 'ended' | 'rejected' | 'disconnected' | 'failed';

@@ -181,9 +181,9 @@ test('in Node the package, imported by its name, starts with the documented init
   const app = mkdtempSync(join(tmpdir(), 'convene-node-app-'));
   try {
     mkdirSync(join(app, 'node_modules'));
-    symlinkSync(fileURLToPath(new URL('../pkg', import.meta.url)), join(app, 'node_modules', 'convene'), 'dir');
+    symlinkSync(fileURLToPath(new URL('../pkg', import.meta.url)), join(app, 'node_modules', 'convene-client'), 'dir');
     writeFileSync(join(app, 'main.mjs'), [
-      "import ConveneClient from 'convene';",
+      "import ConveneClient from 'convene-client';",
       'const [authToken, baseURI] = process.argv.slice(2);',
       'const meeting = await ConveneClient.init({ authToken, baseURI });',
       'console.log(JSON.stringify({ roomState: meeting.self.roomState, name: meeting.self.name }));',

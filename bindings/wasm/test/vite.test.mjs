@@ -27,7 +27,7 @@ after(async () => {
 test('an app built by Vite starts with the documented init', async () => {
   cpSync(fileURLToPath(new URL('./vite-app', import.meta.url)), app, { recursive: true });
   mkdirSync(join(app, 'node_modules'));
-  symlinkSync(fileURLToPath(new URL('../pkg', import.meta.url)), join(app, 'node_modules', 'convene'), 'dir');
+  symlinkSync(fileURLToPath(new URL('../pkg', import.meta.url)), join(app, 'node_modules', 'convene-client'), 'dir');
   await build({ root: app, logLevel: 'warn', build: { outDir: join(app, 'dist') } });
   const assets = readdirSync(join(app, 'dist', 'assets'));
   assert.ok(assets.some((f) => f.endsWith('.wasm')), `Vite bundled the .wasm: ${assets}`);

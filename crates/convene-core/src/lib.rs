@@ -6,7 +6,7 @@
 //! for everyone, reconnecting and resuming, session and recording state.
 //!
 //! It does no I/O, reads no clock and draws no unseeded randomness. A driver (the native client
-//! `convene`, the browser client `convene-wasm`, or a test) owns the socket and the timer.
+//! `convene-client`, the browser client `convene-wasm`, or a test) owns the socket and the timer.
 //!
 //! ## The driver contract
 //!

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use convene::{Event, InitOptions, Meeting, ReconnectPolicy};
+use convene_client::{Event, InitOptions, Meeting, ReconnectPolicy};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene::{Event, ReconnectPolicy, RoomState};
+use convene_client::{Event, ReconnectPolicy, RoomState};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -247,7 +247,7 @@ async fn on_cluster(cli: &Cli) -> Result<serde_json::Value, String> {
 
 fn main() -> ExitCode {
     // Logs of the clients and the server in this process, to stderr, only when asked for
-    // (`RUST_LOG=convene=debug,convene_server=debug`): a run's own output stays its figures.
+    // (`RUST_LOG=convene_client=debug,convene_server=debug`): a run's own output stays its figures.
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     }

@@ -39,7 +39,7 @@ pub async fn join_and_measure(ws_url: &str, token: &str) -> Result<JoinCost, Str
         for output in outputs.drain(..) {
             match output {
                 Output::Connect => {
-                    let config = Some(convene::socket_config());
+                    let config = Some(convene_client::socket_config());
                     let (s, _) = tokio_tungstenite::connect_async_with_config(ws_url, config, false)
                         .await
                         .map_err(|e| e.to_string())?;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene::{InitOptions, Meeting, ReconnectPolicy};
+use convene_client::{InitOptions, Meeting, ReconnectPolicy};
 use serde_json::{json, Value};
 
 use crate::target::{bar, Target};

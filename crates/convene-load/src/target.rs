@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use convene::{Event, InitOptions, Meeting, ReconnectPolicy};
+use convene_client::{Event, InitOptions, Meeting, ReconnectPolicy};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -54,7 +54,7 @@ pub async fn join_retrying(meeting: &Meeting) -> Result<u32, String> {
     loop {
         match meeting.join().await {
             Ok(()) => return Ok(retries),
-            Err(convene::ClientError::ConnectionLost) if retries + 1 < JOIN_ATTEMPTS => retries += 1,
+            Err(convene_client::ClientError::ConnectionLost) if retries + 1 < JOIN_ATTEMPTS => retries += 1,
             Err(e) => return Err(format!("join failed after {} attempts: {e}", retries + 1)),
         }
     }

@@ -176,7 +176,7 @@ pub async fn floor(n: usize, len: usize, isolate: bool) -> Result<Vec<Duration>,
         let (ready_tx, tx, url) = (ready_tx.clone(), tx.clone(), format!("ws://{addr}/"));
         tokio::spawn(async move {
             let permit = gate.acquire_owned().await;
-            let config = Some(convene::socket_config());
+            let config = Some(convene_client::socket_config());
             let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, config, false).await else {
                 return;
             };

@@ -5,14 +5,30 @@
 //! signalling WebSocket of `docs/protocol.md` at `/v1/signal`, an embedded SQLite store, and
 //! webhooks signed as RealtimeKit signs them, delivered from a persistent outbox.
 //!
-//! Embed it (tests and examples do):
+//! Embed it in an application's own test suite, as the end-session example and this crate's
+//! tests do (the counterpart of RealtimeKit's `./mock` export): start it on an ephemeral loopback
+//! port with an in-memory store, make meetings and participants without HTTP, and point the code
+//! under test at it.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = convene_server::start(convene_server::ServerConfig::ephemeral()).await?;
-//! println!("listening on http://{}", server.addr);
+//! let meeting_id = server.create_meeting("Weekly sync").await?;
+//! let (participant_id, token) = server.add_participant(&meeting_id, "Hana", "group_call_host").await?;
+//!
+//! // The participant's token works against the running server, as a client would use it.
+//! let http = reqwest::Client::new();
+//! let me = http.get(format!("{}/v1/participant/me", server.url())).bearer_auth(&token).send().await?;
+//! let me: serde_json::Value = serde_json::from_str(&me.text().await?)?;
+//! assert_eq!(me["data"]["participant"]["id"], participant_id.as_str());
+//!
+//! // The REST API answers with the generated admin token, in the ready app.
 //! let (account, app) = &server.default_app;
-//! println!("admin token {}, app {account}/{app}", server.admin_token);
+//! let url = format!("{}/client/v4/accounts/{account}/realtime/kit/{app}/meetings/{meeting_id}", server.url());
+//! let meeting = http.get(url).bearer_auth(&server.admin_token).send().await?.text().await?;
+//! let meeting: serde_json::Value = serde_json::from_str(&meeting)?;
+//! assert_eq!(meeting["data"]["title"], "Weekly sync");
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```

@@ -1,5 +1,5 @@
 // RealtimeKit's documented init, nothing else: the package finds its .wasm as Vite bundled it.
-import ConveneClient from 'convene';
+import ConveneClient from 'convene-client';
 
 const query = new URLSearchParams(location.search);
 window.started = ConveneClient.init({ authToken: query.get('token'), baseURI: query.get('server') }).then(

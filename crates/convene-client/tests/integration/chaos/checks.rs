@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
-use convene::{Actor, EndReason, Event, RoomState};
+use convene_client::{Actor, EndReason, Event, RoomState};
 use convene_core::proto::SessionEvent;
 use serde_json::Value;
 
@@ -58,7 +58,7 @@ pub fn converged(ctx: &Ctx, stayers: &[usize], present: &BTreeSet<String>) -> Re
                 return Err(format!("{} lacks its last patch ({v}): {}", slot.name, patch_story(ctx, *i)));
             }
         }
-        if recording && slot.meeting().unwrap().recording().state() != convene::RecordingState::Recording {
+        if recording && slot.meeting().unwrap().recording().state() != convene_client::RecordingState::Recording {
             return Err(format!("{} does not see the recording", slot.name));
         }
     }

@@ -39,7 +39,7 @@
 //! `CHAOS_SEED=n` replays one seed, `CHAOS_SEEDS=k` runs seeds 1..=k (default 20, 20 to 60
 //! participants each). The ignored test `chaos_sessions_long` runs 100 to 200 participants (seed 1:
 //! 200), longer chaos, and the pause longer than the idle timeout in every seed (`cargo test -p
-//! convene --test integration chaos -- --ignored`).
+//! convene-client --test integration chaos -- --ignored`).
 
 //!
 //! The pieces, under `tests/chaos/`: `plan.rs` draws the seed's plan (mode, timings, who does
@@ -84,7 +84,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use convene::RoomState;
+use convene_client::RoomState;
 use convene_server::{DataLocation, ServerConfig};
 use serde_json::json;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use convene::{Event, InitOptions, Meeting, ReconnectPolicy, RoomState};
+use convene_client::{Event, InitOptions, Meeting, ReconnectPolicy, RoomState};
 use futures_util::StreamExt;
 use serde_json::json;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use convene::{Event, InitError, InitOptions, LeaveState, Meeting};
+use convene_client::{Event, InitError, InitOptions, LeaveState, Meeting};
 use convene_server::serve::TlsFiles;
 use convene_server::webhook::WebhookOptions;
 use convene_server::{RunningServer, ServerConfig};

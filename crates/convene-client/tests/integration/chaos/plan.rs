@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use convene::RoomState;
+use convene_client::RoomState;
 use convene_server::Timings;
 
 use super::rng::Rng;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use convene::Event;
+use convene_client::Event;
 use convene_core::proto::{ResumeRefusal, SessionEvent};
 
 use super::context::Ctx;

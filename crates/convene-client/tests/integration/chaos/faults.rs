@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use convene::RoomState;
+use convene_client::RoomState;
 use serde_json::json;
 
 use super::context::{until, Ctx};

@@ -1,4 +1,4 @@
-//! # convene
+//! # convene-client
 //!
 //! The native Rust client for Convene meetings: a tokio + tokio-tungstenite driver around the
 //! sans-IO [`convene_core`] state machine, with RealtimeKit's shape: `self_()`, `participants()`,
@@ -16,7 +16,7 @@
 //! # let (_, host_token) = server.add_participant(&meeting_id, "Hana", "group_call_host").await?;
 //! # let (_, guest_token) = server.add_participant(&meeting_id, "Ada", "group_call_participant").await?;
 //! # let base_url = server.url();
-//! use convene::{Event, InitOptions, Meeting, RoomState};
+//! use convene_client::{Event, InitOptions, Meeting, RoomState};
 //! use futures_util::StreamExt;
 //!
 //! let host = Meeting::init(InitOptions::new(base_url.clone(), host_token)).await?;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use convene::{ClientError, Event, InitOptions, Meeting, Permissions, ReconnectPolicy};
+use convene_client::{ClientError, Event, InitOptions, Meeting, Permissions, ReconnectPolicy};
 use convene_core::scenario::{find_in_order, matches, resolve_aliases, Scenario, Step};
 use convene_server::{DataLocation, RunningServer, ServerConfig, Timings};
 use futures_util::StreamExt;

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene::PermissionsPatch;
+use convene_client::PermissionsPatch;
 use serde_json::json;
 
 use super::context::{unheld, Ctx};

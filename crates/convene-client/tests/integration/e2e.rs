@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use convene::{Event, InitOptions, Meeting, ReconnectPolicy, RoomState};
+use convene_client::{Event, InitOptions, Meeting, ReconnectPolicy, RoomState};
 use convene_server::{DataLocation, ServerConfig, Timings};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
