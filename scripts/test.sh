@@ -54,6 +54,9 @@ cargo clippy -p convene-wasm --target wasm32-unknown-unknown --all-targets --loc
 step "the core stays sans-IO"
 scripts/check-sans-io.sh
 
+step "the main job (README's first command), which must keep working"
+cargo run --example end-session --locked
+
 step "tests"
 cargo test --workspace --locked
 

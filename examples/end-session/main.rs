@@ -137,7 +137,7 @@ async fn story() -> Step<()> {
     let account = "acme";
     s.kit = format!("{base}/client/v4/accounts/{account}/realtime/kit");
     let app = s.api("POST", "/apps", Some(json!({"name": "End-a-session demo"}))).await?;
-    let app_id = app["id"].as_str().unwrap_or_default().to_owned();
+    let app_id = app["app"]["id"].as_str().unwrap_or_default().to_owned();
     s.kit = format!("{base}/client/v4/accounts/{account}/realtime/kit/{app_id}");
     let meeting = s.api("POST", "/meetings", Some(json!({"title": "Quarterly review"}))).await?;
     let meeting_id = meeting["id"].as_str().unwrap_or_default().to_owned();
