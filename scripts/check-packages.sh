@@ -22,7 +22,7 @@ needs() {
 }
 
 for crate in "${crates[@]}"; do
-  list=$(cargo package --list -p "$crate" --allow-dirty --offline 2>/dev/null)
+  list=$(cargo package --list -p "$crate" --allow-dirty --offline) || fail "$crate: cargo package --list failed"
   for file in Cargo.toml $(needs "$crate"); do
     grep -qx "$file" <<<"$list" || fail "$crate: the package lacks $file"
   done

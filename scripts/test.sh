@@ -26,11 +26,17 @@ if ! [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] && ! ls /usr/lib/postgres
   missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
-  # The packages start their system services; the tests start their own servers instead.
-  for svc in "${missing[@]}"; do
-    case "$svc" in nginx | redis-server) service "$svc" stop >/dev/null 2>&1 || true ;; esac
-  done
+  # The tests start servers of their own: the packages must not start their system services
+  # (nginx's would fail where port 80 is taken or IPv6 is missing, and fail the install).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  installed=0
+  { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } || installed=$?
+  if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+  [ "$installed" -eq 0 ] || exit "$installed"
 fi
 
 step "browser toolchain: wasm32 target, wasm-bindgen CLI at the Cargo.lock version, Chromium, npm packages"

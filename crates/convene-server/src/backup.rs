@@ -16,6 +16,8 @@ use crate::files;
 /// The files of a data directory a backup copies.
 const DATABASE: &str = "convene.db";
 const WEBHOOK_KEY: &str = "webhook_key.pem";
+/// The database while it is being copied.
+const PARTIAL: &str = "convene.db.partial";
 
 /// Why a backup could not be made. Nothing is left half-written in the destination but the
 /// directory itself.
@@ -60,7 +62,7 @@ pub fn backup(data: &Path, dest: &Path) -> Result<Backup, BackupError> {
     files::private_dir(dest).map_err(io(dest))?;
     let copied = copy_files(data, dest);
     if copied.is_err() {
-        for name in [DATABASE, WEBHOOK_KEY] {
+        for name in [PARTIAL, DATABASE, WEBHOOK_KEY] {
             let _ = std::fs::remove_file(dest.join(name));
         }
     }
@@ -73,21 +75,31 @@ fn copy_files(data: &Path, dest: &Path) -> Result<Backup, BackupError> {
         move |e| BackupError::Io(path, e)
     };
     let database = dest.join(DATABASE);
+    // Written under another name and renamed once whole and on disk, so that a copy cut short
+    // (a kill, a power loss) never looks like a backup.
+    let partial = dest.join(PARTIAL);
     // An empty 0600 file first: SQLite writes into it and keeps its mode.
-    files::create_private(&database).map_err(io(&database))?;
+    files::create_private(&partial).map_err(io(&partial))?;
     let conn = Connection::open_with_flags(data.join(DATABASE), OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    let target = database.to_str().ok_or_else(|| {
-        BackupError::Io(database.clone(), std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"))
+    let target = partial.to_str().ok_or_else(|| {
+        BackupError::Io(partial.clone(), std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"))
     })?;
     conn.execute("VACUUM INTO ?1", [target])?;
+    std::fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(io(&partial))?;
+    std::fs::rename(&partial, &database).map_err(io(&database))?;
     let key = data.join(WEBHOOK_KEY);
     if !key.is_file() {
+        std::fs::File::open(dest).and_then(|d| d.sync_all()).map_err(io(dest))?;
         return Ok(Backup { database, webhook_key: None });
     }
     let copy = dest.join(WEBHOOK_KEY);
     let bytes = std::fs::read(&key).map_err(io(&key))?;
     use std::io::Write;
-    files::create_private(&copy).and_then(|mut f| f.write_all(&bytes)).map_err(io(&copy))?;
+    files::create_private(&copy)
+        .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()))
+        .map_err(io(&copy))?;
+    // The renames and the key's entry on disk too.
+    std::fs::File::open(dest).and_then(|d| d.sync_all()).map_err(io(dest))?;
     Ok(Backup { database, webhook_key: Some(copy) })
 }

@@ -1,8 +1,10 @@
 //! Who a request comes from, behind reverse proxies the operator trusts.
 //!
-//! A request whose TCP peer is in [`TrustedProxies`] takes its client address from the proxies'
-//! headers: RFC 7239 `Forwarded` (its `for=` parameters) when present, else `X-Forwarded-For`.
-//! The list is read from the right, the hop nearest the server first: addresses of trusted
+//! A request whose TCP peer is in [`TrustedProxies`] takes its client address from one header
+//! the proxies write: `X-Forwarded-For` (the default, as nginx and Caddy write it), or RFC 7239
+//! `Forwarded` (its `for=` parameters) when the operator says so ([`ForwardedHeader`]). Only that
+//! one is read: a proxy that appends to one header passes the other through as the client wrote
+//! it. The list is read from the right, the hop nearest the server first: addresses of trusted
 //! proxies are skipped, and the first one that is not trusted is the client. So a client cannot
 //! choose its address by sending the header itself: its proxy appends the address it saw, and
 //! whatever the client wrote stays to the left of it, unread. When every listed hop is trusted,
@@ -15,9 +17,23 @@ use std::str::FromStr;
 use axum::http::{header, HeaderMap};
 use ipnet::IpNet;
 
-/// Networks of reverse proxies whose forwarded headers are believed (`--trusted-proxy`).
+/// Networks of reverse proxies whose forwarded header is believed (`--trusted-proxy`), and which
+/// header that is (`--forwarded-header`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
+
+/// The header trusted proxies name the client in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (nginx's `$proxy_add_x_forwarded_for`, Caddy).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1` (HAProxy's `option forwarded`, Envoy).
+    Forwarded,
+}
 
 /// A `--trusted-proxy` value that is neither an address nor a CIDR network.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +49,7 @@ impl FromStr for TrustedProxies {
             Ok(net) => net,
             Err(_) => IpNet::from(s.parse::<IpAddr>().map_err(|_| BadProxy(s.to_owned()))?),
         };
-        Ok(Self(vec![net]))
+        Ok(Self { nets: vec![net], header: ForwardedHeader::default() })
     }
 }
 
@@ -43,16 +59,21 @@ impl TrustedProxies {
         Self::default()
     }
 
-    /// These networks and those of `other`.
+    /// These networks and those of `other` (whose header choice is dropped).
     pub fn and(mut self, other: TrustedProxies) -> Self {
-        self.0.extend(other.0);
+        self.nets.extend(other.nets);
         self
+    }
+
+    /// The same networks, naming the client in `header`.
+    pub fn reading(self, header: ForwardedHeader) -> Self {
+        Self { header, ..self }
     }
 
     /// Whether `ip` is a trusted proxy (an IPv4-mapped IPv6 address counts as its IPv4 one).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client of a request that came from `peer` with `headers`.
@@ -60,8 +81,10 @@ impl TrustedProxies {
         if !self.contains(peer) {
             return peer;
         }
-        let forwarded = forwarded_for(headers);
-        let hops = if forwarded.is_empty() { x_forwarded_for(headers) } else { forwarded };
+        let hops = match self.header {
+            ForwardedHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardedHeader::Forwarded => forwarded_for(headers),
+        };
         let mut client = peer;
         for hop in hops.iter().rev() {
             match hop {
@@ -74,23 +97,27 @@ impl TrustedProxies {
     }
 }
 
+/// The comma-separated entries of every `name` header, in order. Each is read alone, so that
+/// bytes that are not text in one (written by the client, say) do not hide the others.
+fn entries(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|entry| std::str::from_utf8(entry).unwrap_or("?"))
+}
+
 /// The hops of every `X-Forwarded-For` header, in order (`None` for an entry that is not an
 /// address).
 fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+    entries(headers, header::HeaderName::from_static("x-forwarded-for"))
         .map(|entry| node_address(entry.trim()))
         .collect()
 }
 
 /// The `for=` hops of every `Forwarded` header, in order.
 fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+    entries(headers, header::FORWARDED)
         .filter_map(|element| {
             element.split(';').find_map(|pair| {
                 let (key, value) = pair.trim().split_once('=')?;
@@ -157,15 +184,29 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_read_before_x_forwarded_for() {
-        let t = proxies(&["127.0.0.0/8", "::1"]);
+    fn only_the_chosen_header_is_read() {
         let h = headers(&[
             ("forwarded", r#"for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711""#),
             ("x-forwarded-for", "198.51.100.1"),
         ]);
+        // By default X-Forwarded-For: a Forwarded the client wrote itself is not believed.
+        let t = proxies(&["127.0.0.0/8", "::1"]);
+        assert_eq!(t.client(ip("127.0.0.1"), &h), ip("198.51.100.1"));
+        let only_forwarded = headers(&[("forwarded", "for=203.0.113.50")]);
+        assert_eq!(t.client(ip("127.0.0.1"), &only_forwarded), ip("127.0.0.1"));
+        // Told to read Forwarded, it reads that one only.
+        let t = t.reading(ForwardedHeader::Forwarded);
         assert_eq!(t.client(ip("127.0.0.1"), &h), ip("2001:db8:cafe::17"));
-        let h = headers(&[("forwarded", "for=198.51.100.2:8080")]);
+        let h = headers(&[("forwarded", "for=198.51.100.2:8080"), ("x-forwarded-for", "198.51.100.3")]);
         assert_eq!(t.client(ip("::1"), &h), ip("198.51.100.2"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_text_hide_only_their_own_entry() {
+        let t = proxies(&["10.0.0.0/8"]);
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").unwrap());
+        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("203.0.113.9"));
     }
 
     #[test]
@@ -174,7 +215,7 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "203.0.113.9, unknown, 10.0.0.5")]);
         assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.0.0.5"));
         let h = headers(&[("forwarded", "for=_hidden")]);
-        assert_eq!(t.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(t.reading(ForwardedHeader::Forwarded).client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }
 
     #[test]

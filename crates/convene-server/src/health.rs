@@ -1,10 +1,13 @@
-//! Probes for load balancers and orchestrators, outside the rate limits and without a token:
+//! Probes for load balancers and orchestrators, without a token:
 //!
-//! - `GET /healthz`: the process serves HTTP (`200 {"status":"alive"}`);
+//! - `GET /healthz`: the process serves HTTP (`200 {"status":"alive"}`), outside the rate limits;
 //! - `GET /readyz`: it can do its work: the store answers a query, and in cluster mode Redis
-//!   answers `PING` and the node's lease holds. `200 {"status":"ready","checks":{...}}`, or `503`
-//!   with `"status":"not_ready"` and each failed check's reason; also `503` once the server is
-//!   stopping, so that a balancer drains it. Each check gives up after [`CHECK_TIMEOUT`].
+//!   answers `PING` and the node's lease holds. `200 {"status":"ready","checks":{...}}` with each
+//!   check `"ok"`, or `503` with `"status":"not_ready"` and the failed checks `"failed"` (their
+//!   reasons are logged); on the metrics listener the reasons are in the answer too. On the
+//!   public listener it counts against the per-IP REST limit, since each probe queries the store.
+//!   A server told to stop answers `503` for as long as it still answers. Each check gives up
+//!   after [`CHECK_TIMEOUT`].
 
 use std::time::Duration;
 
@@ -33,13 +36,33 @@ async fn check<E: std::fmt::Display>(probe: impl std::future::Future<Output = Re
     }
 }
 
-/// `GET /readyz`.
+/// `GET /readyz` on the public listener: which checks failed, not why.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    readiness(&state, false).await
+}
+
+/// `GET /readyz` on the metrics listener: the failed checks' reasons too.
+pub(crate) async fn readyz_detailed(State(state): State<AppState>) -> Response {
+    readiness(&state, true).await
+}
+
+async fn readiness(state: &AppState, detailed: bool) -> Response {
     let mut checks = Map::new();
     let mut ready = true;
     let mut record = |name: &str, outcome: Result<(), String>| {
         ready &= outcome.is_ok();
-        checks.insert(name.to_owned(), Value::String(outcome.err().unwrap_or_else(|| "ok".into())));
+        let word = match outcome {
+            Ok(()) => "ok".to_owned(),
+            Err(reason) => {
+                tracing::warn!(check = name, %reason, "not ready");
+                if detailed {
+                    reason
+                } else {
+                    "failed".to_owned()
+                }
+            }
+        };
+        checks.insert(name.to_owned(), Value::String(word));
     };
     record("store", check(state.store().ping()).await);
     if let Some(node) = &state.0.cluster {

@@ -330,13 +330,14 @@ fn router(state: AppState) -> Router {
         .route("/client/v4/openapi.json", get(api::openapi::serve))
         .route("/.well-known/webhooks.json", get(participant_api::webhook_key))
         .route("/v1/participant/me", get(participant_api::me).options(participant_api::me_preflight))
+        // Behind the per-IP limit, as each probe queries the store.
+        .route("/readyz", get(health::readyz))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::rest_limits))
         .layer(axum::middleware::from_fn_with_state(state.0.metrics.clone(), metrics::rest_requests))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         .route(
             "/v1/signal",
             get(ws::signal).layer(axum::middleware::from_fn_with_state(state.0.limiter.clone(), limits::join_limits)),
@@ -344,12 +345,30 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The metrics listener, bound, and what stops it.
+struct MetricsListener {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    stop: oneshot::Receiver<()>,
+}
+
+impl MetricsListener {
+    /// Binds `at`, if given; the sender stops it.
+    async fn bind(at: Option<SocketAddr>) -> std::io::Result<(Option<Self>, Option<oneshot::Sender<()>>)> {
+        let Some(at) = at else { return Ok((None, None)) };
+        let listener = tokio::net::TcpListener::bind(at).await?;
+        let addr = listener.local_addr()?;
+        let (tx, stop) = oneshot::channel::<()>();
+        Ok((Some(Self { listener, addr, stop }), Some(tx)))
+    }
+}
+
 /// The metrics listener's routes: `/metrics` and the probes.
 fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics::serve))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz_detailed))
         .with_state(state)
 }
 
@@ -399,6 +418,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let tls = config.tls.as_ref().map(serve::tls_acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    // Bound before anything starts running, so that a taken address fails the start cleanly.
+    let (metrics_listener, metrics_shutdown) = MetricsListener::bind(config.metrics_listen).await?;
+    let metrics_addr = metrics_listener.as_ref().map(|m| m.addr);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let webhooks = Arc::new(webhook::Webhooks::new(opened.signer, &config.webhooks)?);
@@ -456,21 +478,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let worker = tokio::spawn(webhook::deliver_forever(delivery));
     let tls_on = tls.is_some();
     let (timings, limits) = (config.timings.clone(), config.limits.clone());
-    let (metrics_listener, metrics_addr, metrics_shutdown, metrics_stop) = match config.metrics_listen {
-        Some(at) => {
-            let l = tokio::net::TcpListener::bind(at).await?;
-            let addr = l.local_addr()?;
-            let (tx, rx) = oneshot::channel::<()>();
-            (Some(l), Some(addr), Some(tx), Some(rx))
-        }
-        None => (None, None, None, None),
-    };
     let metrics_routes = metrics_router(state.clone());
     let task = tokio::spawn(async move {
         let public = serve::serve(listener, app, tls, &timings, &limits, metrics.clone(), shutdown_rx);
         let private = async {
-            if let (Some(l), Some(stop)) = (metrics_listener, metrics_stop) {
-                serve::serve(l, metrics_routes, None, &timings, &limits::Limits::off(), metrics.clone(), stop).await;
+            if let Some(m) = metrics_listener {
+                serve::serve(m.listener, metrics_routes, None, &timings, &limits::Limits::off(), metrics, m.stop).await;
             }
         };
         tokio::join!(public, private);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use convene_server::client_addr::ForwardedHeader;
 use convene_server::limits::{Limits, TrustedProxies};
 use convene_server::serve::TlsFiles;
 use convene_server::store::Store;
@@ -52,6 +53,10 @@ struct Cli {
     /// that the per-IP limits count clients rather than the proxy (docs/deploy.md).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<TrustedProxies>,
+    /// The header the trusted proxies name the client in: `x-forwarded-for` (nginx, Caddy) or
+    /// `forwarded` (RFC 7239). Only that one is read; make sure the proxy writes it.
+    #[arg(long, value_enum, default_value_t = ForwardedHeaderArg::XForwardedFor)]
+    forwarded_header: ForwardedHeaderArg,
     /// Allow webhooks to loopback, private and link-local addresses (receivers on this machine
     /// or network). Off by default: such URLs are refused at registration and at delivery.
     #[arg(long, env = "CONVENE_WEBHOOK_ALLOW_PRIVATE")]
@@ -88,12 +93,31 @@ struct Cli {
     /// there is no metrics endpoint at all.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
-    /// `text` (for people) or `json` (one object per line, with the REST request's
-    /// `request_id` and the room's `meeting_id` on the lines written on their behalf).
+    /// `text` (for people, on standard output) or `json` (one object per line on standard
+    /// error, with the REST request's `request_id` and the room's `meeting_id` on the lines
+    /// written on their behalf).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// `--forwarded-header`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ForwardedHeaderArg {
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+}
+
+impl From<ForwardedHeaderArg> for ForwardedHeader {
+    fn from(arg: ForwardedHeaderArg) -> Self {
+        match arg {
+            ForwardedHeaderArg::XForwardedFor => ForwardedHeader::XForwardedFor,
+            ForwardedHeaderArg::Forwarded => ForwardedHeader::Forwarded,
+        }
+    }
 }
 
 /// How log lines are written.
@@ -249,7 +273,10 @@ async fn main() -> ExitCode {
         || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "convene_server=info".into());
     match cli.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter()).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter()).init(),
+        // To standard error, apart from the banner on standard output: every line a JSON object.
+        LogFormat::Json => {
+            tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter()).init()
+        }
     }
     if let Some(Command::Backup { dest }) = &cli.command {
         return match backup_command(&cli, dest) {
@@ -282,7 +309,12 @@ async fn main() -> ExitCode {
         base_url: cli.base_url.clone(),
         timings,
         limits: Limits {
-            trusted_proxies: cli.trusted_proxies.iter().cloned().fold(TrustedProxies::none(), TrustedProxies::and),
+            trusted_proxies: cli
+                .trusted_proxies
+                .iter()
+                .cloned()
+                .fold(TrustedProxies::none(), TrustedProxies::and)
+                .reading(cli.forwarded_header.into()),
             ..if cli.no_rate_limits { Limits::off() } else { Limits::default() }
         },
         webhooks: WebhookOptions { allow_private: cli.webhook_allow_private, ca_file: cli.webhook_ca.clone() },

@@ -9,7 +9,7 @@
 //! | `convene_connected_peers` | gauge | signalling connections attached to a room |
 //! | `convene_frames_in_total` | counter | `kind`: the client message's `type`, or `malformed` |
 //! | `convene_frames_out_total` | counter | `kind`: the server message's `type` or event, per recipient, as the rooms queue them (not the handshake's refusals) |
-//! | `convene_rest_requests_total` | counter | `method`, `route` (the path template), `status` |
+//! | `convene_rest_requests_total` | counter | `method` (`GET` ... `OPTIONS`, else `other`), `route` (the path template, or `unmatched`), `status` |
 //! | `convene_rest_request_duration_seconds` | histogram | `route` |
 //! | `convene_webhook_deliveries_total` | counter | `outcome`: `delivered`, `retrying`, `failed` |
 //! | `convene_webhook_outbox_pending` | gauge | deliveries waiting |
@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request as AxumRequest, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -218,7 +218,13 @@ const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 /// status with its latency.
 pub(crate) async fn rest_requests(State(metrics): State<Arc<Metrics>>, req: AxumRequest, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let method = req.method().as_str().to_owned();
+    // Any token is a method to HTTP; the label keeps the standard ones only.
+    let method = match *req.method() {
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE => req.method().as_str(),
+        Method::HEAD | Method::OPTIONS => req.method().as_str(),
+        _ => "other",
+    }
+    .to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("rest", request_id = %request_id, %method, %route);

@@ -140,7 +140,7 @@ fn json_logs_carry_the_request_id_and_the_rooms_meeting_id() {
         .args(["--listen", "127.0.0.1:0", "--data", ":memory:", "--admin-token", admin, "--log-format", "json"])
         .env("RUST_LOG", "convene_server=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Unless the test is done first, the server is killed in 20 s, which ends its output.
@@ -151,9 +151,11 @@ fn json_logs_carry_the_request_id_and_the_rooms_meeting_id() {
             let _ = Command::new("kill").args(["-KILL", &pid]).status();
         }
     });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    // The banner on standard output, the JSON log lines on standard error.
+    let banner = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
     let mut app_path = String::new();
-    for line in lines.by_ref() {
+    for line in banner {
         if line.contains("REST API:") {
             app_path = line.split_whitespace().last().unwrap().trim_end_matches("/...").to_owned();
         }

@@ -31,14 +31,21 @@ fn client_from(source: [u8; 4]) -> reqwest::Client {
     reqwest::Client::builder().local_address(IpAddr::from(source)).build().unwrap()
 }
 
-/// `GET /meetings` through the proxy; the status.
-async fn list_meetings(s: &TestServer, nginx: &TestNginx, http: &reqwest::Client, spoof: Option<&str>) -> u16 {
+/// `GET /meetings` through the proxy, with a forwarding header the client wrote itself; the
+/// status.
+async fn list_meetings_with(s: &TestServer, nginx: &TestNginx, http: &reqwest::Client, forged: &[(&str, &str)]) -> u16 {
     let url = format!("{}/client/v4/accounts/{}/realtime/kit/{}/meetings", nginx.url(), s.account, s.app);
     let mut req = http.get(url).bearer_auth(&s.token);
-    if let Some(forged) = spoof {
-        req = req.header("x-forwarded-for", forged);
+    for (name, value) in forged {
+        req = req.header(*name, *value);
     }
     req.send().await.unwrap().status().as_u16()
+}
+
+/// `GET /meetings` through the proxy, optionally with a forged `X-Forwarded-For`; the status.
+async fn list_meetings(s: &TestServer, nginx: &TestNginx, http: &reqwest::Client, spoof: Option<&str>) -> u16 {
+    let forged: Vec<(&str, &str)> = spoof.map(|v| ("x-forwarded-for", v)).into_iter().collect();
+    list_meetings_with(s, nginx, http, &forged).await
 }
 
 #[tokio::test]
@@ -51,6 +58,12 @@ async fn through_nginx_the_per_ip_limit_counts_each_client_and_cannot_be_spoofed
     assert_eq!(list_meetings(&s, &nginx, &a, None).await, 429, "a's fourth request is over a's limit");
     // A header a writes itself stays left of the address nginx saw: a is still a.
     assert_eq!(list_meetings(&s, &nginx, &a, Some("198.51.100.77")).await, 429, "a forged X-Forwarded-For");
+    // Nor does a Forwarded header, which nginx passes through untouched: only X-Forwarded-For
+    // (the header nginx writes) is read.
+    let forged = [("forwarded", "for=198.51.100.78"), ("x-forwarded-for", "198.51.100.79, unknown")];
+    assert_eq!(list_meetings_with(&s, &nginx, &a, &forged).await, 429, "a forged Forwarded");
+    let garbage = [("x-forwarded-for", "unknown, _hidden, 198.51.100.80")];
+    assert_eq!(list_meetings_with(&s, &nginx, &a, &garbage).await, 429, "garbage left of nginx's entry");
     // b has a budget of its own.
     for _ in 0..3 {
         assert_eq!(list_meetings(&s, &nginx, &b, None).await, 200, "b is not a");

@@ -120,7 +120,6 @@ impl PgStore {
         &self.pool
     }
 
-    /// A connection of the pool, once the room writes submitted before this call are applied.
     /// `SELECT 1` on a pooled connection (not waiting for the room writes in flight).
     pub(crate) async fn ping(&self) -> StoreResult<()> {
         let client = self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))?;
@@ -147,6 +146,7 @@ impl PgStore {
         })
     }
 
+    /// A connection of the pool, once the room writes submitted before this call are applied.
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.writes.caught_up().await?;
         self.pool.get().await.map_err(|e| StoreError::Pool(e.to_string()))
