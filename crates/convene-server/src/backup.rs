@@ -46,16 +46,18 @@ pub struct Backup {
     pub webhook_key: Option<PathBuf>,
 }
 
+/// The error of an I/O step on `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError {
+    let path = path.to_owned();
+    move |e| BackupError::Io(path, e)
+}
+
 /// Copies the data directory `data` into `dest` (created if missing; it must be empty).
 pub fn backup(data: &Path, dest: &Path) -> Result<Backup, BackupError> {
     let db = data.join(DATABASE);
     if !db.is_file() {
         return Err(BackupError::NoDatabase(data.to_owned()));
     }
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |e| BackupError::Io(path, e)
-    };
     if dest.exists() && std::fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
         return Err(BackupError::DestinationNotEmpty(dest.to_owned()));
     }
@@ -70,10 +72,6 @@ pub fn backup(data: &Path, dest: &Path) -> Result<Backup, BackupError> {
 }
 
 fn copy_files(data: &Path, dest: &Path) -> Result<Backup, BackupError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |e| BackupError::Io(path, e)
-    };
     let database = dest.join(DATABASE);
     // Written under another name and renamed once whole and on disk, so that a copy cut short
     // (a kill, a power loss) never looks like a backup.

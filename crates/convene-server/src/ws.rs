@@ -80,15 +80,21 @@ fn error_msg(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
 }
 
 /// Reads and decodes one text frame. `None` when the connection ended.
-async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<Result<ClientMessage, FrameError>> {
-    loop {
+/// The client's next message (`None` once it has gone), counted in `convene_frames_in_total`.
+async fn next_text(
+    stream: &mut SplitStream<WebSocket>,
+    metrics: &crate::metrics::Metrics,
+) -> Option<Result<ClientMessage, FrameError>> {
+    let frame = loop {
         match stream.next().await? {
-            Ok(Message::Text(text)) => return Some(decode_client(text.as_str())),
-            Ok(Message::Binary(_)) => return Some(Err(FrameError::Malformed("binary frames are not used".into()))),
+            Ok(Message::Text(text)) => break decode_client(text.as_str()),
+            Ok(Message::Binary(_)) => break Err(FrameError::Malformed("binary frames are not used".into())),
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Ok(Message::Close(_)) | Err(_) => return None,
         }
-    }
+    };
+    metrics.frame_in(frame.as_ref().ok().map(ClientMessage::kind));
+    Some(frame)
 }
 
 /// Who a connection's `hello` says it is, once its token and participant are checked.
@@ -103,10 +109,7 @@ struct Greeted {
 async fn handshake(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, state: &AppState) -> Option<Greeted> {
     let timings = &state.0.timings;
     // The handshake: hello, within the timeout.
-    let hello = tokio::time::timeout(timings.handshake_timeout, next_text(stream)).await;
-    if let Ok(Some(frame)) = &hello {
-        state.0.metrics.frame_in(frame.as_ref().ok().map(ClientMessage::kind));
-    }
+    let hello = tokio::time::timeout(timings.handshake_timeout, next_text(stream, &state.0.metrics)).await;
     let (token, resume, protocol) = match hello {
         Err(_) => return reject(sink, CloseCode::PolicyViolation, "no hello in time").await,
         Ok(None) => return None,
@@ -219,7 +222,7 @@ struct Link<'a> {
     frames: Option<(Bucket, Rate)>,
     /// Counts the frames it refuses.
     limiter: &'a crate::limits::Limiter,
-    /// Counts the frames received.
+    /// Counts the frames received ([`next_text`]).
     metrics: &'a crate::metrics::Metrics,
 }
 
@@ -282,7 +285,7 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             _ = kill.notified() => Wake::Killed,
             _ = stopping.changed() => Wake::Stopping,
             out = rx.recv() => Wake::Outgoing(out),
-            incoming = next_text(stream) => Wake::Incoming(incoming),
+            incoming = next_text(stream, metrics) => Wake::Incoming(incoming),
             _ = tokio::time::sleep_until(idle_at.into()) => Wake::Idle,
         };
         let step = match wake {
@@ -297,9 +300,6 @@ async fn pump(sink: &mut Sink, stream: &mut SplitStream<WebSocket>, mut rx: mpsc
             Wake::Outgoing(None) => Err(End::Close(CloseCode::Normal, "closed".into())),
             Wake::Incoming(incoming) => {
                 last_rx = Instant::now();
-                if let Some(frame) = &incoming {
-                    metrics.frame_in(frame.as_ref().ok().map(ClientMessage::kind));
-                }
                 let limit = limit.as_mut().map(|l| (l, limiter));
                 receive(sink, room, conn_id, limit, incoming).await
             }

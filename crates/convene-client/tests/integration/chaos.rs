@@ -119,14 +119,9 @@ async fn run_seed(seed: u64, mode: Mode, servers: Servers) -> Result<Report, Str
         listen: "127.0.0.1:0".parse().unwrap(),
         data: DataLocation::Memory,
         admin_token: Some(ADMIN.into()),
-        base_url: None,
         timings: timings(&mode),
-        limits: convene_server::limits::Limits::default(),
         webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
-        tls: None,
-        postgres: None,
-        redis: None,
-        metrics_listen: None,
+        ..ServerConfig::ephemeral()
     };
     let (mut nodes, engines) = match servers {
         Servers::One => (vec![convene_server::start(config()).await.map_err(|e| e.to_string())?], None),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use convene_client::{Event, InitOptions, Meeting, ReconnectPolicy, RoomState};
-use convene_server::{DataLocation, ServerConfig, Timings};
+use convene_server::{DataLocation, ServerConfig};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -16,14 +16,8 @@ async fn start(listen: std::net::SocketAddr, dir: &std::path::Path) -> convene_s
             listen,
             data: DataLocation::Dir(dir.to_path_buf()),
             admin_token: Some("cvn_e2e_admin_token_0123456789abcdef".into()),
-            base_url: None,
-            timings: Timings::default(),
-            limits: convene_server::limits::Limits::default(),
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
-            tls: None,
-            postgres: None,
-            redis: None,
-            metrics_listen: None,
+            ..ServerConfig::ephemeral()
         };
         if let Ok(s) = convene_server::start(config).await {
             return s;

@@ -55,14 +55,9 @@ async fn start_server(listen: std::net::SocketAddr, dir: &std::path::Path, admin
             listen,
             data: DataLocation::Dir(dir.to_path_buf()),
             admin_token: Some(admin.to_owned()),
-            base_url: None,
             timings: timings(),
-            limits: convene_server::limits::Limits::default(),
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
-            tls: None,
-            postgres: None,
-            redis: None,
-            metrics_listen: None,
+            ..ServerConfig::ephemeral()
         };
         match convene_server::start(config).await {
             Ok(s) => return s,

@@ -13,6 +13,26 @@ fn curl(args: &[&str]) -> (u16, String) {
     (code.trim().parse().unwrap(), body.to_owned())
 }
 
+/// The start-up banner a server prints, up to its last line ("ready app"). The caller keeps
+/// `out` open: the server writes to it again when it stops.
+fn banner(out: &mut impl BufRead) -> Vec<String> {
+    let mut printed = Vec::new();
+    for line in out.lines().map_while(Result::ok) {
+        let done = line.contains("ready app:");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    printed
+}
+
+/// The last word of the banner line holding `label` (empty when none does).
+fn last_word(banner: &[String], label: &str) -> String {
+    let line = banner.iter().find(|l| l.contains(label));
+    line.and_then(|l| l.split_whitespace().last()).unwrap_or_default().to_owned()
+}
+
 #[test]
 fn help_documents_every_option() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
@@ -57,25 +77,11 @@ fn first_start_prints_what_a_developer_needs_and_sigterm_stops_it() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = String::new();
-    let mut token = String::new();
-    let mut app_path = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("convene-server listening on ") {
-            url = rest.trim().to_owned();
-        }
-        if line.contains("REST API:") {
-            app_path = line.split_whitespace().last().unwrap().trim_end_matches("/...").to_owned();
-        }
-        if line.contains("admin API token (shown once") {
-            token = line.split_whitespace().last().unwrap().to_owned();
-        }
-        if line.contains("ready app:") {
-            break;
-        }
-    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let printed = banner(&mut out);
+    let url = last_word(&printed, "convene-server listening on ");
+    let app_path = last_word(&printed, "REST API:").trim_end_matches("/...").to_owned();
+    let token = last_word(&printed, "admin API token (shown once");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(token.starts_with("cvn_"), "{token}");
     let auth = format!("Authorization: Bearer {token}");
@@ -118,15 +124,8 @@ fn first_start_prints_what_a_developer_needs_and_sigterm_stops_it() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut printed = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.contains("ready app:");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let printed = banner(&mut out);
     assert!(!printed.iter().any(|l| l.contains("shown once")), "{printed:?}");
     child.kill().unwrap();
     let _ = child.wait();
@@ -152,17 +151,9 @@ fn json_logs_carry_the_request_id_and_the_rooms_meeting_id() {
         }
     });
     // The banner on standard output, the JSON log lines on standard error.
-    let banner = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let app_path = last_word(&banner(&mut out), "REST API:").trim_end_matches("/...").to_owned();
     let lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
-    let mut app_path = String::new();
-    for line in banner {
-        if line.contains("REST API:") {
-            app_path = line.split_whitespace().last().unwrap().trim_end_matches("/...").to_owned();
-        }
-        if line.contains("ready app:") {
-            break;
-        }
-    }
     let auth = format!("Authorization: Bearer {admin}");
     let (code, body) = curl(&[&format!("{app_path}/meetings"), "-H", &auth, "--json", r#"{"title":"logged"}"#]);
     assert_eq!(code, 201, "{body}");

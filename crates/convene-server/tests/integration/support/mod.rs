@@ -67,18 +67,10 @@ impl TestServer {
     /// targets allowed) as `change` leaves them.
     pub async fn start_config(change: impl FnOnce(&mut ServerConfig)) -> Self {
         let mut config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data: DataLocation::Memory,
-            admin_token: None,
-            base_url: None,
             timings: fast_timings(),
-            limits: Limits::default(),
             // The tests' webhook receivers listen on loopback.
             webhooks: convene_server::webhook::WebhookOptions { allow_private: true, ca_file: None },
-            tls: None,
-            postgres: None,
-            redis: None,
-            metrics_listen: None,
+            ..ServerConfig::ephemeral()
         };
         change(&mut config);
         let server = convene_server::start(config).await.expect("server starts");
