@@ -76,6 +76,24 @@ pub(crate) const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(60);
 /// How long a request waits for a connection of the pool (or for a new one to open).
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the database lets one of this node's transactions sit idle before it ends it (and
+/// the connection). A node paused or cut off in the middle of a transaction would otherwise hold
+/// that transaction's row locks until it woke: the ownership row its room write holds
+/// ([`hold_fence`](crate::cluster::ownership::hold_fence)) among them, which the node taking the
+/// meeting over must lock to claim it. Shorter than the node lease, so a takeover waits for the
+/// lease alone; far longer than the gap between two statements of a live node's transaction.
+pub(crate) const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The connection options of `url` with [`IDLE_IN_TRANSACTION_TIMEOUT`] added to those it has.
+fn session_options(url: &str) -> StoreResult<String> {
+    let config: tokio_postgres::Config = url.parse()?;
+    let timeout = format!("-c idle_in_transaction_session_timeout={}", IDLE_IN_TRANSACTION_TIMEOUT.as_millis());
+    Ok(match config.get_options() {
+        Some(theirs) if !theirs.trim().is_empty() => format!("{theirs} {timeout}"),
+        _ => timeout,
+    })
+}
+
 /// The store on a PostgreSQL database, through a pool of connections, as node `node_id`.
 #[derive(Clone)]
 pub(crate) struct PgStore {
@@ -97,8 +115,12 @@ impl PgStore {
             recycle: Some(POOL_TIMEOUT),
         };
         let pool_config = deadpool_postgres::PoolConfig { timeouts, ..Default::default() };
-        let config =
-            deadpool_postgres::Config { url: Some(url.to_owned()), pool: Some(pool_config), ..Default::default() };
+        let config = deadpool_postgres::Config {
+            url: Some(url.to_owned()),
+            options: Some(session_options(url)?),
+            pool: Some(pool_config),
+            ..Default::default()
+        };
         let pool = config
             .create_pool(Some(deadpool_postgres::Runtime::Tokio1), tokio_postgres::NoTls)
             .map_err(|e| StoreError::Pool(e.to_string()))?;

@@ -85,4 +85,39 @@ mod batches {
         assert!(stays(&pg).await.is_empty(), "nothing written");
         assert!(store.live_sessions(None).await.unwrap().is_empty());
     }
+
+    /// A node paused (or cut off) in the middle of a room write holds the meeting's ownership
+    /// row: the database ends that transaction after [`IDLE_IN_TRANSACTION_TIMEOUT`], so another
+    /// node's claim goes through instead of waiting for the paused node to wake; and the paused
+    /// transaction, once its node wakes, commits nothing.
+    #[tokio::test]
+    async fn a_transaction_left_open_by_a_paused_owner_does_not_block_the_takeover() {
+        use super::super::IDLE_IN_TRANSACTION_TIMEOUT;
+        use std::time::{Duration, Instant};
+
+        let pg = TestPostgres::start();
+        let (store, _app, meeting, fence) = owned_meeting(&pg).await;
+        let mut paused = store.pool().get().await.unwrap();
+        let tx = paused.transaction().await.unwrap();
+        assert!(ownership::hold_fence(&tx, &fence).await.unwrap(), "a holds its fence, and the row");
+
+        // a's heartbeat is past the lease: b claims the meeting, and gets it despite the lock.
+        let mut db = pg.connect().await;
+        ownership::heartbeat(&db, "b").await.unwrap();
+        db.execute("UPDATE nodes SET heartbeat_at = now() - interval '1 hour' WHERE node_id = 'a'", &[]).await.unwrap();
+        let started = Instant::now();
+        let claimed = tokio::time::timeout(
+            IDLE_IN_TRANSACTION_TIMEOUT + Duration::from_secs(10),
+            ownership::claim(&mut db, &meeting, "b", Duration::from_secs(10)),
+        )
+        .await
+        .expect("the claim does not wait for the paused node");
+        let Ok(Claim::Owned(taken)) = claimed else { panic!("b owns the meeting: {claimed:?}") };
+        assert!(taken.epoch > fence.epoch);
+        assert!(started.elapsed() >= IDLE_IN_TRANSACTION_TIMEOUT / 2, "it waited for the lock at first");
+
+        // a wakes: its transaction is gone.
+        let woke = tx.execute("UPDATE sessions SET ended_at = 'x' WHERE false", &[]).await;
+        assert!(woke.is_err(), "the paused transaction was ended by the database");
+    }
 }
