@@ -75,11 +75,13 @@ scripts/schemathesis.sh
 step "Cloudflare's official SDKs as clients (tests/sdk)"
 scripts/sdk-tests.sh
 
-step "the npm package: build (size guard), wasm-bindgen tests in headless Chromium, JS tests, TypeScript"
+step "the npm packages: build (size guard), wasm-bindgen tests in headless Chromium, JS and React tests, TypeScript"
 cargo build -p convene-server --locked
 scripts/build-wasm.sh --fault-injection
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p convene-wasm --target wasm32-unknown-unknown --locked
+# The React twin of the demo page links the built package and convene-react (file: dependencies).
+(cd examples/browser-react && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json)
 (cd bindings/wasm/test && node --test --test-concurrency=1 ./*.test.mjs && npx tsc -p tsconfig.json)
 
 step "packaging dry runs: the crates as crates.io gets them, the npm package's files"

@@ -1,4 +1,6 @@
 // Serves the demo page with tokens ready:  node examples/browser/serve.mjs
+// (or its React twin, once built with `npm ci && npm run build` in examples/browser-react:
+// node examples/browser/serve.mjs --react).
 // Starts convene-server (target/debug/convene-server, or $CONVENE_SERVER_BIN) with an in-memory
 // store, creates a meeting with a host and two participants, serves this page and the built npm
 // package (scripts/build-wasm.sh) on a second port, and prints one URL per participant.
@@ -41,6 +43,11 @@ function demoFile(path) {
     : [join(root, 'examples/browser'), path === '/' ? 'index.html' : path.slice(1)];
 }
 
+/** Where the React twin's files are: its build, examples/browser-react/dist. */
+function reactDemoFile(path) {
+  return [join(root, 'examples/browser-react/dist'), path === '/' ? 'index.html' : path.slice(1)];
+}
+
 /** Serves files on a loopback port: `locate(path)` gives the directory and the file in it. */
 export function startStatic(locate = demoFile) {
   const server = createServer(async (req, res) => {
@@ -61,12 +68,12 @@ export function startStatic(locate = demoFile) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** Starts everything; returns the page URLs and a stop function. */
-export async function startDemo() {
+/** Starts everything (serving the pages `locate` finds); returns the page URLs and a stop function. */
+export async function startDemo(locate = demoFile) {
   const convene = await startConvene();
   const meeting = await convene.rest('POST', '/meetings', { title: 'Quarterly review' });
   const people = [['Hana', 'group_call_host'], ['Ada', 'group_call_participant'], ['Bo', 'group_call_participant']];
-  const stat = await startStatic();
+  const stat = await startStatic(locate);
   const page = `http://127.0.0.1:${stat.address().port}/`;
   const urls = {};
   for (const [name, preset] of people) {
@@ -85,7 +92,7 @@ export async function startDemo() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
-  const demo = await startDemo();
+  const demo = await startDemo(process.argv.includes('--react') ? reactDemoFile : demoFile);
   console.log('Open one page per participant (Hana is the host):');
   for (const [name, url] of Object.entries(demo.urls)) console.log(`  ${name}: ${url}`);
   console.log('Ctrl-C to stop.');
