@@ -175,6 +175,12 @@ impl Relay {
         if link != self.link {
             return; // For an earlier life of this relay: its connections are gone.
         }
+        if down.epoch < self.epoch {
+            // From an owner that was displaced (paused past its lease, say) and is letting go of
+            // what it held: nothing of it is for this relay's clients, and nothing was lost.
+            tracing::debug!(meeting = %self.meeting_id, epoch = down.epoch, "a message from a former owner is dropped");
+            return;
+        }
         if down.epoch != self.epoch || down.seq != self.next_seq {
             tracing::warn!(
                 meeting = %self.meeting_id,

@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_convene-server");
+
+/// With `CONVENE_TEST_LOG_DIR` set, each server's whole output goes to `server-PID.log` there
+/// (and `CONVENE_TEST_LOG` sets their `RUST_LOG`, `convene_server=warn` by default): for reading
+/// what the nodes of a failing test did.
+fn full_log(pid: u32) -> Option<Arc<Mutex<std::fs::File>>> {
+    let dir = std::env::var_os("CONVENE_TEST_LOG_DIR")?;
+    let file = std::fs::File::create(Path::new(&dir).join(format!("server-{pid}.log"))).ok()?;
+    Some(Arc::new(Mutex::new(file)))
+}
 /// The admin token the server is started with.
 pub const ADMIN: &str = "cvn_crash_admin_token_0123456789abcdef";
 
@@ -55,22 +64,28 @@ impl Server {
             .args(if flags.contains(&"--away-grace-secs") { &[][..] } else { &["--away-grace-secs", "60"][..] })
             .arg("--webhook-allow-private")
             .args(flags)
-            .env("RUST_LOG", "convene_server=warn")
+            .env("RUST_LOG", std::env::var("CONVENE_TEST_LOG").unwrap_or_else(|_| "convene_server=warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| e.to_string())?;
         let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let file = full_log(child.id());
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
         for (pipe, tx) in [(Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)), (Box::new(stderr), None)] {
             let log = log.clone();
+            let file = file.clone();
             // Drained for the whole life of the process, so that it never blocks on a full pipe.
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                     if let Some(tx) = &tx {
                         let _ = tx.send(line.clone());
+                    }
+                    if let Some(f) = &file {
+                        use std::io::Write;
+                        let _ = writeln!(f.lock().unwrap(), "{line}");
                     }
                     let mut log = log.lock().unwrap();
                     log.push_back(line);
@@ -115,6 +130,31 @@ impl Server {
         let pid = self.child.id().to_string();
         let sent = std::process::Command::new("kill").args([format!("-{signal}"), pid]).status().expect("kill runs");
         assert!(sent.success(), "kill -{signal}");
+        if signal == "STOP" {
+            self.until_every_thread_stopped();
+        }
+    }
+
+    /// Waits until each of the process's threads is stopped: `kill` returns once `SIGSTOP` is
+    /// sent, and a thread stops only once it next runs.
+    fn until_every_thread_stopped(&self) {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let started = Instant::now();
+        loop {
+            let states: Vec<String> = std::fs::read_dir(&tasks)
+                .expect("the process's threads")
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+                // The state follows the parenthesised name, which may hold spaces.
+                .filter_map(|stat| {
+                    stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').next()).map(str::to_owned)
+                })
+                .collect();
+            if states.iter().all(|s| s == "T" || s == "t") {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the process did not stop: thread states {states:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The signalling WebSocket's URL.
