@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// How many ports a start tries before it gives up.
+const START_ATTEMPTS: u32 = 3;
+
 /// A running PostgreSQL server of its own.
 pub(crate) struct TestPostgres {
     root: PathBuf,
@@ -60,13 +63,22 @@ impl TestPostgres {
         std::fs::create_dir_all(&root).unwrap();
         // The server runs as `postgres`: it must be able to make its directories here.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let bin = bin_dir();
-        let pg = Self { root, bin, port };
+        let mut pg = Self { root, bin: bin_dir(), port: 0 };
         run(&pg.bin, "initdb", &["-D", &pg.data(), "-A", "trust", "-U", "convene", "--no-sync", "-E", "UTF8"]).unwrap();
-        let (options, log) = pg.options();
-        run(&pg.bin, "pg_ctl", &["-D", &pg.data(), "-o", &options, "-l", &log, "-w", "start"]).unwrap();
-        run(&pg.bin, "createdb", &["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "convene", "convene"]).unwrap();
+        // A free port is chosen right before the start, and another one if the start fails: in a
+        // busy test run, the port a probe found free can be taken (by any socket) before
+        // PostgreSQL binds it.
+        for attempt in 1..=START_ATTEMPTS {
+            pg.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let (options, log) = pg.options();
+            match run(&pg.bin, "pg_ctl", &["-D", &pg.data(), "-o", &options, "-l", &log, "-w", "start"]) {
+                Ok(()) => break,
+                Err(e) if attempt < START_ATTEMPTS => eprintln!("PostgreSQL did not start ({e}); trying another port"),
+                Err(e) => panic!("{e}\nits log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
+            }
+        }
+        let port = pg.port.to_string();
+        run(&pg.bin, "createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "convene", "convene"]).unwrap();
         pg
     }
 
