@@ -25,7 +25,7 @@ wasm_opt=bindings/wasm/test/node_modules/.bin/wasm-opt
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   -o "$out/convene_wasm_bg.opt.wasm" "$out/convene_wasm_bg.wasm"
 mv "$out/convene_wasm_bg.opt.wasm" "$out/convene_wasm_bg.wasm"
-cp bindings/wasm/js/index.d.ts bindings/wasm/js/package.json bindings/wasm/js/README.md "$out/"
+cp bindings/wasm/js/index.d.ts bindings/wasm/js/generated.d.ts bindings/wasm/js/package.json bindings/wasm/js/README.md "$out/"
 # Ship minified JavaScript (esbuild, pinned in bindings/wasm/test); the sources stay readable in
 # bindings/wasm/js and in wasm-bindgen's output.
 esbuild=bindings/wasm/test/node_modules/.bin/esbuild

@@ -54,5 +54,5 @@ check_npm() {
   echo "npm package $name: $(wc -l <<<"$shipped") files"
 }
 [ -f bindings/wasm/pkg/package.json ] || fail "no bindings/wasm/pkg/package.json: run scripts/build-wasm.sh first"
-check_npm bindings/wasm/pkg README.md convene_wasm.d.ts convene_wasm.js convene_wasm_bg.wasm index.d.ts index.js node.js package.json
+check_npm bindings/wasm/pkg README.md convene_wasm.d.ts convene_wasm.js convene_wasm_bg.wasm generated.d.ts index.d.ts index.js node.js package.json
 check_npm bindings/react README.md index.d.ts index.js package.json

@@ -56,6 +56,7 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors), native and wasm32"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p convene-wasm --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+cargo clippy -p convene-core --features typescript --all-targets --locked -- -D warnings
 
 step "the core stays sans-IO"
 scripts/check-sans-io.sh
@@ -65,6 +66,8 @@ cargo run --example end-session --locked
 
 step "tests"
 cargo test --workspace --locked
+# The npm package's generated declarations are what the Rust types give (bindings/wasm/js/generated.d.ts).
+cargo test -p convene-core --features typescript --lib --locked typescript
 
 step "fuzz targets, briefly, on their committed corpus (the long runs are in docs/reliability.md)"
 CARGO_BUILD_JOBS=2 scripts/fuzz.sh 5

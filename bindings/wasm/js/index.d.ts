@@ -1,140 +1,151 @@
 // Types of the convene-client npm package: RealtimeKit's API for the participant lifecycle.
+//
+// The payloads, states, permissions and error codes are generated from the Rust types, with their
+// documentation, into generated.d.ts (`cargo test -p convene-core --features typescript`, which
+// fails when that file differs from what the Rust types give). This file is the JavaScript API
+// around them.
 
-export type RoomState = 'init' | 'joined' | 'waitlisted' | LeaveRoomState;
-export type LeaveRoomState = 'left' | 'kicked' | 'ended' | 'rejected' | 'disconnected' | 'failed';
-export type WaitlistStatus = 'none' | 'waiting' | 'accepted' | 'rejected';
-export type RecordingState = 'IDLE' | 'STARTING' | 'RECORDING' | 'PAUSED' | 'STOPPING';
-export type ProducePermission = 'ALLOWED' | 'NOT_ALLOWED' | 'CAN_REQUEST';
-export type WaitingRoomType = 'SKIP' | 'ON_PRIVILEGED_USER_ENTRY' | 'SKIP_ON_ACCEPT';
-export type EndReason = 'HOST_ENDED_MEETING' | 'ALL_PARTICIPANTS_LEFT';
+import type {
+  Actor,
+  KickedPayload,
+  PresetPermissions,
+  PresetUpdates,
+  ProducePermission,
+  RecorderType,
+  RecordingState,
+  RoomJoinedPayload,
+  RoomLeftPayload,
+  RoomState,
+  SessionEnd,
+  SocketState,
+  WaitingRoomType,
+  WaitlistOutcome,
+  WaitlistStatus,
+} from './generated.js';
 
-/** Who did something: a participant (by peer id), the REST API, or the server itself. */
-export type Actor = { kind: 'peer'; peerId: string } | { kind: 'api' } | { kind: 'system' };
+export * from './generated.js';
 
-/** The payload of `roomLeft`: RealtimeKit's `state`, plus who and why. */
-export type RoomLeftPayload =
-  | { state: 'left' }
-  | { state: 'kicked'; kickedBy: Actor }
-  | { state: 'ended'; sessionId: string; reason: EndReason; endedBy: Actor }
-  | { state: 'rejected'; rejectedBy: Actor }
-  | { state: 'disconnected' }
-  | { state: 'failed'; attempts: number };
+/** The room states a stay can end in (or be interrupted in: `disconnected`), as `roomLeft` gives them. */
+export type LeaveRoomState = RoomLeftPayload['state'];
 
-export interface SocketState {
-  state: 'connected' | 'disconnected' | 'reconnecting' | 'failed';
-  reconnected: boolean;
-  reconnectionAttempt: number;
-}
-
-/** An error of a meeting operation. */
+/** An error of a meeting operation (every promise of the API rejects with one). */
 export class ClientError extends Error {
-  /** Numeric code, e.g. 1201 (permission denied), 1205 (not joined). */
+  /**
+   * Numeric code, one of {@link ErrorCode} (e.g. `1201`, permission denied; `1205`, not joined),
+   * or `0` for a failure outside the client. `err.code === 1201` works as RealtimeKit's
+   * documentation writes it.
+   */
   readonly code: number;
-  /** The four-digit string RealtimeKit 2.0.2 sets, e.g. '1201'. */
+  /** The same code as RealtimeKit 2.0.2 sets it: a four-digit string, e.g. `'1201'`. */
   readonly codeString: string;
 }
 
+/** A listener of an emitter's events. */
 export type Listener = (...args: any[]) => void;
 
+/** RealtimeKit's emitters: `on`, `off`, `once`, and `*` for every event (its name first). */
 export class Emitter {
+  /** Calls `listener` at each `event` (`'*'`: at every event, with its name first). */
   on(event: string, listener: Listener): this;
+  /** Stops calling `listener` at `event`. */
   off(event: string, listener: Listener): this;
+  /** Calls `listener` at the next `event` only. */
   once(event: string, listener: Listener): this;
 }
 
-/** RealtimeKit's camelCase `PresetUpdates` (all optional). */
-export interface PresetUpdates {
-  acceptWaitingRequests?: boolean;
-  canAcceptProductionRequests?: boolean;
-  canChangeParticipantPermissions?: boolean;
-  canEditDisplayName?: boolean;
-  canLivestream?: boolean;
-  canRecord?: boolean;
-  canSpotlight?: boolean;
-  disableParticipantAudio?: boolean;
-  disableParticipantScreensharing?: boolean;
-  disableParticipantVideo?: boolean;
-  hiddenParticipant?: boolean;
-  kickParticipant?: boolean;
-  pinParticipant?: boolean;
-  showParticipantList?: boolean;
-  waitingRoomType?: WaitingRoomType;
-  isRecorder?: boolean;
-  recorderType?: 'RECORDER' | 'LIVESTREAMER' | 'NONE';
-  stageAccess?: ProducePermission;
-  stageEnabled?: boolean;
-  acceptStageRequests?: boolean;
-  transcriptionEnabled?: boolean;
-  polls?: { canCreate?: boolean; canView?: boolean; canVote?: boolean };
-  plugins?: { canClose?: boolean; canStart?: boolean; canEditConfig?: boolean };
-  chat?: {
-    public?: { canSend?: boolean; text?: boolean; files?: boolean };
-    private?: { canSend?: boolean; canReceive?: boolean; text?: boolean; files?: boolean };
-  };
-  connectedMeetings?: {
-    canAlterConnectedMeetings?: boolean;
-    canSwitchConnectedMeetings?: boolean;
-    canSwitchToParentMeeting?: boolean;
-  };
-  media?: {
-    audio?: { canProduce?: ProducePermission };
-    video?: { canProduce?: ProducePermission };
-    screenshare?: { canProduce?: ProducePermission };
-  };
-}
-
+/** `meeting.self.permissions`: the permissions of the preset in force, live. */
 export class PermissionsPreset extends Emitter {
+  /** May remove participants, and end the session for everyone (`kickAll`). */
   readonly kickParticipant: boolean;
+  /** May pin participants for everyone. */
   readonly pinParticipant: boolean;
+  /** May accept or reject waiting-room requests. */
   readonly acceptWaitingRequests: boolean;
+  /** May accept requests to produce media. */
   readonly canAcceptProductionRequests: boolean;
+  /** May change other participants' permissions at run time. */
   readonly canChangeParticipantPermissions: boolean;
+  /** May change their own display name (`meeting.self.setName`, before joining). */
   readonly canEditDisplayName: boolean;
+  /** May start and stop recordings. */
   readonly canRecord: boolean;
+  /** May start a livestream. */
   readonly canLivestream: boolean;
+  /** May spotlight participants. */
   readonly canSpotlight: boolean;
+  /** May mute other participants' audio. */
   readonly canDisableParticipantAudio: boolean;
+  /** May turn off other participants' video. */
   readonly canDisableParticipantVideo: boolean;
+  /** May stop other participants' screen share. */
   readonly canDisableParticipantScreensharing: boolean;
+  /** The participant is not shown to others. */
   readonly hiddenParticipant: boolean;
+  /** Whether this participant receives the participant list. */
   readonly showParticipantList: boolean;
+  /** How this participant enters the meeting. */
   readonly waitingRoomBehaviour: WaitingRoomType;
+  /** Whether the microphone may be used. */
   readonly canProduceAudio: ProducePermission;
+  /** Whether the camera may be used. */
   readonly canProduceVideo: ProducePermission;
+  /** Whether the screen may be shared. */
   readonly canProduceScreenshare: ProducePermission;
+  /** Whether the stage is enabled. */
   readonly stageEnabled: boolean;
+  /** Stage access. */
   readonly stageAccess: ProducePermission;
+  /** May accept stage requests. */
   readonly acceptStageRequests: boolean;
+  /** Whether this participant is a recorder. */
   readonly isRecorder: boolean;
-  readonly recorderType: 'RECORDER' | 'LIVESTREAMER' | 'NONE';
+  /** Recorder kind. */
+  readonly recorderType: RecorderType;
+  /** Whether transcription is enabled. */
   readonly transcriptionEnabled: boolean;
-  readonly polls: { canCreate: boolean; canView: boolean; canVote: boolean };
-  readonly plugins: { canClose: boolean; canEditConfig: boolean; canStart: boolean; config: Record<string, unknown> };
-  readonly chatPublic: { canSend: boolean; text: boolean; files: boolean };
-  readonly chatPrivate: { canSend: boolean; canReceive: boolean; text: boolean; files: boolean };
-  readonly connectedMeetings: {
-    canAlterConnectedMeetings: boolean;
-    canSwitchConnectedMeetings: boolean;
-    canSwitchToParentMeeting: boolean;
-  };
+  /** Poll permissions. */
+  readonly polls: PresetPermissions['polls'];
+  /** Plugin permissions. */
+  readonly plugins: PresetPermissions['plugins'];
+  /** Public chat permissions. */
+  readonly chatPublic: PresetPermissions['chat']['public'];
+  /** Private chat permissions. */
+  readonly chatPrivate: PresetPermissions['chat']['private'];
+  /** Connected meetings (breakout rooms) permissions. */
+  readonly connectedMeetings: PresetPermissions['connectedMeetings'];
   /** For a patch that touches chat, polls or plugins, that section's event (before `permissionsUpdate`). */
   on(event: 'chatUpdate' | 'pollsUpdate' | 'pluginsUpdate', listener: () => void): this;
+  /** A host changed these permissions: what changed, and who changed it. */
   on(event: 'permissionsUpdate', listener: (patch: PresetUpdates, changedBy: Actor) => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
-  toJSON(): Record<string, unknown>;
+  /** The whole preset, camelCase. */
+  toJSON(): PresetPermissions;
 }
 
+/** `meeting.self`: the local participant. */
 export class Self extends Emitter {
+  /** Where the participant is: `init` until `join()`, then `joined`, `waitlisted`, or how it left. */
   readonly roomState: RoomState;
+  /** Whether `roomState` is `joined`. */
   readonly roomJoined: boolean;
+  /** Where the participant's waiting-room request is. */
   readonly waitlistStatus: WaitlistStatus;
+  /** Its peer id in the session, once it has one (after the first connection). */
   readonly id: string | undefined;
+  /** The same as `id`. */
   readonly peerId: string | undefined;
+  /** Its participant id (the REST API's `id`). */
   readonly userId: string;
+  /** Its display name. */
   readonly name: string;
+  /** Its picture URL, if it has one. */
   readonly picture: string | undefined;
+  /** The app's own id for the participant (`custom_participant_id`). */
   readonly customParticipantId: string;
+  /** The name of its preset. */
   readonly presetName: string;
+  /** The permissions of its preset, live. */
   readonly permissions: PermissionsPreset;
   /**
    * Sets the display name to join with, which everyone then sees (on `meeting.self.name` at once,
@@ -149,69 +160,129 @@ export class Self extends Emitter {
    * await meeting.join();
    */
   setName(name: string): Promise<void>;
-  on(event: 'roomJoined', listener: (payload: { reconnected: boolean }) => void): this;
+  /** In the meeting: at the join, and again after a dropped connection came back (`reconnected`). */
+  on(event: 'roomJoined', listener: (payload: RoomJoinedPayload) => void): this;
+  /** The stay ended (or was interrupted: `disconnected`), with who and why. */
   on(event: 'roomLeft', listener: (payload: RoomLeftPayload) => void): this;
+  /** The participant was placed in the waiting room. */
   on(event: 'waitlisted', listener: () => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }
 
+/** A remote participant. */
 export class Participant {
+  /** Its peer id in the session. */
   readonly id: string;
+  /** The same as `id`. */
   readonly peerId: string;
+  /** Its participant id (the REST API's `id`). */
   readonly userId: string;
+  /** Its display name. */
   readonly name: string;
+  /** Its picture URL, if it has one. */
   readonly picture?: string;
+  /** The app's own id for the participant (`custom_participant_id`). */
   readonly customParticipantId: string;
+  /** The name of its preset. */
   readonly presetName: string;
+  /** Removes this participant from the session (needs `kickParticipant`, else `1201`). */
   kick(): Promise<void>;
 }
 
+/** `participants.joined` and `participants.waitlisted`: Map-like, keyed by peer id, with events. */
 export class ParticipantMap extends Emitter implements Iterable<[string, Participant]> {
+  /** How many participants it holds. */
   readonly size: number;
+  /** The participant with this peer id (or participant id), if it is here. */
   get(id: string): Participant | undefined;
+  /** Whether the participant with this peer id (or participant id) is here. */
   has(id: string): boolean;
+  /** The participants, in a new array. */
   toArray(): Participant[];
+  /** The peer ids. */
   keys(): IterableIterator<string>;
+  /** The participants. */
   values(): IterableIterator<Participant>;
+  /** `[peer id, participant]` pairs. */
   entries(): IterableIterator<[string, Participant]>;
+  /** Calls `fn` for each participant. */
   forEach(fn: (participant: Participant, id: string, map: ParticipantMap) => void): void;
+  /** `[peer id, participant]` pairs, as a Map's. */
   [Symbol.iterator](): IterableIterator<[string, Participant]>;
-  on(event: 'participantJoined' | 'participantLeft', listener: (participant: Participant) => void): this;
-  on(event: 'kicked', listener: (payload: { id: string; kickedBy: Actor }) => void): this;
+  /** Someone arrived (`joined`: in the session; `waitlisted`: in the waiting room). */
+  on(event: 'participantJoined', listener: (participant: Participant) => void): this;
+  /**
+   * Someone went, for any reason; on `waitlisted`, with how the wait ended (admitted, refused,
+   * or gave up).
+   */
+  on(event: 'participantLeft', listener: (participant: Participant, outcome?: WaitlistOutcome) => void): this;
+  /** Someone was removed from the session (a `participantLeft` follows). */
+  on(event: 'kicked', listener: (payload: KickedPayload) => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }
 
+/** `meeting.participants`. */
 export class Participants extends Emitter {
+  /** Who is in the session, but the local participant. */
   readonly joined: ParticipantMap;
+  /** Who is in the waiting room. */
   readonly waitlisted: ParticipantMap;
+  /** How many remote participants are in the session. */
   readonly count: number;
+  /**
+   * Ends the session for everyone (needs `kickParticipant`, else `1201`); resolves once the server
+   * has ended it, when every client sees `roomLeft` with state `ended`.
+   */
   kickAll(): Promise<void>;
+  /** Admits one waiting participant (needs `acceptWaitingRequests`). */
   acceptWaitingRoomRequest(id: string): Promise<void>;
+  /** Admits these waiting participants, or everyone waiting (needs `acceptWaitingRequests`). */
   acceptAllWaitingRoomRequest(userIds?: string[]): Promise<void>;
+  /** Refuses one waiting participant (needs `acceptWaitingRequests`). */
   rejectWaitingRoomRequest(id: string): Promise<void>;
+  /**
+   * Changes these participants' permissions at run time (needs `canChangeParticipantPermissions`;
+   * a patch may grant only what the sender holds). `permissions` is RealtimeKit's camelCase
+   * `PresetUpdates` (snake_case is accepted too).
+   */
   updatePermissions(participantIds: string[], permissions: PresetUpdates): Promise<void>;
+  /** Removes a participant (deprecated in RealtimeKit: use `participant.kick()`). */
   kick(participantId: string): Promise<void>;
 }
 
+/** `meeting.meta`: the meeting and the connection. */
 export class Meta extends Emitter {
+  /** The meeting's id. */
   readonly meetingId: string;
+  /** The meeting's title. */
   readonly meetingTitle: string;
+  /** The live session's id, once joined. */
   readonly sessionId: string | undefined;
+  /** When the live session started, once joined. */
   readonly meetingStartedTimestamp: Date | undefined;
+  /** The signalling connection's state. */
   readonly socketState: SocketState;
+  /** The signalling connection changed. */
   on(event: 'socketConnectionUpdate', listener: (state: SocketState) => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }
 
 /** A recording of the session, as `meeting.recording.recordings` lists it. */
 export interface RecordingInfo {
+  /** The recording's id. */
   id: string;
+  /** Where it is. */
   state: RecordingState;
   /** Always `COMPOSITE` here (the session's signalling timeline). */
   type: 'COMPOSITE';
 }
 
+/** `meeting.recording`. */
 export class Recording extends Emitter {
+  /** The state of the session's recording. */
   readonly recordingState: RecordingState;
   /** The recordings in progress (one at most: one runs at a time here). */
   readonly recordings: RecordingInfo[];
@@ -230,7 +301,9 @@ export class Recording extends Emitter {
   pause(recordingId?: string): Promise<void>;
   /** Resumes the paused recording, or only `recordingId` (`1004` otherwise). */
   resume(recordingId?: string): Promise<void>;
+  /** The recording's state changed. */
   on(event: 'recordingUpdate', listener: (state: RecordingState) => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }
 
@@ -248,6 +321,7 @@ export interface ReconnectOptions {
 
 /** Timings, in whole milliseconds; a missing key keeps its default. */
 export interface ClientOptions {
+  /** Reconnection after a dropped connection. */
   reconnect?: ReconnectOptions;
   /** How long a command may wait for the server's reply, in ms (default 10000). */
   request_timeout_ms?: number;
@@ -255,6 +329,7 @@ export interface ClientOptions {
   seed?: number;
 }
 
+/** What `ConveneClient.init` takes. */
 export interface InitOptions {
   /** The participant's auth token. */
   authToken: string;
@@ -270,20 +345,42 @@ export interface InitOptions {
   options?: ClientOptions;
 }
 
+/** A meeting client with RealtimeKit's API for the participant lifecycle. */
 export default class ConveneClient extends Emitter {
+  /**
+   * Fetches who the participant is, its preset and the meeting, and resolves with a client in
+   * room state `init` (rejects with code `4` for a bad token, `1` when the server cannot be
+   * reached).
+   *
+   * @example
+   * const meeting = await ConveneClient.init({ authToken, baseURI: 'http://127.0.0.1:8790' });
+   * await meeting.join();
+   */
   static init(options: InitOptions): Promise<ConveneClient>;
+  /** The local participant. */
   readonly self: Self;
+  /** The others, and the host controls. */
   readonly participants: Participants;
+  /** The meeting and the connection. */
   readonly meta: Meta;
+  /** The session's recording. */
   readonly recording: Recording;
+  /** Joins (or enters the waiting room); resolves once the server has answered. */
   join(): Promise<void>;
+  /** Leaves: only this participant goes. */
   leave(): Promise<void>;
+  /** Deprecated alias of `join()`. */
   joinRoom(): Promise<void>;
+  /** Deprecated alias of `leave()`. */
   leaveRoom(): Promise<void>;
   /** Fault injection for tests: drops the connection and holds reconnection while `true`. Only
    * in builds with the `fault-injection` feature (`scripts/build-wasm.sh --fault-injection`);
    * other builds throw. */
   simulateOutage(down: boolean): void;
-  on(event: 'sessionEnded', listener: (payload: { sessionId: string; reason: EndReason; endedBy: Actor }) => void): this;
+  /** The session ended for everyone: its id, why, and who ended it. */
+  on(event: 'sessionEnded', listener: (payload: SessionEnd) => void): this;
+  /** Every event the client routes, as `{ event, ...payload }`. */
+  on(event: 'event', listener: (payload: { event: string } & Record<string, unknown>) => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }

@@ -27,3 +27,29 @@ async function endForAll(authToken: string): Promise<RoomState> {
   return meeting.self.roomState;
 }
 export { endForAll };
+
+// The generated declarations: payloads narrow on their state, codes and patches are typed.
+import type { EndReason, ErrorCode, ErrorCodes, PresetUpdates, RoomLeftPayload as Left } from '../pkg/index.js';
+
+function describeLeave(payload: Left): string {
+  switch (payload.state) {
+    case 'ended': {
+      const reason: EndReason = payload.reason;
+      return `${payload.sessionId} ${reason} ${payload.endedBy.kind === 'peer' ? payload.endedBy.peerId : payload.endedBy.kind}`;
+    }
+    case 'kicked':
+      return `kicked by ${payload.kickedBy.kind}`;
+    case 'failed':
+      return `gave up after ${payload.attempts}`;
+    default:
+      return payload.state;
+  }
+}
+const denied: ErrorCodes['PermissionDenied'] = 1201;
+const notJoined: ErrorCode = 1205;
+const patch: PresetUpdates = { kickParticipant: true, chat: { public: { canSend: false } }, waitingRoomType: 'SKIP_ON_ACCEPT' };
+// @ts-expect-error a key PresetUpdates does not have
+const misspelt: PresetUpdates = { kickParticipants: true };
+// @ts-expect-error a code that is not one of ErrorCodes
+const unknownCode: ErrorCode = 1999;
+export { describeLeave, denied, notJoined, patch, misspelt, unknownCode };

@@ -64,6 +64,8 @@ pub mod reconnect;
 pub mod roster;
 pub mod scenario;
 pub mod state;
+#[cfg(test)]
+mod typescript;
 
 pub use error::ClientError;
 pub use event::Event;

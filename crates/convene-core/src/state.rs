@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `meeting.self.roomState`, with RealtimeKit's strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum RoomState {
     /// Created, not joined yet (also while a join is in flight).
     Init,
@@ -73,6 +74,7 @@ impl fmt::Display for RoomState {
 /// `meeting.self.waitlistStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum WaitlistStatus {
     /// Never waitlisted.
     #[default]
@@ -88,6 +90,7 @@ pub enum WaitlistStatus {
 /// The signalling connection's state, as in `meeting.meta.socketState.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum SocketConnectionState {
     /// Connected (or never connected yet).
     Connected,
@@ -102,6 +105,8 @@ pub enum SocketConnectionState {
 
 /// `meeting.meta.socketState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct SocketState {
     /// The connection state.
     pub state: SocketConnectionState,
@@ -114,6 +119,7 @@ pub struct SocketState {
 /// `meeting.recording.recordingState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum RecordingState {
     /// No recording.
     #[default]
@@ -131,6 +137,7 @@ pub enum RecordingState {
 /// Why a session ended, as in the `meeting.ended` webhook's `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum EndReason {
     /// A host (client `kickAll()`) or the REST API (`kick-all`) ended it.
     HostEndedMeeting,
@@ -138,10 +145,12 @@ pub enum EndReason {
     AllParticipantsLeft,
 }
 
-/// Who did something to the session or to this participant. (Its `Deserialize` is hand-written
-/// in `proto/decode.rs`.)
+/// Who did something to the session or to this participant.
+// (Its `Deserialize` is hand-written in `proto/decode.rs`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all_fields = "camelCase"))]
 pub enum Actor {
     /// A participant, by peer id.
     Peer {
@@ -156,6 +165,8 @@ pub enum Actor {
 
 /// How and by whom a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct SessionEnd {
     /// The session that ended.
     pub session_id: String,

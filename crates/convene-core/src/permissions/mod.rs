@@ -23,6 +23,7 @@ mod grant;
 /// Whether a participant may produce a kind of media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum ProducePermission {
     /// The participant may produce freely.
     Allowed,
@@ -36,6 +37,7 @@ pub enum ProducePermission {
 /// How a participant with this preset enters the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum WaitingRoomType {
     /// Enter directly.
     #[default]
@@ -49,6 +51,7 @@ pub enum WaitingRoomType {
 /// Which kind of recorder a participant is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum RecorderType {
     /// A recording bot.
     Recorder,
@@ -62,6 +65,7 @@ pub enum RecorderType {
 /// Plugin access for one plugin id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum PluginAccess {
     /// Full control.
     FullAccess,
@@ -73,6 +77,8 @@ pub enum PluginAccess {
 /// Public chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct PublicChat {
     /// May send public messages.
     pub can_send: bool,
@@ -85,6 +91,8 @@ pub struct PublicChat {
 /// Private chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct PrivateChat {
     /// May send private messages.
     pub can_send: bool,
@@ -99,6 +107,8 @@ pub struct PrivateChat {
 /// Chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct ChatPermissions {
     /// Public chat.
     pub public: PublicChat,
@@ -109,6 +119,8 @@ pub struct ChatPermissions {
 /// Connected meetings (breakout rooms) permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct ConnectedMeetingsPermissions {
     /// May create and change connected meetings.
     pub can_alter_connected_meetings: bool,
@@ -121,6 +133,8 @@ pub struct ConnectedMeetingsPermissions {
 /// Production permission for one kind of media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct MediaProduce {
     /// Whether this media may be produced.
     pub can_produce: ProducePermission,
@@ -129,6 +143,8 @@ pub struct MediaProduce {
 /// Media permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct MediaPermissions {
     /// Microphone.
     pub audio: MediaProduce,
@@ -141,6 +157,8 @@ pub struct MediaPermissions {
 /// Per-plugin configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct PluginConfig {
     /// Access level.
     pub access_control: PluginAccess,
@@ -151,6 +169,8 @@ pub struct PluginConfig {
 /// Plugin permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct PluginPermissions {
     /// May close plugins.
     pub can_close: bool,
@@ -161,6 +181,7 @@ pub struct PluginPermissions {
     /// Per-plugin configuration, keyed by plugin id: each value is a [`PluginConfig`] (checked on
     /// input), kept as JSON since Convene runs no plugins.
     #[serde(deserialize_with = "plugin_configs")]
+    #[cfg_attr(feature = "typescript", ts(as = "std::collections::HashMap<String, PluginConfig>"))]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -180,6 +201,8 @@ fn plugin_configs<'de, D: serde::Deserializer<'de>>(
 /// Poll permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct PollPermissions {
     /// May create polls.
     pub can_create: bool,
@@ -189,12 +212,16 @@ pub struct PollPermissions {
     pub can_vote: bool,
 }
 
-/// The full permission set of a preset, as in RealtimeKit's REST API (snake_case).
+/// The full permission set of a preset, as in RealtimeKit's REST API (snake_case there, and
+/// camelCase in the npm package).
 ///
 /// Missing fields deserialize to their defaults, so a partial preset is accepted; the defaults are
 /// the most restrictive values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename = "PresetPermissions"))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
 pub struct Permissions {
     /// May accept or reject waiting-room requests.
     pub accept_waiting_requests: bool,
@@ -410,14 +437,17 @@ fn set<T: Copy>(field: &mut T, value: Option<T>) {
 /// Partial public chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct PublicChatPatch {
-    /// See [`PublicChat::can_send`].
+    /// May send public messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_send: Option<bool>,
-    /// See [`PublicChat::text`].
+    /// May send text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<bool>,
-    /// See [`PublicChat::files`].
+    /// May send files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<bool>,
 }
@@ -425,17 +455,20 @@ pub struct PublicChatPatch {
 /// Partial private chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct PrivateChatPatch {
-    /// See [`PrivateChat::can_send`].
+    /// May send private messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_send: Option<bool>,
-    /// See [`PrivateChat::can_receive`].
+    /// May receive private messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_receive: Option<bool>,
-    /// See [`PrivateChat::text`].
+    /// May send text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<bool>,
-    /// See [`PrivateChat::files`].
+    /// May send files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<bool>,
 }
@@ -443,6 +476,9 @@ pub struct PrivateChatPatch {
 /// Partial chat permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct ChatPatch {
     /// Public chat changes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -455,14 +491,17 @@ pub struct ChatPatch {
 /// Partial connected meetings permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct ConnectedMeetingsPatch {
-    /// See [`ConnectedMeetingsPermissions::can_alter_connected_meetings`].
+    /// May create and change connected meetings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_alter_connected_meetings: Option<bool>,
-    /// See [`ConnectedMeetingsPermissions::can_switch_connected_meetings`].
+    /// May move between connected meetings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_switch_connected_meetings: Option<bool>,
-    /// See [`ConnectedMeetingsPermissions::can_switch_to_parent_meeting`].
+    /// May go back to the parent meeting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_switch_to_parent_meeting: Option<bool>,
 }
@@ -470,8 +509,11 @@ pub struct ConnectedMeetingsPatch {
 /// Partial production permission for one kind of media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct MediaProducePatch {
-    /// See [`MediaProduce::can_produce`].
+    /// Whether this media may be produced.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_produce: Option<ProducePermission>,
 }
@@ -479,6 +521,9 @@ pub struct MediaProducePatch {
 /// Partial media permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct MediaPatch {
     /// Microphone.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -494,14 +539,17 @@ pub struct MediaPatch {
 /// Partial plugin permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct PluginsPatch {
-    /// See [`PluginPermissions::can_close`].
+    /// May close plugins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_close: Option<bool>,
-    /// See [`PluginPermissions::can_start`].
+    /// May start plugins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_start: Option<bool>,
-    /// See [`PluginPermissions::can_edit_config`].
+    /// May edit plugin configuration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_edit_config: Option<bool>,
 }
@@ -509,74 +557,107 @@ pub struct PluginsPatch {
 /// Partial poll permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct PollsPatch {
-    /// See [`PollPermissions::can_create`].
+    /// May create polls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_create: Option<bool>,
-    /// See [`PollPermissions::can_view`].
+    /// May view polls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_view: Option<bool>,
-    /// See [`PollPermissions::can_vote`].
+    /// May vote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_vote: Option<bool>,
 }
 
-/// A runtime change to a participant's permissions (RealtimeKit's `PresetUpdates`, snake_case).
+/// A runtime change to a participant's permissions: RealtimeKit's `PresetUpdates` (snake_case on
+/// the wire, and camelCase in the npm package, which takes snake_case too).
 /// Every field is optional; absent fields are left as they are. Unknown fields are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-#[allow(missing_docs)] // each field mirrors the `Permissions` field of the same name
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[cfg_attr(feature = "typescript", ts(rename = "PresetUpdates"))]
+#[cfg_attr(feature = "typescript", ts(rename_all = "camelCase"))]
+#[cfg_attr(feature = "typescript", ts(optional_fields))]
 pub struct PermissionsPatch {
+    /// May accept or reject waiting-room requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_waiting_requests: Option<bool>,
+    /// May accept requests to produce media.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_accept_production_requests: Option<bool>,
+    /// May change other participants' permissions at run time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_change_participant_permissions: Option<bool>,
+    /// May change their own display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_edit_display_name: Option<bool>,
+    /// May start a livestream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_livestream: Option<bool>,
+    /// May start and stop recordings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_record: Option<bool>,
+    /// May spotlight participants.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub can_spotlight: Option<bool>,
+    /// Chat permissions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatPatch>,
+    /// Connected meetings permissions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connected_meetings: Option<ConnectedMeetingsPatch>,
+    /// May mute other participants' audio.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_participant_audio: Option<bool>,
+    /// May stop other participants' screen share.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_participant_screensharing: Option<bool>,
+    /// May turn off other participants' video.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_participant_video: Option<bool>,
+    /// The participant is not shown to others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_participant: Option<bool>,
+    /// May remove participants, and end the session for everyone (`kickAll`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kick_participant: Option<bool>,
+    /// Media production permissions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaPatch>,
+    /// May pin participants for everyone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_participant: Option<bool>,
+    /// Plugin permissions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugins: Option<PluginsPatch>,
+    /// Poll permissions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub polls: Option<PollsPatch>,
+    /// Recorder kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorder_type: Option<RecorderType>,
+    /// Whether this participant receives the participant list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub show_participant_list: Option<bool>,
+    /// How this participant enters the meeting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_room_type: Option<WaitingRoomType>,
+    /// May accept stage requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_stage_requests: Option<bool>,
+    /// Whether this participant is a recorder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_recorder: Option<bool>,
+    /// Stage access.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_access: Option<ProducePermission>,
+    /// Whether the stage is enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_enabled: Option<bool>,
+    /// Whether transcription is enabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcription_enabled: Option<bool>,
 }

@@ -4,18 +4,42 @@
 //! its livestream's). On the wire a code is a number, so that a client
 //! keeps a code it does not know (a newer server's) as [`ClientError::Server`](crate::ClientError::Server).
 
-/// An error code.
-///
-/// ```
-/// use convene_core::proto::ErrorCode;
-///
-/// assert_eq!(ErrorCode::PermissionDenied.code(), 1201);
-/// assert_eq!(ErrorCode::from_code(1201), Some(ErrorCode::PermissionDenied));
-/// assert_eq!(ErrorCode::from_code(7777), None);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`] from one list: the variants, their numbers and their docs, which also
+/// become the npm package's declarations (`ErrorCodes` in its `generated.d.ts`).
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal,)*) => {
+        /// An error code.
+        ///
+        /// ```
+        /// use convene_core::proto::ErrorCode;
+        ///
+        /// assert_eq!(ErrorCode::PermissionDenied.code(), 1201);
+        /// assert_eq!(ErrorCode::from_code(1201), Some(ErrorCode::PermissionDenied));
+        /// assert_eq!(ErrorCode::from_code(7777), None);
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u16)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $name = $code,)*
+        }
+
+        impl ErrorCode {
+            /// Every error code, in order.
+            pub(crate) const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
+
+            /// The code's documentation, one line.
+            #[cfg(all(test, feature = "typescript"))]
+            pub(crate) fn doc(self) -> String {
+                let lines: &[&str] = match self {
+                    $(ErrorCode::$name => &[$($doc),*],)*
+                };
+                lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ")
+            }
+        }
+    };
+}
+
+error_codes! {
     /// `0001`: the client could not initialise (the server unreachable, a refused certificate,
     /// an unexpected answer).
     InitFailed = 1,
@@ -61,28 +85,6 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 19] = [
-        ErrorCode::InitFailed,
-        ErrorCode::JoinRefused,
-        ErrorCode::InvalidAuthToken,
-        ErrorCode::ConnectionLost,
-        ErrorCode::RecordingPermissionDenied,
-        ErrorCode::RecordingNotStarted,
-        ErrorCode::RecordingInProgress,
-        ErrorCode::Internal,
-        ErrorCode::PermissionDenied,
-        ErrorCode::ParticipantNotFound,
-        ErrorCode::ActionOnSelf,
-        ErrorCode::NotJoined,
-        ErrorCode::RoomClosed,
-        ErrorCode::Timeout,
-        ErrorCode::AlreadyJoining,
-        ErrorCode::InvalidArgument,
-        ErrorCode::MalformedFrame,
-        ErrorCode::FrameTooLarge,
-        ErrorCode::TooFast,
-    ];
-
     /// The number on the wire.
     pub const fn code(self) -> u16 {
         self as u16
@@ -90,7 +92,7 @@ impl ErrorCode {
 
     /// The code of a number, if it is one of these.
     pub fn from_code(code: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.code() == code)
+        Self::ALL.iter().copied().find(|c| c.code() == code)
     }
 }
 
@@ -155,7 +157,7 @@ mod tests {
     #[test]
     fn every_error_code_round_trips_and_codes_are_distinct() {
         let mut seen = std::collections::HashSet::new();
-        for c in ErrorCode::ALL {
+        for &c in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_code(c.code()), Some(c));
             assert!(seen.insert(c.code()), "{c:?} twice");
         }
@@ -180,7 +182,7 @@ mod tests {
             ActionOnSelf,
             NotJoined,
         ];
-        for c in ErrorCode::ALL.into_iter().filter(|c| !realtimekits.contains(c)) {
+        for c in ErrorCode::ALL.iter().copied().filter(|c| !realtimekits.contains(c)) {
             let module = c.code() / 100;
             assert!(module == 44 || module == 45, "{c:?} ({}) is in RealtimeKit's module {module:02}", c.code());
         }

@@ -286,6 +286,7 @@ pub struct RoomSnapshot {
 /// Why a waiting participant left the waiting room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum WaitlistOutcome {
     /// Admitted.
     Accepted,
