@@ -87,7 +87,7 @@ CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wa
 (cd examples/browser-react && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p tsconfig.json)
 (cd bindings/wasm/test && node --test --test-concurrency=1 ./*.test.mjs && npx tsc -p tsconfig.json)
 
-step "packaging dry runs: the crates as crates.io gets them, the npm package's files"
+step "packaging dry runs: the crates as crates.io gets them, the npm packages' files"
 scripts/check-packages.sh
 
 step "load tool smoke run (every workload at N = 50)"

@@ -272,7 +272,7 @@ canStart: boolean,
  * Per-plugin configuration, keyed by plugin id: each value is a `PluginConfig` (checked on
  * input), kept as JSON since Convene runs no plugins.
  */
-config: { [key in string]: PluginConfig }, };
+config: { [pluginId in string]: Partial<PluginConfig> }, };
 
 /**
  * Poll permissions.

@@ -72,6 +72,12 @@ function rekey(value, f) {
   return value;
 }
 
+/** The plugin permissions, camelCase but for the plugin ids that key their configs. */
+function plugins(p) {
+  const config = Object.fromEntries(Object.entries(p.config ?? {}).map(([id, c]) => [id, rekey(c, camelKey)]));
+  return { ...rekey({ ...p, config: {} }, camelKey), config };
+}
+
 /** `meeting.self.permissions`: getters over the preset in force, and `permissionsUpdate`. */
 export class PermissionsPreset extends Emitter {
   #core;
@@ -107,12 +113,12 @@ export class PermissionsPreset extends Emitter {
   get recorderType() { return this.#p.recorder_type; }
   get transcriptionEnabled() { return this.#p.transcription_enabled; }
   get polls() { return rekey(this.#p.polls, camelKey); }
-  get plugins() { return rekey(this.#p.plugins, camelKey); }
+  get plugins() { return plugins(this.#p.plugins); }
   get chatPublic() { return rekey(this.#p.chat.public, camelKey); }
   get chatPrivate() { return rekey(this.#p.chat.private, camelKey); }
   get connectedMeetings() { return rekey(this.#p.connected_meetings, camelKey); }
   /** The whole preset, camelCase. */
-  toJSON() { return rekey(this.#p, camelKey); }
+  toJSON() { return { ...rekey(this.#p, camelKey), plugins: plugins(this.#p.plugins) }; }
 }
 
 /** A live patch of `meeting.self.permissions`: `chatUpdate`, `pollsUpdate`, `pluginsUpdate` for the

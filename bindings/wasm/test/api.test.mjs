@@ -194,3 +194,14 @@ test('in Node the package, imported by its name, starts with the documented init
     rmSync(app, { recursive: true, force: true });
   }
 });
+
+test('plugin permissions are camelCase, but the plugin ids that key their configs are kept', async () => {
+  const config = { my_plugin: { access_control: 'FULL_ACCESS', handles_view_only: true } };
+  await server.rest('POST', '/presets', { name: 'js-plugins', permissions: { plugins: { can_start: true, config } } });
+  const m = await server.meeting();
+  const client = await server.client((await server.participant(m, 'plugged', 'js-plugins')).token);
+  const expected = { canClose: false, canEditConfig: false, canStart: true, config: { my_plugin: { accessControl: 'FULL_ACCESS', handlesViewOnly: true } } };
+  assert.deepEqual(client.self.permissions.plugins, expected);
+  assert.deepEqual(client.self.permissions.toJSON().plugins, expected);
+  assert.equal(client.self.permissions.toJSON().showParticipantList, false, 'the rest of the preset, camelCase');
+});

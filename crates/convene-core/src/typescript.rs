@@ -230,6 +230,56 @@ mod tests {
             plain_links(&format!("{header}{}", decls.join("\n")))
         }
 
+        /// Every object key in `value`, at any depth.
+        fn keys(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        out.insert(k.clone());
+                        keys(v, out);
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+                _ => {}
+            }
+        }
+
+        /// A patch that sets every field (the host preset, as a patch).
+        fn full_patch() -> PermissionsPatch {
+            let mut preset = serde_json::to_value(Permissions::group_call_host()).unwrap();
+            preset["plugins"].as_object_mut().unwrap().remove("config");
+            serde_json::from_value(preset).unwrap()
+        }
+
+        /// The key names the generated declarations give are the ones listeners and getters see
+        /// at run time (the JSON of every event, camelCase; the whole preset and a full patch as
+        /// the package's getters camelCase them): each is a declared field.
+        #[test]
+        fn every_key_listeners_and_getters_see_is_a_declared_field() {
+            let generated = generate();
+            let mut events = super::samples();
+            let socket =
+                SocketState { state: SocketConnectionState::Reconnecting, reconnected: false, reconnection_attempt: 2 };
+            events.push(Event::SocketConnectionUpdate { socket });
+            events.push(Event::RecordingUpdate { state: RecordingState::Recording });
+            events.push(Event::PermissionsUpdate { patch: full_patch(), by: Actor::Api });
+            let mut seen = std::collections::BTreeSet::new();
+            for event in &events {
+                keys(&event.payload(), &mut seen);
+            }
+            keys(&camelize(serde_json::to_value(Permissions::group_call_host()).unwrap()), &mut seen);
+            seen.remove("event");
+            // Listener arguments rather than fields: `socketConnectionUpdate(state)`,
+            // `recordingUpdate(state)`, `permissionsUpdate(patch, changedBy)`.
+            seen.remove("patch");
+            seen.remove("changedBy");
+            assert!(seen.len() > 50, "the samples cover the preset: {seen:?}");
+            for key in seen {
+                let declared = [format!("\n{key}: "), format!("\n{key}?: "), format!("\"{key}\": ")];
+                assert!(declared.iter().any(|d| generated.contains(d.as_str())), "`{key}` is not a declared field");
+            }
+        }
+
         #[test]
         fn the_checked_in_declarations_are_what_the_rust_types_generate() {
             let generated = generate();

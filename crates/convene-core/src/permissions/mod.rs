@@ -181,7 +181,8 @@ pub struct PluginPermissions {
     /// Per-plugin configuration, keyed by plugin id: each value is a [`PluginConfig`] (checked on
     /// input), kept as JSON since Convene runs no plugins.
     #[serde(deserialize_with = "plugin_configs")]
-    #[cfg_attr(feature = "typescript", ts(as = "std::collections::HashMap<String, PluginConfig>"))]
+    // As given: a field it lacks takes its default where the server reads it.
+    #[cfg_attr(feature = "typescript", ts(type = "{ [pluginId in string]: Partial<PluginConfig> }"))]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -149,7 +149,9 @@ impl Server {
                     stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').next()).map(str::to_owned)
                 })
                 .collect();
-            if states.iter().all(|s| s == "T" || s == "t") {
+            // A thread that has exited (zombie, dead) has nothing left to run.
+            let running = states.iter().filter(|s| !matches!(s.as_str(), "Z" | "X"));
+            if !states.is_empty() && running.clone().all(|s| s == "T" || s == "t") {
                 return;
             }
             assert!(started.elapsed() < Duration::from_secs(10), "the process did not stop: thread states {states:?}");
