@@ -142,6 +142,7 @@ fn peer(u: &mut Unstructured<'_>) -> Result<Peer> {
         custom_participant_id: format!("c{}", &id[1..]),
         preset_name: pick(u, &PRESETS)?.to_string(),
         hidden: u.ratio(1, 8)?,
+        pinned: u.ratio(1, 4)?,
     })
 }
 
@@ -629,6 +630,18 @@ impl Driver {
                     check!(replaced || *state != recording, "recordingUpdate without a change");
                     recording = *state;
                 }
+                Event::PinUpdate { peer_id, pinned } => {
+                    // Of this participant, or of someone in the roster; as the core holds it now
+                    // unless a later event of the step changed it again.
+                    let now = if Some(peer_id.as_str()) == me {
+                        Some(core.is_pinned())
+                    } else {
+                        core.roster().joined().get(peer_id).map(|p| p.pinned)
+                    };
+                    let later = self.step_events.iter().filter(|e| matches!(e, Event::PinUpdate { .. })).count() > 1;
+                    check!(now.is_some() || replaced, "a pin of {peer_id}, who is neither self nor in the roster");
+                    check!(later || replaced || now == Some(*pinned), "a pin event of {peer_id} that the core does not hold");
+                }
                 _ => {}
             }
         }
@@ -678,7 +691,7 @@ fn command(u: &mut Unstructured<'_>, d: &Driver) -> Result<Command> {
             _ => pick(u, &PEERS)?.to_string(),
         })
     };
-    Ok(match u.int_in_range(0..=11)? {
+    Ok(match u.int_in_range(0..=12)? {
         0 => Command::Join,
         1 => Command::Leave,
         2 => Command::Kick { peer_id: id(u)? },
@@ -696,6 +709,7 @@ fn command(u: &mut Unstructured<'_>, d: &Driver) -> Result<Command> {
         8 => Command::StartRecording { allow_multiple: u.arbitrary()? },
         9 => Command::StopRecording { id: recording_id(u)? },
         10 => Command::PauseRecording { id: recording_id(u)? },
+        11 => Command::Pin { id: id(u)?, pinned: u.arbitrary()? },
         _ => Command::ResumeRecording { id: recording_id(u)? },
     })
 }
@@ -721,7 +735,7 @@ fn seq(u: &mut Unstructured<'_>, d: &Driver) -> Result<u64> {
 }
 
 fn session_event(u: &mut Unstructured<'_>, d: &Driver) -> Result<SessionEvent> {
-    Ok(match u.int_in_range(0..=11)? {
+    Ok(match u.int_in_range(0..=12)? {
         0 => {
             // Mostly the snapshot of this participant as the welcome named it.
             let mut self_peer = peer(u)?;
@@ -757,6 +771,7 @@ fn session_event(u: &mut Unstructured<'_>, d: &Driver) -> Result<SessionEvent> {
             outcome: *pick(u, &[WaitlistOutcome::Accepted, WaitlistOutcome::Rejected, WaitlistOutcome::Left])?,
         },
         10 => SessionEvent::PermissionsUpdated { patch: patch(u)?, by: actor(u)? },
+        11 => SessionEvent::PeerUpdated { peer: peer(u)?, by: actor(u)? },
         _ => SessionEvent::RecordingUpdated { state: recording(u)?, id: recording_id(u)? },
     })
 }
@@ -864,6 +879,7 @@ fn enter(d: &mut Driver, u: &mut Unstructured<'_>, waitlisted: bool) -> Result<(
                     custom_participant_id: "me".into(),
                     preset_name: "fuzzed".into(),
                     hidden: false,
+                    pinned: false,
                 },
                 session: SessionInfo { id: SESSIONS[0].into(), started_at: "2026-11-25T19:00:00Z".into() },
                 peers: peers(u)?,

@@ -18,6 +18,7 @@ fn peer(i: usize) -> Peer {
         custom_participant_id: format!("cp-{i}"),
         preset_name: "group_call_participant".into(),
         hidden: false,
+        pinned: false,
     }
 }
 

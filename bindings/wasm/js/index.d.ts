@@ -160,6 +160,21 @@ export class Self extends Emitter {
    * await meeting.join();
    */
   setName(name: string): Promise<void>;
+  /** Whether a host (or this participant) pinned it for everyone. */
+  readonly isPinned: boolean;
+  /**
+   * Pins this participant for everyone (needs `pinParticipant`, else `1201`; `1205` before
+   * joining). Resolves once the server has pinned it; everyone then sees `pinned`.
+   *
+   * @example
+   * await meeting.self.pin();
+   * meeting.self.on('unpinned', () => console.log('no longer pinned'));
+   */
+  pin(): Promise<void>;
+  /** Unpins this participant for everyone (needs `pinParticipant`). */
+  unpin(): Promise<void>;
+  /** This participant was pinned for everyone. */
+  on(event: 'pinned' | 'unpinned', listener: (self: Self) => void): this;
   /** In the meeting: at the join, and again after a dropped connection came back (`reconnected`). */
   on(event: 'roomJoined', listener: (payload: RoomJoinedPayload) => void): this;
   /** The stay ended (or was interrupted: `disconnected`), with who and why. */
@@ -170,8 +185,11 @@ export class Self extends Emitter {
   on(event: string, listener: Listener): this;
 }
 
-/** A remote participant. */
-export class Participant {
+/**
+ * A remote participant: the same object for as long as it is in the meeting, with events of its
+ * own.
+ */
+export class Participant extends Emitter {
   /** Its peer id in the session. */
   readonly id: string;
   /** The same as `id`. */
@@ -186,11 +204,35 @@ export class Participant {
   readonly customParticipantId: string;
   /** The name of its preset. */
   readonly presetName: string;
+  /** Whether it is pinned for everyone. */
+  readonly isPinned: boolean;
   /** Removes this participant from the session (needs `kickParticipant`, else `1201`). */
   kick(): Promise<void>;
+  /**
+   * Pins this participant for everyone (needs `pinParticipant`, else `1201`); resolves once the
+   * server has pinned it.
+   *
+   * @example
+   * const p = meeting.participants.joined.toArray()[0];
+   * p.on('pinned', () => console.log(`${p.name} is pinned`));
+   * await p.pin();
+   */
+  pin(): Promise<void>;
+  /** Unpins this participant for everyone (needs `pinParticipant`). */
+  unpin(): Promise<void>;
+  /** It was pinned or unpinned for everyone. */
+  on(event: 'pinned' | 'unpinned', listener: (participant: Participant) => void): this;
+  /** It was removed from the session. */
+  on(event: 'kicked', listener: () => void): this;
+  /** Any other event, and `'*'` for every event (its name first). */
+  on(event: string, listener: Listener): this;
 }
 
-/** `participants.joined` and `participants.waitlisted`: Map-like, keyed by peer id, with events. */
+/**
+ * `participants.joined`, `participants.waitlisted` and `participants.pinned`: Map-like, keyed by
+ * peer id, with events (`pinned` gains a participant on its pin and loses it on its unpin or
+ * its leave).
+ */
 export class ParticipantMap extends Emitter implements Iterable<[string, Participant]> {
   /** How many participants it holds. */
   readonly size: number;
@@ -219,6 +261,8 @@ export class ParticipantMap extends Emitter implements Iterable<[string, Partici
   on(event: 'participantLeft', listener: (participant: Participant, outcome?: WaitlistOutcome) => void): this;
   /** Someone was removed from the session (a `participantLeft` follows). */
   on(event: 'kicked', listener: (payload: KickedPayload) => void): this;
+  /** On `joined`: a participant was pinned or unpinned for everyone. */
+  on(event: 'pinned' | 'unpinned', listener: (participant: Participant) => void): this;
   /** Any other event, and `'*'` for every event (its name first). */
   on(event: string, listener: Listener): this;
 }
@@ -229,6 +273,8 @@ export class Participants extends Emitter {
   readonly joined: ParticipantMap;
   /** Who is in the waiting room. */
   readonly waitlisted: ParticipantMap;
+  /** Who in the session is pinned for everyone. */
+  readonly pinned: ParticipantMap;
   /** How many remote participants are in the session. */
   readonly count: number;
   /**

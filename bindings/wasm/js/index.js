@@ -150,36 +150,66 @@ export class Self extends Emitter {
   /** The name to join with, which everyone then sees: before `join()` only, and with
    * `canEditDisplayName`. */
   async setName(name) { await call(Promise.resolve().then(() => this.#core.setName(name))); }
+  /** Whether a host pinned this participant for everyone. */
+  get isPinned() { return this.#core.isPinned(); }
+  /** Pins this participant for everyone (needs `pinParticipant`). */
+  pin() { return call(this.#core.pin(this.id ?? '', true)); }
+  /** Unpins this participant for everyone (needs `pinParticipant`). */
+  unpin() { return call(this.#core.pin(this.id ?? '', false)); }
 }
 
-/** A remote participant. */
-export class Participant {
+/** A remote participant: one object per peer for as long as it is in the meeting, an emitter of
+ * its own events (`pinned`, `unpinned`, `kicked`). */
+export class Participant extends Emitter {
   #core;
   constructor(core, record) {
+    super();
     this.#core = core;
-    /** Peer id. */
-    this.id = record.id;
-    this.peerId = record.id;
-    this.userId = record.userId;
-    this.name = record.name;
-    this.picture = record.picture;
-    this.customParticipantId = record.customParticipantId;
-    this.presetName = record.presetName;
+    this.update(record);
+  }
+  /** Takes the fields of the core's record (camelCase: `id`, `userId`, `name`, `picture`,
+   * `customParticipantId`, `presetName`), `peerId` (the `id`) and `isPinned`. */
+  update({ pinned, ...record }) {
+    return Object.assign(this, record, { peerId: record.id, isPinned: !!pinned });
   }
   /** Removes this participant (needs `kickParticipant`). */
   kick() { return call(this.#core.kick(this.id)); }
+  /** Pins this participant for everyone (needs `pinParticipant`). */
+  pin() { return call(this.#core.pin(this.id, true)); }
+  /** Unpins this participant for everyone (needs `pinParticipant`). */
+  unpin() { return call(this.#core.pin(this.id, false)); }
+}
+
+/** The participant objects of one client, by peer id: the same object for the same peer. */
+class Registry extends Map {
+  #core;
+  constructor(core) {
+    super();
+    this.#core = core;
+  }
+  of(record) {
+    const known = this.get(record.id);
+    return known ? known.update(record) : this.set(record.id, new Participant(this.#core, record)).get(record.id);
+  }
+  /** The object of a joined peer, with its record as the core has it now. */
+  joined(id) {
+    const record = this.#core.joined().find((r) => r.id === id);
+    return record && this.of(record);
+  }
 }
 
 /** `participants.joined` / `participants.waitlisted`: Map-like, keyed by peer id, with events. */
 export class ParticipantMap extends Emitter {
   #core;
   #list;
-  constructor(core, list) {
+  #registry;
+  constructor(core, list, registry) {
     super();
     this.#core = core;
     this.#list = list;
+    this.#registry = registry;
   }
-  #records() { return this.#list(this.#core).map((r) => new Participant(this.#core, r)); }
+  #records() { return this.#list(this.#core).map((r) => this.#registry.of(r)); }
   get size() { return this.#list(this.#core).length; }
   get(id) { return this.#records().find((p) => p.id === id || p.userId === id); }
   has(id) { return this.get(id) !== undefined; }
@@ -194,11 +224,13 @@ export class ParticipantMap extends Emitter {
 /** `meeting.participants`. */
 export class Participants extends Emitter {
   #core;
-  constructor(core) {
+  constructor(core, registry = new Registry(core)) {
     super();
     this.#core = core;
-    this.joined = new ParticipantMap(core, (c) => c.joined());
-    this.waitlisted = new ParticipantMap(core, (c) => c.waitlisted());
+    this.joined = new ParticipantMap(core, (c) => c.joined(), registry);
+    this.waitlisted = new ParticipantMap(core, (c) => c.waitlisted(), registry);
+    /** The joined participants pinned for everyone. */
+    this.pinned = new ParticipantMap(core, (c) => c.joined().filter((r) => r.pinned), registry);
   }
   /** Number of remote participants in the meeting. */
   get count() { return this.joined.size; }
@@ -263,11 +295,13 @@ function loadWasm(wasm) {
 /** A meeting client with RealtimeKit's API for the participant lifecycle. */
 export default class ConveneClient extends Emitter {
   #core;
+  #registry;
   constructor(core) {
     super();
     this.#core = core;
+    this.#registry = new Registry(core);
     this.self = new Self(core);
-    this.participants = new Participants(core);
+    this.participants = new Participants(core, this.#registry);
     this.meta = new Meta(core);
     this.recording = new Recording(core);
   }
@@ -330,19 +364,24 @@ export default class ConveneClient extends Emitter {
         case 'roomJoined': this.self.emit('roomJoined', rest); break;
         case 'roomLeft': this.self.emit('roomLeft', rest); break;
         case 'waitlisted': this.self.emit('waitlisted'); break;
-        case 'participantJoined':
-          this.participants.joined.emit('participantJoined', new Participant(this.#core, rest.participant));
+        case 'participantJoined': this.#arrived(rest.participant); break;
+        case 'participantLeft': this.#went(rest.participant); break;
+        case 'kicked':
+          this.#registry.get(rest.id)?.emit('kicked');
+          this.participants.joined.emit('kicked', { id: rest.id, kickedBy: rest.kickedBy });
           break;
-        case 'participantLeft':
-          this.participants.joined.emit('participantLeft', new Participant(this.#core, rest.participant));
-          break;
-        case 'kicked': this.participants.joined.emit('kicked', { id: rest.id, kickedBy: rest.kickedBy }); break;
+        case 'pinned':
+        case 'unpinned': this.#pinChanged(event, rest.id); break;
         case 'waitlistAdded':
-          this.participants.waitlisted.emit('participantJoined', new Participant(this.#core, rest.participant));
+          this.participants.waitlisted.emit('participantJoined', this.#registry.of(rest.participant));
           break;
-        case 'waitlistRemoved':
-          this.participants.waitlisted.emit('participantLeft', new Participant(this.#core, rest.participant), rest.outcome);
+        case 'waitlistRemoved': {
+          const p = this.#registry.of(rest.participant);
+          // An admitted peer keeps its object: the same one arrives in `joined`.
+          if (rest.outcome !== 'accepted') this.#registry.delete(p.id);
+          this.participants.waitlisted.emit('participantLeft', p, rest.outcome);
           break;
+        }
         case 'permissionsUpdate': permissionsPatched(this.self.permissions, rest.patch, rest.changedBy); break;
         case 'recordingUpdate': this.recording.emit('recordingUpdate', rest.state); break;
         case 'socketConnectionUpdate': this.meta.emit('socketConnectionUpdate', rest); break;
@@ -351,5 +390,28 @@ export default class ConveneClient extends Emitter {
       }
       this.emit('event', e);
     }
+  }
+
+  #arrived(record) {
+    const p = this.#registry.of(record);
+    this.participants.joined.emit('participantJoined', p);
+    if (p.isPinned) this.participants.pinned.emit('participantJoined', p);
+  }
+
+  #went(record) {
+    const p = this.#registry.of(record);
+    this.#registry.delete(p.id);
+    if (p.isPinned) this.participants.pinned.emit('participantLeft', p);
+    this.participants.joined.emit('participantLeft', p);
+  }
+
+  /** `pinned` / `unpinned`: on `meeting.self`, or on the participant, `joined` and `pinned`. */
+  #pinChanged(event, id) {
+    if (id === this.self.id) return this.self.emit(event, this.self);
+    const p = this.#registry.joined(id);
+    if (!p) return;
+    p.emit(event, p);
+    this.participants.joined.emit(event, p);
+    this.participants.pinned.emit(event === 'pinned' ? 'participantJoined' : 'participantLeft', p);
   }
 }

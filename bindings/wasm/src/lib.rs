@@ -107,6 +107,18 @@ impl CoreClient {
         self.run(Command::Kick { peer_id: id })
     }
 
+    /// `participant.pin()` / `unpin()`, `self.pin()` / `unpin()`: for everyone, by peer id or
+    /// participant id.
+    pub fn pin(&self, id: String, pinned: bool) -> Promise {
+        self.run(Command::Pin { id, pinned })
+    }
+
+    /// `meeting.self.isPinned`.
+    #[wasm_bindgen(js_name = isPinned)]
+    pub fn is_pinned(&self) -> bool {
+        self.read(Participant::is_pinned)
+    }
+
     /// `participants.kickAll()`: resolves once the server has ended the session.
     #[wasm_bindgen(js_name = kickAll)]
     pub fn kick_all(&self) -> Promise {

@@ -143,7 +143,7 @@ async function runScenario(scenario) {
     };
     for (const [i, step] of scenario.steps.entries()) {
       const c = clients[step.as];
-      if (['kick', 'reject'].includes(step.do)) await sees(step.as, [step.target]);
+      if (['kick', 'reject'].includes(step.do) || (step.do === 'pin' && step.target !== step.as)) await sees(step.as, [step.target]);
       if (['accept', 'update_permissions'].includes(step.do)) await sees(step.as, step.targets);
       try {
         switch (step.do) {
@@ -157,6 +157,11 @@ async function runScenario(scenario) {
           case 'update_permissions':
             await outcome(c.client.participants.updatePermissions(step.targets.map(peerId), step.patch), step.error);
             break;
+          case 'pin': {
+            const who = step.target === step.as ? c.client.self : c.client.participants.joined.get(peerId(step.target));
+            await outcome(step.pinned === false ? who.unpin() : who.pin(), step.error);
+            break;
+          }
           case 'start_recording': await outcome(c.client.recording.start(), step.error); break;
           case 'stop_recording': await outcome(c.client.recording.stop(), step.error); break;
           case 'api_kick_all': assert.equal((await rest('POST', `/meetings/${meetingId}/active-session/kick-all`)).status, 200); break;
@@ -228,6 +233,11 @@ function check(c, step, peerId) {
   };
   if (step.joined) { const d = same(m.participants.joined, step.joined); if (d) return `${step.as}: joined ${d}`; }
   if (step.waitlisted) { const d = same(m.participants.waitlisted, step.waitlisted); if (d) return `${step.as}: waitlisted ${d}`; }
+  if (step.pinned) {
+    const got = [...m.participants.pinned.keys(), ...(m.self.isPinned ? [m.self.id] : [])].sort();
+    const want = step.pinned.map(peerId).sort();
+    if (JSON.stringify(got) !== JSON.stringify(want)) return `${step.as}: pinned ${JSON.stringify(got)} != ${JSON.stringify(want)}`;
+  }
   if (step.permissions && !matches(step.permissions, snake(m.self.permissions.toJSON()))) return `${step.as}: permissions do not match`;
   c.cursor += at;
   return null;

@@ -4,8 +4,8 @@
 // against the package and a real server. Each snippet's text is the page's; it runs with `meeting`
 // (and the page's free variables, such as `participantId`) bound, and what it logs is checked
 // against what the page says it does. Snippets about media, chat, polls, plugins and grid pages
-// are out of scope; so, for now, are those about pinning (the package's README lists what is
-// there). The recording snippets are the web-core recording page's.
+// are out of scope (the package's README lists what is there). The recording snippets are the
+// web-core recording page's; the pinning ones are the remote-participant page's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, eventually } from './helpers.mjs';
@@ -292,4 +292,51 @@ console.log(JSON.stringify(recordings));`, { meeting: guest });
   assert.deepEqual(states, ['STARTING', 'RECORDING', 'PAUSED', 'RECORDING', 'STOPPING', 'IDLE']);
   const stored = await server.rest('GET', `/recordings/${recordingId}`);
   assert.equal(stored.body.data.status, 'UPLOADED');
+});
+
+test('pinning: the events of the pinned map, participant.pin() and unpin(), meeting.self.pin()', async () => {
+  const { host, guest } = await two('Pinning');
+  await host.join();
+  await guest.join();
+  await eventually('the host sees the guest', () => host.participants.joined.size === 1);
+  // The remote-participant page: the pinned map emits participantJoined and participantLeft.
+  // (The unpinned handler is the page's second, cut short in our copy; it mirrors the first.)
+  const logged = listen(`// Listen for when a participant gets pinned
+meeting.participants.pinned.on("participantJoined", (participant) => {
+  console.log(\`Participant \${participant.name} got pinned\`);
+});
+// Listen for when a participant gets unpinned
+meeting.participants.pinned.on("participantLeft", (participant) => {
+  console.log(\`Participant \${participant.name} got unpinned\`);
+});`, { meeting: host });
+  const participantId = guest.self.id;
+  const participant = host.participants.joined.get(participantId);
+  const own = [];
+  participant.on('pinned', (p) => own.push(['pinned', p.id]));
+  participant.on('unpinned', (p) => own.push(['unpinned', p.id]));
+  const selfPins = [];
+  guest.self.on('pinned', () => selfPins.push('pinned'));
+  guest.self.on('unpinned', () => selfPins.push('unpinned'));
+  await run(`const participant = meeting.participants.joined.get(participantId);
+await participant.pin();`, { meeting: host, participantId });
+  await eventually('pinned everywhere', () => logged.length === 1 && selfPins.length === 1);
+  assert.deepEqual(logged, ['Participant John Guest got pinned']);
+  assert.equal(host.participants.joined.get(participantId), participant, 'one object per participant');
+  assert.equal(participant.isPinned, true);
+  assert.deepEqual(host.participants.pinned.toArray().map((p) => p.id), [participantId]);
+  assert.equal(guest.self.isPinned, true, 'meeting.self.isPinned at the pinned participant');
+  assert.deepEqual(own, [['pinned', participantId]], "the participant's own event");
+  await assert.rejects(guest.self.pin(), (err) => err.code === 1201, 'the guest may not pin');
+
+  await participant.unpin();
+  await eventually('unpinned everywhere', () => logged.length === 2 && selfPins.length === 2);
+  assert.deepEqual(logged[1], 'Participant John Guest got unpinned');
+  assert.equal(host.participants.pinned.size, 0);
+  assert.deepEqual(selfPins, ['pinned', 'unpinned']);
+  // The host pins itself: everyone sees it, the host on meeting.self.
+  const hostId = host.self.id;
+  await host.self.pin();
+  await eventually('the guest sees the host pinned', () => guest.participants.pinned.has(hostId));
+  assert.equal(host.self.isPinned, true);
+  assert.equal(guest.participants.joined.get(hostId).isPinned, true);
 });

@@ -22,6 +22,17 @@ async function endForAll(authToken: string): Promise<RoomState> {
   await meeting.participants.updatePermissions(['peer'], { kickParticipant: true, media: { audio: { canProduce: 'ALLOWED' } } });
   for (const [id, participant] of meeting.participants.joined) await participant.kick().then(() => id);
   const size: number = meeting.participants.joined.size;
+  // Pinning: the participant objects are emitters; the pinned map has the map events.
+  meeting.participants.pinned.on('participantJoined', (p) => console.log(`${p.name} got pinned`, p.isPinned));
+  const first = meeting.participants.joined.toArray()[0];
+  first?.on('unpinned', (p) => console.log(p.id)).on('kicked', () => console.log('kicked'));
+  if (meeting.self.permissions.pinParticipant) await first?.pin();
+  meeting.self.on('pinned', (self) => console.log(self.isPinned));
+  await meeting.self.unpin();
+  const pinnedNow: boolean = meeting.self.isPinned;
+  // @ts-expect-error isPinned is read-only
+  meeting.self.isPinned = true;
+  console.log(pinnedNow);
   const when: Date | undefined = meeting.meta.meetingStartedTimestamp;
   console.log(size, when, meeting.self.waitlistStatus, meeting.recording.recordingState);
   return meeting.self.roomState;

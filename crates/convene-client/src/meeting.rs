@@ -193,6 +193,23 @@ impl SelfView<'_> {
     pub fn set_name(&self, name: &str) -> Result<(), ClientError> {
         lock(&self.meeting.inner.core).set_name(name)
     }
+    /// `isPinned`: whether a host pinned this participant for everyone.
+    pub fn is_pinned(&self) -> bool {
+        self.meeting.read(|c| c.is_pinned())
+    }
+    /// `pin()`: pins this participant for everyone (needs `pin_participant`, `1201` without;
+    /// `1205` before joining).
+    pub async fn pin(&self) -> Result<(), ClientError> {
+        self.set_pinned(true).await
+    }
+    /// `unpin()`.
+    pub async fn unpin(&self) -> Result<(), ClientError> {
+        self.set_pinned(false).await
+    }
+    async fn set_pinned(&self, pinned: bool) -> Result<(), ClientError> {
+        let id = self.id().unwrap_or_default();
+        self.meeting.run(Command::Pin { id, pinned }).await.map(|_| ())
+    }
 }
 
 /// `meeting.participants`.
@@ -212,6 +229,10 @@ impl<'a> Participants<'a> {
     /// `waitlisted`: the waiting room (for those who may accept).
     pub fn waitlisted(&self) -> Vec<Peer> {
         self.meeting.read(|c| c.roster().waitlisted().values().cloned().collect())
+    }
+    /// `pinned`: the joined participants pinned for everyone, ordered by peer id.
+    pub fn pinned(&self) -> Vec<Peer> {
+        self.meeting.read(|c| c.roster().joined().values().filter(|p| p.pinned).cloned().collect())
     }
     /// One joined participant by peer id or participant id.
     pub fn get(&self, id: &str) -> Option<RemoteParticipant<'a>> {
@@ -261,6 +282,14 @@ impl RemoteParticipant<'_> {
     /// `participant.kick()`.
     pub async fn kick(&self) -> Result<(), ClientError> {
         self.meeting.run(Command::Kick { peer_id: self.peer.id.clone() }).await.map(|_| ())
+    }
+    /// `participant.pin()`: pins it for everyone (needs `pin_participant`).
+    pub async fn pin(&self) -> Result<(), ClientError> {
+        self.meeting.run(Command::Pin { id: self.peer.id.clone(), pinned: true }).await.map(|_| ())
+    }
+    /// `participant.unpin()`.
+    pub async fn unpin(&self) -> Result<(), ClientError> {
+        self.meeting.run(Command::Pin { id: self.peer.id.clone(), pinned: false }).await.map(|_| ())
     }
 }
 

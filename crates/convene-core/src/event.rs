@@ -80,6 +80,14 @@ pub enum Event {
         /// How and by whom.
         end: SessionEnd,
     },
+    /// A participant was pinned or unpinned for everyone (RealtimeKit's `pinned` / `unpinned`,
+    /// on the participant, `participants.joined`, or `meeting.self` when it is this one).
+    PinUpdate {
+        /// Its peer id (this participant's own when it is the one pinned).
+        peer_id: String,
+        /// Pinned now.
+        pinned: bool,
+    },
 }
 
 impl Event {
@@ -98,6 +106,8 @@ impl Event {
             Event::RecordingUpdate { .. } => "recordingUpdate",
             Event::SocketConnectionUpdate { .. } => "socketConnectionUpdate",
             Event::SessionEnded { .. } => "sessionEnded",
+            Event::PinUpdate { pinned: true, .. } => "pinned",
+            Event::PinUpdate { pinned: false, .. } => "unpinned",
         }
     }
 
@@ -129,6 +139,7 @@ impl Event {
                 "reconnection_attempt": socket.reconnection_attempt,
             }),
             Event::SessionEnded { end } => json!(end),
+            Event::PinUpdate { peer_id, .. } => json!({ "id": peer_id }),
         };
         let mut object = match camelize(body) {
             Value::Object(map) => map,
@@ -164,6 +175,9 @@ pub fn camelize(value: Value) -> Value {
     }
 }
 
+/// `snake_case` to `camelCase`: an ASCII letter after an underscore is uppercased, the underscore
+/// dropped; anything else stays as it is. (ASCII only: the keys are field names, and Unicode's
+/// case tables would be 6 KB gzip of the browser package.)
 fn camel_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     let mut upper = false;
@@ -171,7 +185,7 @@ fn camel_key(key: &str) -> String {
         if c == '_' {
             upper = true;
         } else if upper {
-            out.extend(c.to_uppercase());
+            out.push(c.to_ascii_uppercase());
             upper = false;
         } else {
             out.push(c);
@@ -186,6 +200,12 @@ mod tests {
     use crate::state::EndReason;
 
     #[test]
+    fn keys_are_camel_cased_ascii_only() {
+        let value = camelize(json!({"kick_participant": 1, "already": {"nested_key": [{"a_b": 2}]}, "é_ü": 3}));
+        assert_eq!(value, json!({"kickParticipant": 1, "already": {"nestedKey": [{"aB": 2}]}, "éü": 3}));
+    }
+
+    #[test]
     fn payloads_are_camel_case_with_realtimekit_names() {
         let peer = Peer {
             id: "p2".into(),
@@ -195,6 +215,7 @@ mod tests {
             custom_participant_id: "bob".into(),
             preset_name: "group_call_participant".into(),
             hidden: false,
+            pinned: false,
         };
         assert_eq!(
             Event::ParticipantJoined { participant: peer }.payload(),
@@ -212,6 +233,9 @@ mod tests {
                 "endedBy":{"kind":"peer","peerId":"h"}})
         );
         assert_eq!(Event::SessionEnded { end }.payload()["endedBy"], json!({"kind":"peer","peerId":"h"}));
+        let pin = |pinned| Event::PinUpdate { peer_id: "p2".into(), pinned }.payload();
+        assert_eq!(pin(true), json!({"event":"pinned","id":"p2"}));
+        assert_eq!(pin(false), json!({"event":"unpinned","id":"p2"}));
         let patch = PermissionsPatch { kick_participant: Some(true), ..Default::default() };
         assert_eq!(
             Event::PermissionsUpdate { patch, by: Actor::Api }.payload(),

@@ -44,6 +44,11 @@ impl Roster {
         self.joined.insert(peer.id.clone(), peer).is_none()
     }
 
+    /// A joined peer's record, to update in place.
+    pub(crate) fn joined_mut(&mut self, peer_id: &str) -> Option<&mut Peer> {
+        self.joined.get_mut(peer_id)
+    }
+
     /// Removes a joined peer.
     pub(crate) fn remove_joined(&mut self, peer_id: &str) -> Option<Peer> {
         self.joined.remove(peer_id)
@@ -87,6 +92,7 @@ mod tests {
             custom_participant_id: id.into(),
             preset_name: "group_call_participant".into(),
             hidden,
+            pinned: false,
         }
     }
 

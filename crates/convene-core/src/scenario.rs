@@ -183,6 +183,21 @@ pub enum Step {
         #[serde(default)]
         error: Option<u16>,
     },
+    /// `participant.pin()` / `unpin()`, or `meeting.self.pin()` / `unpin()` when the target is
+    /// the participant itself.
+    Pin {
+        /// Who.
+        #[serde(rename = "as")]
+        who: String,
+        /// Alias of the participant to pin or unpin.
+        target: String,
+        /// `false` to unpin.
+        #[serde(default = "pin_by_default")]
+        pinned: bool,
+        /// Expected error code.
+        #[serde(default)]
+        error: Option<u16>,
+    },
     /// REST `POST .../active-session/kick-all`.
     ApiKickAll,
     /// REST `POST .../active-session/kick` for one participant.
@@ -243,7 +258,15 @@ pub enum Step {
         /// A partial permissions object (snake_case) the participant's permissions must match.
         #[serde(default)]
         permissions: Option<Value>,
+        /// Aliases of the participants pinned, in any order: the remote ones of
+        /// `participants.pinned`, and this participant's own when `meeting.self.isPinned`.
+        #[serde(default)]
+        pinned: Option<Vec<String>>,
     },
+}
+
+fn pin_by_default() -> bool {
+    true
 }
 
 impl Scenario {

@@ -96,6 +96,7 @@ impl Room {
             ClientMessage::ResumeRecording { recording_id, .. } => {
                 self.peer_pauses_recording(now, from, req, recording_id.as_deref(), false)
             }
+            ClientMessage::Pin { peer_id, pinned, .. } => self.pin(now, from, req, &peer_id, pinned),
         };
         if let Err((code, message)) = outcome {
             self.send_direct(from.conn, &ServerMessage::Error { req: Some(req), error: WireError::new(code, message) });
@@ -140,6 +141,21 @@ impl Room {
         }
         self.reply(from.conn, req, ReplyData::default());
         self.kick(now, target, from.actor());
+        Ok(())
+    }
+
+    /// `pin`: a joined participant (the sender too) pinned or unpinned for everyone. Pinning
+    /// what is already pinned answers and changes nothing.
+    fn pin(&mut self, now: Instant, from: &Sender, req: u64, target: &str, pinned: bool) -> Result<(), Refused> {
+        if !from.joined() || !from.permissions.pin_participant {
+            return Err(refused(ErrorCode::PermissionDenied, "pin_participant is required"));
+        }
+        let visible = |p: &crate::peer::PeerState| !p.peer.hidden || target == from.peer_id;
+        if self.peers.get(target).is_none_or(|p| p.status != PeerStatus::Joined || !visible(p)) {
+            return Err(refused(ErrorCode::ParticipantNotFound, "no such participant in the session"));
+        }
+        self.reply(from.conn, req, ReplyData::default());
+        self.set_pinned(now, target, pinned, from.actor());
         Ok(())
     }
 

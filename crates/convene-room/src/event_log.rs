@@ -222,7 +222,8 @@ struct Fnv(u64);
 /// A peer's record into `digest`, every field (a field added to [`Peer`] does not compile here
 /// until it is hashed too).
 fn write_peer(digest: &mut Fnv, peer: &convene_core::proto::Peer) {
-    let convene_core::proto::Peer { id, user_id, name, picture, custom_participant_id, preset_name, hidden } = peer;
+    let convene_core::proto::Peer { id, user_id, name, picture, custom_participant_id, preset_name, hidden, pinned } =
+        peer;
     for field in [id, user_id, name, custom_participant_id, preset_name] {
         digest.write(field.as_bytes());
     }
@@ -230,7 +231,7 @@ fn write_peer(digest: &mut Fnv, peer: &convene_core::proto::Peer) {
         Some(url) => digest.write(url.as_bytes()),
         None => digest.write(b"\0none"),
     }
-    digest.write(&[u8::from(*hidden)]);
+    digest.write(&[u8::from(*hidden), u8::from(*pinned)]);
 }
 
 impl Default for Fnv {
@@ -270,6 +271,7 @@ mod digest_tests {
             custom_participant_id: "c1".into(),
             preset_name: "group_call_host".into(),
             hidden: false,
+            pinned: false,
         };
         assert_eq!(digest(&base), digest(&base.clone()), "the same record, the same digest");
         let changed = [
@@ -280,6 +282,7 @@ mod digest_tests {
             Peer { custom_participant_id: "c2".into(), ..base.clone() },
             Peer { preset_name: "group_call_participant".into(), ..base.clone() },
             Peer { hidden: true, ..base.clone() },
+            Peer { pinned: true, ..base.clone() },
             // Not the same as moving text from one field to the next.
             Peer { id: "p1u".into(), user_id: "1".into(), ..base.clone() },
         ];

@@ -191,6 +191,13 @@ pub enum StoreWrite {
     },
     /// A recording's record, inserted or replaced.
     RecordingSaved(Box<Recording>),
+    /// A joined peer was pinned or unpinned (its session's peers are restored so).
+    PeerPinned {
+        /// Peer id.
+        peer_id: String,
+        /// Pinned now.
+        pinned: bool,
+    },
 }
 
 /// The webhook events the room emits.

@@ -102,6 +102,7 @@ pub(crate) fn peer_record(peer_id: &str, participant: &ParticipantInfo, permissi
         custom_participant_id: participant.custom_participant_id.clone(),
         preset_name: participant.preset_name.clone(),
         hidden: permissions.hidden_participant,
+        pinned: false,
     }
 }
 

@@ -82,6 +82,8 @@ pub struct RestoredPeer {
     /// The name the stay went by, as stored: kept when it differs from the record's (a name
     /// chosen before joining). `None`: the record's.
     pub display_name: Option<String>,
+    /// Whether it was pinned, as stored.
+    pub pinned: bool,
 }
 
 /// One meeting's live session rules, sans IO: inputs are `handle_*` calls carrying the time,
@@ -180,6 +182,7 @@ impl Room {
             if let Some(name) = p.display_name.filter(|name| *name != state.peer.name) {
                 state.choose_name(name);
             }
+            state.peer.pinned = p.pinned;
             self.add_peer(p.peer_id.clone(), state);
             self.set_away(&p.peer_id, Some(now));
         }

@@ -110,6 +110,18 @@ impl Room {
         }
     }
 
+    /// Pins or unpins a joined peer: stored, then its record as it is now to those who see the
+    /// list and to the peer itself. Nothing when the pin is already so.
+    pub(crate) fn set_pinned(&mut self, now: Instant, target: &str, pinned: bool, by: Actor) {
+        let Some(p) = self.peers.get_mut(target).filter(|p| p.peer.pinned != pinned) else { return };
+        p.peer.pinned = pinned;
+        let peer = p.peer.clone();
+        self.store(StoreWrite::PeerPinned { peer_id: target.to_owned(), pinned });
+        let mut recipients = if peer.hidden { Vec::new() } else { self.listeners_except(target) };
+        recipients.push(target.to_owned());
+        self.broadcast(now, &recipients, SessionEvent::PeerUpdated { peer, by });
+    }
+
     pub(crate) fn kick(&mut self, now: Instant, target: &str, by: Actor) {
         self.event_to(now, target, SessionEvent::Kicked { by: by.clone() });
         let others = self.listeners_except(target);

@@ -196,6 +196,19 @@ async fn step(run: &mut Run, step: &Step) -> Result<(), String> {
         Step::KickAll { who, error } => {
             outcome(run.clients[who].meeting.participants().kick_all().await.map(|_| ()), *error)
         }
+        Step::Pin { who, target, pinned, error } => {
+            let meeting = &run.clients[who].meeting;
+            if target == who {
+                let me = meeting.self_();
+                return outcome(if *pinned { me.pin().await } else { me.unpin().await }, *error);
+            }
+            sees(run, who, std::slice::from_ref(target)).await;
+            let participants = meeting.participants();
+            let Some(p) = participants.get(&run.peer_id(target)) else {
+                return Err(format!("{who} does not see {target}"));
+            };
+            outcome(if *pinned { p.pin().await } else { p.unpin().await }, *error)
+        }
         Step::Accept { who, targets, error } => {
             sees(run, who, targets).await;
             let ids: Vec<String> = targets.iter().map(|t| run.peer_id(t)).collect();
@@ -289,6 +302,7 @@ fn expect(run: &Run, step: &Step) -> Result<usize, String> {
         joined,
         waitlisted,
         permissions,
+        pinned,
     } = step
     else {
         unreachable!("only expectations")
@@ -337,6 +351,15 @@ fn expect(run: &Run, step: &Step) -> Result<usize, String> {
         let got: BTreeSet<String> = m.participants().waitlisted().into_iter().map(|p| p.id).collect();
         if got != ids(expected) {
             return Err(format!("{who}: waitlisted {got:?}, expected {:?}", ids(expected)));
+        }
+    }
+    if let Some(expected) = pinned {
+        let mut got: BTreeSet<String> = m.participants().pinned().into_iter().map(|p| p.id).collect();
+        if m.self_().is_pinned() {
+            got.insert(run.peer_id(who));
+        }
+        if got != ids(expected) {
+            return Err(format!("{who}: pinned {got:?}, expected {:?}", ids(expected)));
         }
     }
     if let Some(expected) = permissions {

@@ -63,6 +63,13 @@ pub enum Command {
         /// Only this recording; `None`: the paused one.
         id: Option<String>,
     },
+    /// `participant.pin()` / `unpin()`, `meeting.self.pin()` / `unpin()`: for everyone.
+    Pin {
+        /// Peer id or participant id of a joined participant, or of this one.
+        id: String,
+        /// `true` to pin, `false` to unpin.
+        pinned: bool,
+    },
 }
 
 impl Participant {
@@ -88,6 +95,7 @@ impl Participant {
             Command::StopRecording { id } => self.stop_recording(now, id),
             Command::PauseRecording { id } => self.pause_recording(now, id, true),
             Command::ResumeRecording { id } => self.pause_recording(now, id, false),
+            Command::Pin { id, pinned } => self.pin(now, &id, pinned),
         }
     }
 
@@ -269,6 +277,21 @@ impl Participant {
             true => ClientMessage::PauseRecording { req, recording_id: id },
             false => ClientMessage::ResumeRecording { req, recording_id: id },
         }))
+    }
+
+    /// Pins or unpins a joined participant, or this one, for everyone (`pin_participant`).
+    fn pin(&mut self, now: u64, id: &str, pinned: bool) -> Result<RequestId, ClientError> {
+        self.require_joined()?;
+        self.require(self.permissions().pin_participant, "pin_participant")?;
+        let peer_id = if id == self.self_peer_id() || id == self.config.self_info.user_id {
+            self.self_peer_id().to_owned()
+        } else {
+            match self.roster.find_joined(id) {
+                Some(peer) => peer.id.clone(),
+                None => return Err(ClientError::ParticipantNotFound { peer_id: id.to_owned() }),
+            }
+        };
+        Ok(self.send(now, PendingKind::Other, |req| ClientMessage::Pin { req, peer_id, pinned }))
     }
 
     /// Joined, with `can_record` (else `1001`).

@@ -215,6 +215,7 @@ impl Participant {
         self.recording = room.recording;
         self.recording_id = room.recording_id.filter(|_| room.recording != RecordingState::Idle);
         self.roster.clear();
+        self.self_pinned = room.self_peer.pinned;
         let self_id = room.self_peer.id;
         let show_list = self.permissions().show_participant_list;
         let may_accept = self.permissions().accept_waiting_requests;
@@ -240,6 +241,7 @@ impl Participant {
             return;
         }
         tracing::info!(peers = room.peers.len(), "resynchronised from a snapshot");
+        self.set_self_pinned(room.self_peer.pinned);
         let self_id = room.self_peer.id;
         let mut fresh = crate::roster::Roster::default();
         if self.permissions().show_participant_list {
@@ -273,6 +275,16 @@ impl Participant {
             .collect();
         for participant in joined {
             self.emit(Event::ParticipantJoined { participant });
+        }
+        let repinned: Vec<_> = self
+            .roster
+            .joined()
+            .iter()
+            .filter(|(id, p)| old.joined().get(*id).is_some_and(|before| before.pinned != p.pinned))
+            .map(|(id, p)| (id.clone(), p.pinned))
+            .collect();
+        for (peer_id, pinned) in repinned {
+            self.emit(Event::PinUpdate { peer_id, pinned });
         }
         let waiting: Vec<_> = self
             .roster
@@ -317,6 +329,7 @@ impl Participant {
                 }
             }
             SessionEvent::RecordingUpdated { state, id } => self.set_recording(state, id),
+            SessionEvent::PeerUpdated { peer, .. } => self.peer_updated(peer),
             // Events about the local participant itself are handled by `on_event`.
             SessionEvent::Joined { .. }
             | SessionEvent::Waitlisted
@@ -325,5 +338,20 @@ impl Participant {
             | SessionEvent::SessionEnded { .. }
             | SessionEvent::PermissionsUpdated { .. } => {}
         }
+    }
+}
+
+impl Participant {
+    /// A joined participant was pinned or unpinned (for this participant, its own pin).
+    fn peer_updated(&mut self, peer: crate::proto::Peer) {
+        if peer.id == self.self_peer_id() {
+            return self.set_self_pinned(peer.pinned);
+        }
+        // Only the pin changes this way; the rest of a record stays as it arrived.
+        let Some(known) = self.roster.joined_mut(&peer.id).filter(|known| known.pinned != peer.pinned) else {
+            return;
+        };
+        known.pinned = peer.pinned;
+        self.emit(Event::PinUpdate { peer_id: peer.id, pinned: peer.pinned });
     }
 }

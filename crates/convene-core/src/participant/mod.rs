@@ -155,6 +155,8 @@ pub struct Participant {
     join_req: Option<RequestId>,
     /// The name `set_name` chose, sent with the join.
     chosen_name: Option<String>,
+    /// Whether a host pinned this participant (RealtimeKit's `meeting.self.isPinned`).
+    self_pinned: bool,
     leave_sent: bool,
     last_rx_at: u64,
     last_tx_at: u64,
@@ -184,6 +186,7 @@ impl Participant {
             pending: requests::Requests::default(),
             join_req: None,
             chosen_name: None,
+            self_pinned: false,
             leave_sent: false,
             last_rx_at: 0,
             last_tx_at: 0,
@@ -394,6 +397,19 @@ impl Participant {
         self.next_req += 1;
         self.pending.insert(req, Pending { kind, deadline: now + self.config.request_timeout_ms, accepted: None });
         req
+    }
+
+    /// Whether this participant is pinned for everyone (`meeting.self.isPinned`).
+    pub fn is_pinned(&self) -> bool {
+        self.self_pinned
+    }
+
+    /// Takes this participant's pin from the server; an event when it changed.
+    fn set_self_pinned(&mut self, pinned: bool) {
+        if self.self_pinned != pinned {
+            self.self_pinned = pinned;
+            self.emit(Event::PinUpdate { peer_id: self.self_peer_id().to_owned(), pinned });
+        }
     }
 
     fn self_peer_id(&self) -> &str {

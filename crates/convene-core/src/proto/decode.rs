@@ -88,6 +88,7 @@ impl SessionEvent {
                 SessionEvent::PermissionsUpdated { patch: field(o, "patch")?, by: field(o, "by")? }
             }
             "recording_updated" => SessionEvent::RecordingUpdated { state: field(o, "state")?, id: optional(o, "id")? },
+            "peer_updated" => SessionEvent::PeerUpdated { peer: field(o, "peer")?, by: field(o, "by")? },
             other => {
                 return Err(E::unknown_variant(other, &super::SESSION_EVENT_KINDS));
             }
@@ -166,6 +167,19 @@ mod tests {
             SessionEvent::Kicked { by: Actor::System },
             SessionEvent::PeerLeft { peer_id: "x".into() },
             SessionEvent::PeerKicked { peer_id: "x".into(), by: actor.clone() },
+            SessionEvent::PeerUpdated {
+                peer: crate::proto::Peer {
+                    id: "x".into(),
+                    user_id: "u".into(),
+                    name: "X".into(),
+                    picture: None,
+                    custom_participant_id: "c".into(),
+                    preset_name: "p".into(),
+                    hidden: false,
+                    pinned: true,
+                },
+                by: actor.clone(),
+            },
             SessionEvent::RecordingUpdated { state: crate::state::RecordingState::Paused, id: Some("r".into()) },
             SessionEvent::PermissionsUpdated {
                 patch: crate::permissions::PermissionsPatch { kick_participant: Some(true), ..Default::default() },
@@ -190,6 +204,7 @@ mod tests {
         for msg in [
             crate::proto::ClientMessage::KickAll { req: 1 },
             crate::proto::ClientMessage::Ping {},
+            crate::proto::ClientMessage::Pin { req: 3, peer_id: "x".into(), pinned: false },
             crate::proto::ClientMessage::UpdatePermissions { req: 2, peer_ids: vec![], patch: Default::default() },
         ] {
             let wire: serde_json::Value = serde_json::from_str(&crate::proto::encode_client(&msg)).unwrap();

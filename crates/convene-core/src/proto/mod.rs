@@ -161,6 +161,16 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recording_id: Option<String>,
     },
+    /// Pin a joined participant for everyone, or unpin it (needs `pin_participant`; a
+    /// participant may pin itself).
+    Pin {
+        /// Request id.
+        req: RequestId,
+        /// The peer to pin or unpin.
+        peer_id: String,
+        /// `true` to pin, `false` to unpin.
+        pinned: bool,
+    },
     /// Keep-alive; the server answers [`ServerMessage::Pong`].
     Ping {},
 }
@@ -181,6 +191,7 @@ impl ClientMessage {
             ClientMessage::StopRecording { .. } => "stop_recording",
             ClientMessage::PauseRecording { .. } => "pause_recording",
             ClientMessage::ResumeRecording { .. } => "resume_recording",
+            ClientMessage::Pin { .. } => "pin",
             ClientMessage::Ping {} => "ping",
         }
     }
@@ -199,7 +210,8 @@ impl ClientMessage {
             | ClientMessage::StartRecording { req, .. }
             | ClientMessage::StopRecording { req, .. }
             | ClientMessage::PauseRecording { req, .. }
-            | ClientMessage::ResumeRecording { req, .. } => Some(*req),
+            | ClientMessage::ResumeRecording { req, .. }
+            | ClientMessage::Pin { req, .. } => Some(*req),
         }
     }
 }
@@ -251,6 +263,9 @@ pub struct Peer {
     /// Hidden participants are never shown to others.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
+    /// Pinned by a host (`pin_participant`) for everyone: RealtimeKit's `isPinned`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 /// The live session.
@@ -297,7 +312,7 @@ pub enum WaitlistOutcome {
 }
 
 /// The `event` tag of every [`SessionEvent`], as on the wire.
-pub const SESSION_EVENT_KINDS: [&str; 12] = [
+pub const SESSION_EVENT_KINDS: [&str; 13] = [
     "joined",
     "waitlisted",
     "rejected",
@@ -310,6 +325,7 @@ pub const SESSION_EVENT_KINDS: [&str; 12] = [
     "waitlist_removed",
     "permissions_updated",
     "recording_updated",
+    "peer_updated",
 ];
 
 /// A sequenced session event. (Its `Deserialize` is hand-written in `decode.rs`.)
@@ -381,6 +397,14 @@ pub enum SessionEvent {
         /// The recording concerned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+    },
+    /// A joined participant's public record changed (it was pinned or unpinned): the record as
+    /// it is now. Sent to those who see the participant list and to the participant itself.
+    PeerUpdated {
+        /// The record now.
+        peer: Peer,
+        /// Who changed it.
+        by: Actor,
     },
 }
 
@@ -517,6 +541,7 @@ impl SessionEvent {
             SessionEvent::WaitlistRemoved { .. } => "waitlist_removed",
             SessionEvent::PermissionsUpdated { .. } => "permissions_updated",
             SessionEvent::RecordingUpdated { .. } => "recording_updated",
+            SessionEvent::PeerUpdated { .. } => "peer_updated",
         }
     }
 }

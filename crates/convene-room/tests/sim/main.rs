@@ -7,6 +7,7 @@ mod display_name;
 mod harness;
 mod model_check;
 mod outcomes;
+mod pinning;
 mod properties;
 mod recording_controls;
 mod room_properties;

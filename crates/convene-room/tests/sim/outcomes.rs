@@ -75,6 +75,7 @@ fn commands(s: &SimServer, from: Sender) -> Vec<ClientMessage> {
         ClientMessage::KickAll { req: 7 },
         ClientMessage::AcceptWaiting { req: 7, peer_ids: vec![peer("waiting")] },
         ClientMessage::RejectWaiting { req: 7, peer_id: peer("waiting") },
+        ClientMessage::Pin { req: 7, peer_id: other.clone(), pinned: true },
         ClientMessage::UpdatePermissions { req: 7, peer_ids: vec![other], patch },
         ClientMessage::StartRecording { req: 7, allow_multiple: false },
         ClientMessage::StopRecording { req: 7, recording_id: None },
@@ -99,6 +100,7 @@ fn expected(from: Sender, msg: &ClientMessage) -> Answer {
         | ClientMessage::KickAll { .. }
         | ClientMessage::AcceptWaiting { .. }
         | ClientMessage::RejectWaiting { .. }
+        | ClientMessage::Pin { .. }
         | ClientMessage::UpdatePermissions { .. } => {
             if joined && host {
                 Reply
@@ -146,7 +148,7 @@ fn every_status_against_every_command() {
             rows += 1;
         }
     }
-    assert_eq!(rows, 52, "4 senders x 13 commands");
+    assert_eq!(rows, 56, "4 senders x 14 commands");
 }
 
 /// Beyond the answer: the room's invariants hold after every row.

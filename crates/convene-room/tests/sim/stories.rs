@@ -281,6 +281,7 @@ fn a_snapshot_while_joined_resynchronises_the_roster_with_events() {
         custom_participant_id: id.into(),
         preset_name: "group_call_participant".into(),
         hidden: false,
+        pinned: false,
     };
     core.handle_server_message(
         now,

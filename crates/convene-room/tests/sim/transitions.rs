@@ -102,6 +102,7 @@ enum Cmd {
     StopRecording,
     PauseRecording,
     ResumeRecording,
+    Pin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,9 +119,10 @@ enum Ev {
     WaitlistRemoved,
     PermissionsUpdated,
     RecordingUpdated,
+    PeerUpdated,
 }
 
-const CMDS: [Cmd; 12] = [
+const CMDS: [Cmd; 13] = [
     Cmd::Join,
     Cmd::Leave,
     Cmd::Kick,
@@ -133,8 +135,9 @@ const CMDS: [Cmd; 12] = [
     Cmd::StopRecording,
     Cmd::PauseRecording,
     Cmd::ResumeRecording,
+    Cmd::Pin,
 ];
-const EVS: [Ev; 12] = [
+const EVS: [Ev; 13] = [
     Ev::Joined,
     Ev::Waitlisted,
     Ev::Rejected,
@@ -147,6 +150,7 @@ const EVS: [Ev; 12] = [
     Ev::WaitlistRemoved,
     Ev::PermissionsUpdated,
     Ev::RecordingUpdated,
+    Ev::PeerUpdated,
 ];
 
 fn all_inputs() -> Vec<Input> {
@@ -189,6 +193,7 @@ fn cmd_of(command: &Command) -> Cmd {
         Command::StopRecording { .. } => Cmd::StopRecording,
         Command::PauseRecording { .. } => Cmd::PauseRecording,
         Command::ResumeRecording { .. } => Cmd::ResumeRecording,
+        Command::Pin { .. } => Cmd::Pin,
     }
 }
 
@@ -224,6 +229,7 @@ fn ev_of(event: &SessionEvent) -> Ev {
         SessionEvent::WaitlistRemoved { .. } => Ev::WaitlistRemoved,
         SessionEvent::PermissionsUpdated { .. } => Ev::PermissionsUpdated,
         SessionEvent::RecordingUpdated { .. } => Ev::RecordingUpdated,
+        SessionEvent::PeerUpdated { .. } => Ev::PeerUpdated,
     }
 }
 
@@ -248,7 +254,8 @@ fn command_outcome(f: Fixture, c: Cmd) -> CmdOutcome {
             | Cmd::AcceptAll
             | Cmd::Reject
             | Cmd::UpdatePermissions
-            | Cmd::StartRecording,
+            | Cmd::StartRecording
+            | Cmd::Pin,
         ) => Ok(()),
         (
             Init | Joining | JoinSent | Waitlisted | DisconnectedBackoff | DisconnectedResuming,
@@ -261,7 +268,8 @@ fn command_outcome(f: Fixture, c: Cmd) -> CmdOutcome {
             | Cmd::StartRecording
             | Cmd::StopRecording
             | Cmd::PauseRecording
-            | Cmd::ResumeRecording,
+            | Cmd::ResumeRecording
+            | Cmd::Pin,
         ) => Err(1205),
     }
 }
@@ -401,6 +409,7 @@ fn peer(id: &str) -> Peer {
         custom_participant_id: id.into(),
         preset_name: "group_call_participant".into(),
         hidden: false,
+        pinned: false,
     }
 }
 
@@ -448,6 +457,7 @@ fn session_event(e: Ev, me: &str) -> SessionEvent {
         Ev::RecordingUpdated => {
             SessionEvent::RecordingUpdated { state: RecordingState::Recording, id: Some("r1".into()) }
         }
+        Ev::PeerUpdated => SessionEvent::PeerUpdated { peer: Peer { pinned: true, ..peer("zed") }, by: Actor::Api },
     }
 }
 
@@ -469,6 +479,7 @@ fn command_for(w: &World, c: Cmd) -> Command {
         Cmd::StopRecording => Command::StopRecording { id: None },
         Cmd::PauseRecording => Command::PauseRecording { id: None },
         Cmd::ResumeRecording => Command::ResumeRecording { id: None },
+        Cmd::Pin => Command::Pin { id: id("bob"), pinned: true },
     }
 }
 
@@ -600,5 +611,5 @@ fn every_state_against_every_input() {
         }
     }
     assert_eq!(rows, FIXTURES.len() * inputs.len());
-    assert_eq!(inputs.len(), 12 + 10 + 12 + 5);
+    assert_eq!(inputs.len(), 13 + 10 + 13 + 5);
 }

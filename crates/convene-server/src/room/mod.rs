@@ -447,6 +447,7 @@ pub(crate) async fn restored_from(
                 permissions,
                 // Stored empty when the stay went by no name of its own.
                 display_name: Some(p.display_name).filter(|name| !name.is_empty()),
+                pinned: p.pinned,
             });
         }
     }

@@ -216,6 +216,9 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
             at: t0.clone(),
         }),
         session_write(StoreWrite::SessionTouched { session_id: "s1".into(), last_seq: 7, concurrent: 2 }),
+        session_write(StoreWrite::PeerPinned { peer_id: "p2".into(), pinned: true }),
+        session_write(StoreWrite::PeerPinned { peer_id: "p1".into(), pinned: true }),
+        session_write(StoreWrite::PeerPinned { peer_id: "p2".into(), pinned: false }),
         session_write(StoreWrite::PeerLeft { peer_id: "p2".into(), outcome: StayOutcome::Kicked, at: now_rfc3339() }),
     ];
     let pending = store.submit_room_writes(app, None, writes);
@@ -231,6 +234,7 @@ async fn sessions_and_stays(store: &dyn Store, app: &str) {
     assert_eq!(store.gauges().await.unwrap().live_sessions, restored.len() as u64, "the gauge counts them all");
     let (row, peers) = restored.iter().find(|(s, _)| s.id == "s1").unwrap();
     assert_eq!((row.last_seq, peers.len(), peers[0].peer_id.as_str()), (7, 1, "p1"));
+    assert!(peers[0].pinned, "a live stay keeps its pin for the room that restores it");
     let of_meeting = store.live_sessions(Some((app, &meeting))).await.unwrap();
     let ids_of = |rows: &[(crate::store::LiveSessionRow, Vec<crate::store::LivePeerRow>)]| {
         rows.iter().map(|(s, p)| (s.id.clone(), p.len())).collect::<Vec<_>>()

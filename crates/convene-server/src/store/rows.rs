@@ -84,4 +84,6 @@ pub struct LivePeerRow {
     pub participant_id: String,
     /// The name the stay went by.
     pub display_name: String,
+    /// Whether it was pinned.
+    pub pinned: bool,
 }

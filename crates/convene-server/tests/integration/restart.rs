@@ -1,10 +1,10 @@
 //! A server restart on the same data directory: the live session survives, clients resume it
-//! (with a fresh snapshot, since the event log is not kept across restarts), and it can still be
-//! ended for everyone.
+//! (with a fresh snapshot, since the event log is not kept across restarts) with its pins, and it
+//! can still be ended for everyone.
 
 use crate::support;
 
-use convene_core::proto::{Resume, ServerMessage, SessionEvent};
+use convene_core::proto::{ClientMessage, Resume, ServerMessage, SessionEvent};
 use convene_server::DataLocation;
 use serde_json::json;
 use support::{fast_timings, RawClient, TestServer};
@@ -20,6 +20,10 @@ async fn clients_resume_the_same_session_after_a_restart() {
     let mut host = s.joined(&host_token).await;
     let mut bob = s.joined(&bob_token).await;
     host.until(|m| matches!(m, ServerMessage::Event { event: SessionEvent::PeerJoined { .. }, .. })).await;
+    host.send(&ClientMessage::Pin { req: 50, peer_id: bob.peer_id.clone(), pinned: true }).await;
+    let pinned = |m: &ServerMessage| matches!(m, ServerMessage::Event { event: SessionEvent::PeerUpdated { peer, .. }, .. } if peer.pinned);
+    host.until(pinned).await;
+    bob.until(pinned).await;
     let (status, v) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
     assert_eq!(status, 200);
     let session_id = v["data"]["id"].as_str().unwrap().to_owned();
@@ -31,6 +35,7 @@ async fn clients_resume_the_same_session_after_a_restart() {
     let (status, v) = s.api("GET", &format!("/meetings/{m}/active-session"), None).await;
     assert_eq!((status, v["data"]["id"].as_str()), (200, Some(session_id.as_str())), "the same session is live");
     let mut resumed = Vec::new();
+    let bob_peer = bob.peer_id.clone();
     for (client, token) in [(bob, &bob_token), (host, &host_token)] {
         let resume = Resume { peer_id: client.peer_id.clone(), last_seq: client.last_seq };
         let mut again =
@@ -42,6 +47,8 @@ async fn clients_resume_the_same_session_after_a_restart() {
         assert!(seq > client.last_seq, "sequence numbers keep growing across the restart");
         assert_eq!(room.session.id, session_id);
         assert_eq!(room.peers.len(), 1, "the other participant is still in the room");
+        let bob_pinned = if room.self_peer.id == bob_peer { room.self_peer.pinned } else { room.peers[0].pinned };
+        assert!(bob_pinned, "the pin of bob survives the restart");
         resumed.push(again);
     }
     let (status, v) = s.api("POST", &format!("/meetings/{m}/active-session/kick-all"), None).await;

@@ -64,6 +64,11 @@ impl StoreModel {
                 StoreWrite::RecordingSaved(rec) => {
                     m.recordings.insert(rec.id.clone(), rec.status);
                 }
+                StoreWrite::PeerPinned { peer_id, .. } => {
+                    if !m.open_stays.contains_key(peer_id) {
+                        return Err(format!("{peer_id} was pinned without an open stay"));
+                    }
+                }
             }
         }
         Ok(m)

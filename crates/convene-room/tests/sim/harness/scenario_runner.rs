@@ -62,6 +62,10 @@ fn run_step(
             command_step(world, who, Command::Kick { peer_id }, *error)
         }
         Step::KickAll { who, error } => command_step(world, who, Command::KickAll, *error),
+        Step::Pin { who, target, pinned, error } => {
+            let id = pid(world, target);
+            command_step(world, who, Command::Pin { id, pinned: *pinned }, *error)
+        }
         Step::Accept { who, targets, error } => {
             let ids = targets.iter().map(|t| pid(world, t)).collect();
             command_step(world, who, Command::AcceptWaiting { ids }, *error)
@@ -134,6 +138,7 @@ fn run_step(
             joined,
             waitlisted,
             permissions,
+            pinned,
         } => {
             let resolve = |v: &Value| resolve_aliases(v, &|a| Some(pid(world, a)));
             let all = world.payloads(who);
@@ -181,6 +186,16 @@ fn run_step(
                 let got: BTreeSet<String> = core.roster().waitlisted().keys().cloned().collect();
                 if got != ids(expected) {
                     return Err(format!("{who}: waitlisted map {got:?}, expected {:?}", ids(expected)));
+                }
+            }
+            if let Some(expected) = pinned {
+                let mut got: BTreeSet<String> =
+                    core.roster().joined().values().filter(|p| p.pinned).map(|p| p.id.clone()).collect();
+                if core.is_pinned() {
+                    got.insert(pid(world, who));
+                }
+                if got != ids(expected) {
+                    return Err(format!("{who}: pinned {got:?}, expected {:?}", ids(expected)));
                 }
             }
             if let Some(expected) = permissions {

@@ -414,7 +414,12 @@ impl SimServer {
                 // A participant deleted meanwhile is not restored (the start-up finds no record).
                 let reg = self.registrations.values().find(|r| r.info.user_id == participant.id)?;
                 let permissions = reg.info.permissions.clone();
-                Some(RestoredPeer { peer_id: peer_id.clone(), participant, permissions, display_name: None })
+                let pinned = self.writes.iter().rev().find_map(|w| match w {
+                    StoreWrite::PeerPinned { peer_id: p, pinned } if p == peer_id => Some(*pinned),
+                    _ => None,
+                });
+                let pinned = pinned.unwrap_or(false);
+                Some(RestoredPeer { peer_id: peer_id.clone(), participant, permissions, display_name: None, pinned })
             })
             .collect();
         let last_seq = model.last_seq.get(session_id).copied().unwrap_or(0);

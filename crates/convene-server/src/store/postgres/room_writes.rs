@@ -314,6 +314,7 @@ async fn apply_session_write(
             return sessions::end(tx, app_id, end, *last_seq, ended_at, webhook).await
         }
         StoreWrite::RecordingSaved(rec) => recordings::save(tx, app_id, rec).await?,
+        StoreWrite::PeerPinned { peer_id, pinned } => sessions::peer_pinned(tx, peer_id, *pinned).await?,
     }
     Ok(0)
 }

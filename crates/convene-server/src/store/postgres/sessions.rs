@@ -164,6 +164,14 @@ pub(super) async fn peer_joined(
 }
 
 /// Records a peer leaving a session, on `client`.
+/// A live stay pinned or unpinned.
+pub(super) async fn peer_pinned(client: &impl GenericClient, peer_id: &str, pinned: bool) -> StoreResult<()> {
+    client
+        .execute("UPDATE session_peers SET pinned = $2 WHERE peer_id = $1 AND left_at IS NULL", &[&peer_id, &pinned])
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn peer_left(
     client: &impl GenericClient,
     peer_id: &str,
@@ -377,14 +385,20 @@ impl PgStore {
             };
             let peers = client
                 .query(
-                    "SELECT peer_id, participant_id, display_name FROM session_peers WHERE session_id = $1 AND left_at IS NULL
+                    "SELECT peer_id, participant_id, display_name, pinned FROM session_peers
+                     WHERE session_id = $1 AND left_at IS NULL
                      ORDER BY joined_at, seq",
                     &[&s.id],
                 )
                 .await?;
             let peers = peers
                 .iter()
-                .map(|p| LivePeerRow { peer_id: p.get(0), participant_id: p.get(1), display_name: p.get(2) })
+                .map(|p| LivePeerRow {
+                    peer_id: p.get(0),
+                    participant_id: p.get(1),
+                    display_name: p.get(2),
+                    pinned: p.get(3),
+                })
                 .collect();
             out.push((s, peers));
         }

@@ -93,6 +93,8 @@ fn migrations() -> rusqlite_migration::Migrations<'static> {
              ALTER TABLE meetings ADD COLUMN ai_config TEXT;
              ALTER TABLE meetings ADD COLUMN recording_config TEXT;",
         ),
+        // A live stay's pin, so that a restarted room pins it again.
+        M::up("ALTER TABLE session_peers ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;"),
     ])
 }
 
@@ -118,6 +120,7 @@ impl Sqlite {
                 return self.end_session(app_id, end, *last_seq, ended_at, webhook)
             }
             StoreWrite::RecordingSaved(rec) => self.save_recording(app_id, rec)?,
+            StoreWrite::PeerPinned { peer_id, pinned } => self.peer_pinned(peer_id, *pinned)?,
         }
         Ok(0)
     }
@@ -239,7 +242,7 @@ mod tests {
         let meeting = store.get_meeting("a1", "m1").unwrap().expect("the meeting survived");
         assert_eq!((meeting.title.as_deref(), meeting.summarize_on_end, meeting.ai_config), (Some("old"), false, None));
         let version: i64 = store.lock().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
         drop(store);
         // Opening it again changes nothing.
         let again = Sqlite::open(Some(&path)).unwrap();

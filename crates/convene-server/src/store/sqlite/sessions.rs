@@ -222,6 +222,15 @@ impl Sqlite {
         Ok(())
     }
 
+    /// A live stay pinned or unpinned.
+    pub(crate) fn peer_pinned(&self, peer_id: &str, pinned: bool) -> StoreResult<()> {
+        self.lock().execute(
+            "UPDATE session_peers SET pinned = ?2 WHERE peer_id = ?1 AND left_at IS NULL",
+            params![peer_id, pinned],
+        )?;
+        Ok(())
+    }
+
     fn session_peers_all(&self, session_id: &str) -> StoreResult<Vec<SessionPeer>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
@@ -310,12 +319,18 @@ impl Sqlite {
             .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(sessions.len());
         let mut peers_stmt = conn.prepare(
-            "SELECT peer_id, participant_id, display_name FROM session_peers WHERE session_id = ?1 AND left_at IS NULL",
+            "SELECT peer_id, participant_id, display_name, pinned FROM session_peers
+             WHERE session_id = ?1 AND left_at IS NULL",
         )?;
         for s in sessions {
             let peers = peers_stmt
                 .query_map([&s.id], |r| {
-                    Ok(LivePeerRow { peer_id: r.get(0)?, participant_id: r.get(1)?, display_name: r.get(2)? })
+                    Ok(LivePeerRow {
+                        peer_id: r.get(0)?,
+                        participant_id: r.get(1)?,
+                        display_name: r.get(2)?,
+                        pinned: r.get(3)?,
+                    })
                 })?
                 .collect::<Result<_, _>>()?;
             out.push((s, peers));
