@@ -80,7 +80,7 @@ mod session_actions;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -232,17 +232,32 @@ async fn drive(
     // The chaos phase.
     let mut tasks = Vec::new();
     for i in 0..n {
-        tasks.push(tokio::spawn(participant(ctx.clone(), i)));
+        tasks.push((Some(i), tokio::spawn(participant(ctx.clone(), i))));
     }
-    tasks.push(tokio::spawn(patches(ctx.clone(), rng.fork(1), chaos_ms)));
+    tasks.push((None, tokio::spawn(patches(ctx.clone(), rng.fork(1), chaos_ms))));
     let recording_at = rng.range(chaos_ms / 5, chaos_ms * 3 / 5);
-    tasks.push(tokio::spawn(recording(ctx.clone(), recording_at)));
+    tasks.push((None, tokio::spawn(recording(ctx.clone(), recording_at))));
     let fault_task = tokio::spawn(faults(ctx.clone(), rng.fork(2), chaos_ms));
-    for t in tasks {
+    for (slot, t) in tasks {
         match tokio::time::timeout(Duration::from_secs(120), t).await {
             Ok(Ok(r)) => r?,
             Ok(Err(e)) => return Err(format!("a task panicked: {e}")),
-            Err(_) => return Err("a participant's actions did not finish in 120 s".into()),
+            Err(_) => {
+                // Who it was and where it stands (the task goes on running).
+                let who = match slot.map(|i| &ctx.slots[i]) {
+                    Some(s) => {
+                        let socket = s.meeting().map(|m| m.meta().socket_state());
+                        format!(
+                            "{:?}, joined {}, socket {socket:?}: {}",
+                            s.fate,
+                            s.joined.load(Ordering::Relaxed),
+                            s.tail()
+                        )
+                    }
+                    None => "the patches or the recording".into(),
+                };
+                return Err(format!("the actions of {who} did not finish in 120 s"));
+            }
         }
     }
     let _ = fault_task.await;
