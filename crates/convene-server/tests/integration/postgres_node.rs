@@ -122,6 +122,24 @@ pub(crate) async fn assert_ended_once(
     assert_eq!(got.len(), 1, "delivered once, under its uuid");
 }
 
+/// As [`assert_ended_once`], for an end whose owner was killed around it: the outbox delivers at
+/// least once, so a delivery the killed node had sent but not yet marked delivered is sent once
+/// more, under the same uuid, by the node that claims it after the claim runs out. One arrival,
+/// or two of the one uuid; never a second `meeting.ended`, never a third arrival.
+pub(crate) async fn assert_ended_once_resent_at_most_once(
+    db: &tokio_postgres::Client,
+    meeting_id: &str,
+    session: &str,
+    receiver: &Receiver,
+) {
+    assert!(live_sessions(db, meeting_id).await.is_empty(), "ENDED in PostgreSQL");
+    assert!(open_stays(db).await.is_empty(), "every stay closed");
+    let ended = delivered_ends(db, session).await;
+    assert_eq!(ended.len(), 1, "one meeting.ended: {ended:?}");
+    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
+    assert!(matches!(got.len(), 1 | 2), "delivered once, or resent once, under its uuid: {} arrivals", got.len());
+}
+
 /// The uuids of `session`'s `meeting.ended` deliveries, once every one of them is delivered.
 async fn delivered_ends(db: &tokio_postgres::Client, session: &str) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
