@@ -114,12 +114,8 @@ pub(crate) async fn assert_ended_once(
     session: &str,
     receiver: &Receiver,
 ) {
-    assert!(live_sessions(db, meeting_id).await.is_empty(), "ENDED in PostgreSQL");
-    assert!(open_stays(db).await.is_empty(), "every stay closed");
-    let ended = delivered_ends(db, session).await;
-    assert_eq!(ended.len(), 1, "one meeting.ended: {ended:?}");
-    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
-    assert_eq!(got.len(), 1, "delivered once, under its uuid");
+    let arrivals = ended_arrivals(db, meeting_id, session, receiver).await;
+    assert_eq!(arrivals, 1, "delivered once, under its uuid");
 }
 
 /// As [`assert_ended_once`], for an end whose owner was killed around it: the outbox delivers at
@@ -132,12 +128,18 @@ pub(crate) async fn assert_ended_once_resent_at_most_once(
     session: &str,
     receiver: &Receiver,
 ) {
+    let arrivals = ended_arrivals(db, meeting_id, session, receiver).await;
+    assert!(matches!(arrivals, 1 | 2), "delivered once, or resent once, under its uuid: {arrivals} arrivals");
+}
+
+/// Checks that `session` ended (no live session, every stay closed, one `meeting.ended` queued
+/// and delivered); returns how many times `receiver` got that delivery's uuid.
+async fn ended_arrivals(db: &tokio_postgres::Client, meeting_id: &str, session: &str, receiver: &Receiver) -> usize {
     assert!(live_sessions(db, meeting_id).await.is_empty(), "ENDED in PostgreSQL");
     assert!(open_stays(db).await.is_empty(), "every stay closed");
     let ended = delivered_ends(db, session).await;
     assert_eq!(ended.len(), 1, "one meeting.ended: {ended:?}");
-    let got: Vec<_> = receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).collect();
-    assert!(matches!(got.len(), 1 | 2), "delivered once, or resent once, under its uuid: {} arrivals", got.len());
+    receiver.got().into_iter().filter(|(uuid, _)| *uuid == ended[0]).count()
 }
 
 /// The uuids of `session`'s `meeting.ended` deliveries, once every one of them is delivered.
